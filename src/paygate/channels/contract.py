@@ -1,0 +1,435 @@
+"""The channel contract: what every payment channel adapter offers, over neutral data.
+
+An adapter is code; a :class:`ChannelAccount` (credentials, URLs, fee rate) is data, and
+one adapter serves any number of accounts (R-CH-3). Money crosses this boundary as
+:class:`~paygate.kit.money.Money` (integer minor units); the adapter converts to the
+channel's wire format at its edge.
+
+Exceptions an adapter raises::
+
+    ChannelError                     base; ``retryable`` tells the resilience layer
+    ├── ChannelUnavailable           request surely not processed (connect failure, 5xx busy)
+    ├── ChannelTimeout               outcome unknown: the request may have been processed
+    ├── ChannelBusinessError         a final business answer (declined, trade closed ...)
+    ├── ChannelProtocolError         unreadable / unsigned / badly signed answer: outcome unknown
+    ├── UnknownChannelStatus         a status the transformer's map does not know: alert
+    └── UnsupportedOperation         the channel does not offer this operation or pay form
+    NotificationRejected             a notification that must change nothing (forged, mismatched)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from paygate.kit.crypto import Secret
+from paygate.kit.money import Money
+
+__all__ = [
+    "ActionKind",
+    "Bill",
+    "BillLine",
+    "ChannelAccount",
+    "ChannelAdapter",
+    "ChannelBusinessError",
+    "ChannelError",
+    "ChannelProtocolError",
+    "ChannelTimeout",
+    "ChannelUnavailable",
+    "CloseResult",
+    "CreatePayment",
+    "CreateResult",
+    "Exchange",
+    "Notification",
+    "NotificationKind",
+    "NotificationRejected",
+    "NotifyReply",
+    "Operation",
+    "PayAction",
+    "PaymentStatus",
+    "PaymentStatusResult",
+    "RefundRequest",
+    "RefundResult",
+    "RefundStatus",
+    "ReturnInfo",
+    "UnknownChannelStatus",
+    "UnsupportedOperation",
+]
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+@dataclass(frozen=True)
+class ChannelAccount:
+    """One configured account of a channel (a "variant" in django-payments' words).
+
+    ``secrets`` holds decrypted credentials wrapped in :class:`Secret` so they never print
+    (Alipay: ``app_private_key``, ``alipay_public_key``; WeChat: ``merchant_private_key``,
+    ``apiv3_key`` ...). ``params`` holds non-secret settings (``seller_id``, ``sign_type``,
+    ``merchant_serial_no`` ...). ``notify_url`` is paygate's own public callback URL for
+    this account (``…/notify/{channel}/{account_id}``).
+    """
+
+    id: int
+    channel: str
+    name: str
+    merchant_id: str  # Alipay app_id, WeChat mchid, Stripe account id
+    gateway_url: str
+    secrets: Mapping[str, Secret]
+    params: Mapping[str, str] = field(default_factory=dict)
+    notify_url: str = ""
+    return_url: str = ""
+    fee_rate_bp: int = 0  # basis points (0.6% = 60)
+    timeout_seconds: float = 10.0
+
+    def secret(self, name: str) -> str:
+        try:
+            return self.secrets[name].reveal()
+        except KeyError:
+            raise ChannelError(f"channel account {self.id} lacks secret {name!r}") from None
+
+
+# --------------------------------------------------------------------------- statuses
+
+
+class PaymentStatus(StrEnum):
+    """Channel-neutral payment status, as a transformer maps the channel's own."""
+
+    NOT_FOUND = "not_found"  # the channel has no such trade (yet): e.g. QR not scanned
+    PENDING = "pending"  # created, awaiting the payer
+    PAYING = "paying"  # the payer is acting (password entry, 3-D Secure ...)
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # the payment failed for good
+    CLOSED = "closed"  # closed / cancelled / expired unpaid
+    REFUNDED = "refunded"  # paid, then (partly) refunded: the payment itself succeeded
+
+
+class RefundStatus(StrEnum):
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # closed / abnormal, money not returned
+    NOT_FOUND = "not_found"
+
+
+class ActionKind(StrEnum):
+    """How the client proceeds after a pay request (R-API-3)."""
+
+    REDIRECT = "redirect"  # open ``url`` with GET
+    FORM = "form"  # render ``form`` (auto-submitting HTML, method POST)
+    QR_CODE = "qr_code"  # show ``qr_code`` as a QR image
+    APP = "app"  # hand ``params`` (or ``order_string``) to the channel's app SDK
+    JSAPI = "jsapi"  # hand ``params`` to the in-app browser / mini-program API
+    NONE = "none"  # nothing to do: synchronous (barcode) or server-side confirm
+
+
+class Operation(StrEnum):
+    CREATE = "create"
+    QUERY = "query"
+    CLOSE = "close"
+    CANCEL = "cancel"
+    REFUND = "refund"
+    QUERY_REFUND = "query_refund"
+    NOTIFY = "notify"
+    RETURN = "return"
+    BILL = "bill"
+
+
+# --------------------------------------------------------------------------- exchange log
+
+
+@dataclass
+class Exchange:
+    """One request/response with a channel, recorded in the trade log (R-LOG-2).
+
+    Adapters fill it with *masked* wire data: no keys, no signatures needed to replay.
+    """
+
+    operation: str
+    request: Any = None
+    response: Any = None
+    http_status: int | None = None
+    duration_ms: int | None = None
+    error: str | None = None
+
+
+# --------------------------------------------------------------------------- requests / results
+
+
+@dataclass(frozen=True)
+class CreatePayment:
+    """Ask the channel to create a payment.
+
+    ``attempt_no`` is what the channel sees as the merchant's order number (Alipay/WeChat
+    ``out_trade_no``); it is unique per attempt, ≤ 32 chars of ``[A-Za-z0-9_]``.
+    ``method`` is the pay form, the part after the dot of the pay type (``page``, ``qr``,
+    ``wap``, ``app``, ``jsapi``, ``barcode``, ``native``, ``h5``, ``card`` ...).
+    ``extra`` carries method-specific inputs from the caller (``auth_code`` for barcode,
+    ``buyer_id``/``openid`` for JSAPI, ``payment_method`` for cards ...).
+    """
+
+    attempt_no: str
+    trade_no: str
+    method: str
+    amount: Money
+    subject: str
+    expire_at: datetime
+    description: str = ""
+    client_ip: str = ""
+    return_url: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PayAction:
+    kind: ActionKind
+    url: str | None = None
+    method: str | None = None  # "GET" | "POST" for url/form
+    form: str | None = None  # auto-submitting HTML form
+    qr_code: str | None = None
+    params: Mapping[str, Any] | None = None  # app / JSAPI parameters
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.kind.value}
+        for name in ("url", "method", "form", "qr_code", "params"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = dict(value) if name == "params" else value
+        return out
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    """The channel accepted the request. ``status`` is set when the answer is already a
+    payment outcome (barcode pay, card confirm); otherwise it is PENDING."""
+
+    action: PayAction
+    status: PaymentStatus = PaymentStatus.PENDING
+    channel_trade_no: str | None = None
+    paid_amount: Money | None = None
+    paid_at: datetime | None = None
+    exchange: Exchange | None = None
+
+
+@dataclass(frozen=True)
+class PaymentStatusResult:
+    attempt_no: str
+    status: PaymentStatus
+    channel_trade_no: str | None = None
+    amount: Money | None = None  # the trade's total as the channel knows it
+    paid_at: datetime | None = None
+    channel_status: str = ""  # the channel's own status word, for the log
+    exchange: Exchange | None = None
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    closed: bool  # False: nothing to close at the channel (never created there)
+    exchange: Exchange | None = None
+
+
+@dataclass(frozen=True)
+class RefundRequest:
+    refund_no: str  # paygate's refund number, sent as the channel's out_refund_no / out_request_no
+    attempt_no: str
+    channel_trade_no: str | None
+    amount: Money  # the refund's amount
+    total: Money  # the original payment's amount
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    refund_no: str
+    status: RefundStatus
+    channel_refund_no: str | None = None
+    amount: Money | None = None
+    refunded_at: datetime | None = None
+    channel_status: str = ""
+    exchange: Exchange | None = None
+
+
+class NotificationKind(StrEnum):
+    PAYMENT = "payment"
+    REFUND = "refund"
+    OTHER = "other"  # verified but not about a trade (acknowledged, ignored)
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A verified notification, mapped to neutral terms.
+
+    Only returned by :meth:`ChannelAdapter.parse_notification` after the signature (and
+    decryption) checked out and the merchant identity matched the account; the service
+    then checks trade, amount and currency against its own records.
+    """
+
+    kind: NotificationKind
+    notification_id: str  # the channel's identity of this notification (for the inbox)
+    attempt_no: str = ""
+    channel_trade_no: str | None = None
+    payment_status: PaymentStatus | None = None
+    refund_no: str | None = None
+    refund_status: RefundStatus | None = None
+    amount: Money | None = None  # payment total (payment) or refund amount (refund)
+    occurred_at: datetime | None = None
+    channel_status: str = ""
+    payload: Mapping[str, Any] = field(default_factory=dict)  # masked, for the log
+
+
+@dataclass(frozen=True)
+class NotifyReply:
+    """The exact HTTP answer the channel expects (Alipay: ``success`` / ``fail``)."""
+
+    status_code: int
+    body: bytes
+    media_type: str = "text/plain"
+
+
+@dataclass(frozen=True)
+class ReturnInfo:
+    """What the payer's browser brought back on the synchronous return (never trusted as
+    proof of payment; it only says which trade to show)."""
+
+    attempt_no: str
+    verified: bool
+    channel_trade_no: str | None = None
+    amount: Money | None = None
+
+
+@dataclass(frozen=True)
+class BillLine:
+    channel_trade_no: str
+    attempt_no: str
+    kind: str  # "payment" | "refund"
+    amount: Money  # positive for payments, positive for refunds (``kind`` tells)
+    fee: Money | None
+    occurred_at: datetime
+    refund_no: str | None = None
+    raw: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Bill:
+    bill_date: date
+    lines: list[BillLine]
+    raw_name: str = ""
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class ChannelError(Exception):
+    """A channel call failed. ``retryable``: trying again may succeed."""
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "",
+        sub_code: str = "",
+        exchange: Exchange | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.sub_code = sub_code
+        self.exchange = exchange
+
+
+class ChannelUnavailable(ChannelError):
+    """The request was surely not processed (connection refused, channel busy)."""
+
+    retryable = True
+
+
+class ChannelTimeout(ChannelError):
+    """No answer in time: the channel may or may not have processed the request."""
+
+    retryable = True
+
+
+class ChannelProtocolError(ChannelError):
+    """An answer that cannot be trusted (unreadable, unsigned, bad signature)."""
+
+    retryable = True
+
+
+class ChannelBusinessError(ChannelError):
+    """A final business answer: declined, trade closed, already paid, not found ..."""
+
+    retryable = False
+
+
+class UnknownChannelStatus(ChannelError):
+    """The channel sent a status word the transformer's exhaustive map does not know."""
+
+    retryable = True
+
+
+class UnsupportedOperation(ChannelError):
+    """The channel does not offer this operation or pay form."""
+
+
+class NotificationRejected(Exception):
+    """A notification that must change nothing: bad signature, wrong merchant, unreadable."""
+
+    def __init__(self, reason: str, payload: Mapping[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.payload = payload or {}
+
+
+# --------------------------------------------------------------------------- the contract
+
+
+@runtime_checkable
+class ChannelAdapter(Protocol):
+    """One channel's adapter. Stateless apart from caches; one instance per channel.
+
+    ``methods`` lists the pay forms it offers; ``operations`` the operations (capability
+    matrix, docs/channels.md). Anything else raises :class:`UnsupportedOperation`.
+    """
+
+    channel: str
+    methods: frozenset[str]
+    operations: frozenset[Operation]
+
+    def validate(self, request: CreatePayment) -> None:
+        """The channel's own validation hook (R-API-6): raise ValueError with a message."""
+
+    async def create_payment(self, account: ChannelAccount, request: CreatePayment) -> CreateResult: ...
+
+    async def query_payment(
+        self, account: ChannelAccount, attempt_no: str, channel_trade_no: str | None = None
+    ) -> PaymentStatusResult: ...
+
+    async def close_payment(
+        self, account: ChannelAccount, attempt_no: str, channel_trade_no: str | None = None
+    ) -> CloseResult: ...
+
+    async def refund(self, account: ChannelAccount, request: RefundRequest) -> RefundResult: ...
+
+    async def query_refund(
+        self, account: ChannelAccount, refund_no: str, attempt_no: str
+    ) -> RefundResult: ...
+
+    def parse_notification(
+        self, account: ChannelAccount, headers: Mapping[str, str], body: bytes
+    ) -> Notification:
+        """Verify and parse. Raise :class:`NotificationRejected` if it cannot be trusted."""
+        ...
+
+    def notify_reply(self, accepted: bool) -> NotifyReply: ...
+
+    def parse_return(self, account: ChannelAccount, query: Mapping[str, str]) -> ReturnInfo: ...
+
+    async def download_bill(self, account: ChannelAccount, bill_date: date) -> Bill: ...
+
+    async def aclose(self) -> None:
+        """Release HTTP clients."""

@@ -1,0 +1,1 @@
+"""Shared primitives: money, errors, crypto, ids, masking, database plumbing."""
