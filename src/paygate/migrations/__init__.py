@@ -1,0 +1,1 @@
+"""Alembic migrations; run with ``paygate migrate`` (see :mod:`paygate.kit.migrate`)."""

@@ -1,0 +1,102 @@
+"""Trades, the attempts sent to channels, and refunds."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from paygate.kit.db import Base, BigId, UTCDateTime, utcnow
+
+
+class Trade(Base):
+    """One payment an app asked for (R-PAY-2). ``trade_no`` is paygate's, unique across
+    apps; ``(app_id, out_order_no)`` is the app's, unique per app — the last line of
+    anti-duplicate defence (R-PAY-7). ``version`` guards every state change."""
+
+    __tablename__ = "trades"
+    __table_args__ = (UniqueConstraint("app_id", "out_order_no", name="uq_trade_app_order"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    trade_no: Mapped[str] = mapped_column(String(32), unique=True)
+    app_id: Mapped[str] = mapped_column(String(32), ForeignKey("apps.app_id"))
+    out_order_no: Mapped[str] = mapped_column(String(64))
+    pay_type: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    channel_account_id: Mapped[int] = mapped_column(BigId, ForeignKey("channel_accounts.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    subject: Mapped[str] = mapped_column(String(256))
+    description: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    expire_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    paid_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    channel_trade_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    attempt_no: Mapped[str] = mapped_column(String(32))
+    notify_url: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    return_url: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class ChannelAttempt(Base):
+    """One request sent to a channel for a trade (R-PAY-2, ``pay_transaction_extension``):
+    ``attempt_no`` is the order number the channel sees, mapped to its trade number."""
+
+    __tablename__ = "channel_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    attempt_no: Mapped[str] = mapped_column(String(32), unique=True)
+    trade_id: Mapped[int] = mapped_column(BigId, ForeignKey("trades.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    channel_account_id: Mapped[int] = mapped_column(BigId, ForeignKey("channel_accounts.id"))
+    channel_trade_no: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(16))  # sent | accepted | unknown | rejected
+    action: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Refund(Base):
+    """A refund of a trade (flows arrive with the refunds issue; R-REF-1..5)."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (UniqueConstraint("app_id", "out_refund_no", name="uq_refund_app_no"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    refund_no: Mapped[str] = mapped_column(String(32), unique=True)
+    trade_id: Mapped[int] = mapped_column(BigId, ForeignKey("trades.id"), index=True)
+    app_id: Mapped[str] = mapped_column(String(32), ForeignKey("apps.app_id"))
+    out_refund_no: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16), default="business")  # business | duplicate
+    route: Mapped[str] = mapped_column(String(16), default="original")  # original | manual
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    channel_refund_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
