@@ -68,7 +68,7 @@ class ErrorCode(Enum):
     NO_CHANNEL_ACCOUNT = _Code(3004, 503, "no enabled channel account serves this pay type")
     TRADE_EXPIRED = _Code(3005, 409, "the trade has expired")
     # 5xxx: channels
-    CHANNEL_ERROR = _Code(5000, 502, "the channel refused the request")
+    CHANNEL_ERROR = _Code(5000, 422, "the channel refused the request")
     CHANNEL_UNAVAILABLE = _Code(5001, 503, "the channel is unavailable; retry later")
     CHANNEL_TIMEOUT = _Code(5002, 504, "the channel did not answer in time; query the trade")
     CIRCUIT_OPEN = _Code(5003, 503, "the channel is failing; requests are paused")

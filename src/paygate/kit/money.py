@@ -8,7 +8,7 @@ channel's edge, through :func:`to_decimal_string` / :func:`from_decimal_string`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_UNNECESSARY, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Final
 
 __all__ = [
@@ -105,8 +105,7 @@ def from_decimal_string(text: str, currency: str) -> int:
         raise MoneyError(f"not a decimal amount: {text!r}") from None
     if not value.is_finite():
         raise MoneyError(f"not a finite amount: {text!r}")
-    try:
-        scaled = value.scaleb(exp).quantize(Decimal(1), rounding=ROUND_UNNECESSARY)
-    except InvalidOperation:
-        raise MoneyError(f"{text!r} has more than {exp} decimals for {currency}") from None
+    scaled = value.scaleb(exp)
+    if scaled != scaled.to_integral_value():
+        raise MoneyError(f"{text!r} has more than {exp} decimals for {currency}")
     return int(scaled)

@@ -1,0 +1,1 @@
+"""App authentication: request signatures, replay protection, response signatures (R-SEC-1)."""

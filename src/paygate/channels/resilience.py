@@ -1,0 +1,115 @@
+"""The layer above every adapter (R-CH-2 "Context", R-CH-4): per-account timeouts, a
+circuit breaker, normalisation of stray exceptions into the contract's error kinds, metrics
+and alerts. Services call adapters only through :class:`ChannelGuard`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import httpx
+import structlog
+
+from paygate.channels.contract import (
+    ChannelAccount,
+    ChannelError,
+    ChannelTimeout,
+    ChannelUnavailable,
+    UnknownChannelStatus,
+)
+from paygate.kit import metrics
+
+__all__ = ["CircuitOpen", "ChannelGuard"]
+
+T = TypeVar("T")
+log = structlog.get_logger("paygate.channels")
+
+
+class CircuitOpen(ChannelUnavailable):
+    """The account's breaker is open: the call was not attempted."""
+
+
+@dataclass
+class _Breaker:
+    failures: int = 0
+    opened_at: float | None = None
+    half_open_probe: bool = False
+    history: list[float] = field(default_factory=list)
+
+
+class ChannelGuard:
+    """Runs adapter calls with a deadline and a per-account circuit breaker.
+
+    The breaker counts *technical* failures (retryable errors); business answers
+    (declined, not found) prove the channel is healthy. After ``failure_threshold``
+    consecutive failures it opens for ``reset_seconds``, then lets one probe through.
+    """
+
+    def __init__(self, failure_threshold: int = 5, reset_seconds: float = 30.0) -> None:
+        self._threshold = failure_threshold
+        self._reset = reset_seconds
+        self._breakers: dict[int, _Breaker] = {}
+
+    def _breaker(self, account_id: int) -> _Breaker:
+        return self._breakers.setdefault(account_id, _Breaker())
+
+    def is_open(self, account_id: int) -> bool:
+        b = self._breaker(account_id)
+        return b.opened_at is not None and time.monotonic() - b.opened_at < self._reset
+
+    async def call(
+        self, account: ChannelAccount, operation: str, fn: Callable[[], Awaitable[T]]
+    ) -> T:
+        breaker = self._breaker(account.id)
+        if breaker.opened_at is not None:
+            if time.monotonic() - breaker.opened_at < self._reset or breaker.half_open_probe:
+                metrics.CHANNEL_CALLS.labels(account.channel, operation, "circuit_open").inc()
+                raise CircuitOpen(f"{account.channel} account {account.id}: circuit open")
+            breaker.half_open_probe = True
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            # the adapter's own HTTP timeout fires first; this is the hard deadline
+            return await asyncio.wait_for(fn(), timeout=account.timeout_seconds + 2.0)
+        except ChannelError as exc:
+            outcome = type(exc).__name__
+            if isinstance(exc, UnknownChannelStatus):
+                metrics.ALERTS.labels("unknown_channel_status", account.channel).inc()
+                log.error("alert.unknown_channel_status", channel=account.channel,
+                          operation=operation, message=exc.message)
+            self._record(breaker, failed=exc.retryable)
+            raise
+        except TimeoutError as exc:
+            outcome = "timeout"
+            self._record(breaker, failed=True)
+            raise ChannelTimeout(f"{operation}: no answer within the deadline") from exc
+        except httpx.TimeoutException as exc:
+            outcome = "timeout"
+            self._record(breaker, failed=True)
+            raise ChannelTimeout(f"{operation}: {type(exc).__name__}") from exc
+        except httpx.HTTPError as exc:
+            outcome = "unavailable"
+            self._record(breaker, failed=True)
+            raise ChannelUnavailable(f"{operation}: {type(exc).__name__}") from exc
+        else:
+            self._record(breaker, failed=False)
+        finally:
+            elapsed = time.perf_counter() - started
+            metrics.CHANNEL_CALLS.labels(account.channel, operation, outcome).inc()
+            metrics.CHANNEL_LATENCY.labels(account.channel, operation).observe(elapsed)
+
+    def _record(self, breaker: _Breaker, *, failed: bool) -> None:
+        breaker.half_open_probe = False
+        if not failed:
+            breaker.failures = 0
+            breaker.opened_at = None
+            return
+        breaker.failures += 1
+        if breaker.failures >= self._threshold:
+            if breaker.opened_at is None:
+                log.warning("alert.circuit_opened", failures=breaker.failures)
+                metrics.ALERTS.labels("circuit_opened", "").inc()
+            breaker.opened_at = time.monotonic()

@@ -1,0 +1,23 @@
+"""Prometheus metrics (served at ``/metrics`` on the internal listener). Metric objects are
+process-wide by prometheus-client's design; they hold counts, never configuration."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+API_REQUESTS = Counter("paygate_api_requests_total", "API calls", ["endpoint", "errno"])
+API_LATENCY = Histogram("paygate_api_latency_seconds", "API latency", ["endpoint"])
+TRADE_TRANSITIONS = Counter(
+    "paygate_trade_transitions_total", "Trade state changes", ["channel", "to_state"]
+)
+CHANNEL_CALLS = Counter(
+    "paygate_channel_calls_total", "Channel calls", ["channel", "operation", "outcome"]
+)
+CHANNEL_LATENCY = Histogram(
+    "paygate_channel_latency_seconds", "Channel call latency", ["channel", "operation"]
+)
+NOTIFICATIONS = Counter(
+    "paygate_channel_notifications_total", "Channel notifications", ["channel", "outcome"]
+)
+ALERTS = Counter("paygate_alerts_total", "Conditions that need a person", ["kind", "channel"])
+LOG_DROPPED = Counter("paygate_call_log_dropped_total", "Call-log rows dropped (queue full or DB error)")

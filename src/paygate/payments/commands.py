@@ -1,0 +1,48 @@
+"""Commands the payment service accepts (imperative, validated at the API edge for types;
+the service checks meaning: currency, amount bounds, pay type, expiry)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["AppContext", "PayCommand", "TradeRef"]
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """The authenticated app making the call."""
+
+    app_id: str
+    allowed_pay_types: frozenset[str]
+    notify_url: str | None = None
+
+
+@dataclass(frozen=True)
+class PayCommand:
+    out_order_no: str
+    pay_type: str
+    amount: int
+    currency: str
+    subject: str
+    description: str | None = None
+    expire_minutes: int | None = None
+    notify_url: str | None = None
+    return_url: str | None = None
+    client_ip: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        """What makes two pay requests for one order "the same": amount, currency and pay
+        type. A repeat that differs in these is refused (ORDER_MISMATCH)."""
+        core = {"amount": self.amount, "currency": self.currency, "pay_type": self.pay_type}
+        return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class TradeRef:
+    trade_no: str | None = None
+    out_order_no: str | None = None

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from paygate.models import ChannelAccountRow
+
+
+class ChannelAccountRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, account_id: int) -> ChannelAccountRow | None:
+        return await self.session.get(ChannelAccountRow, account_id)
+
+    async def enabled_for(self, channel: str) -> list[ChannelAccountRow]:
+        rows = await self.session.execute(
+            select(ChannelAccountRow)
+            .where(ChannelAccountRow.channel == channel, ChannelAccountRow.enabled.is_(True))
+            .order_by(ChannelAccountRow.priority.desc(), ChannelAccountRow.id)
+        )
+        return list(rows.scalars())
+
+    async def by_merchant(self, channel: str, merchant_id: str) -> ChannelAccountRow | None:
+        rows = await self.session.execute(
+            select(ChannelAccountRow).where(
+                ChannelAccountRow.channel == channel, ChannelAccountRow.merchant_id == merchant_id
+            )
+        )
+        return rows.scalars().first()
+
+    async def add(self, row: ChannelAccountRow) -> ChannelAccountRow:
+        self.session.add(row)
+        await self.session.flush()
+        return row

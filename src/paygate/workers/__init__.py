@@ -1,0 +1,1 @@
+"""Background work that runs beside the listeners (call-log writer, housekeeping)."""
