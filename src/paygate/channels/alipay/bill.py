@@ -82,7 +82,7 @@ def parse_trade_detail_csv(text: str) -> list[BillLine]:
             if header is not None and lines:
                 break  # the "#---…结束" line: the totals after it are not rows
             continue
-        values = [v.strip() for v in next(csv.reader([raw_line]))]
+        values = next(csv.reader([raw_line]))
         if header is None:
             if not raw_line.startswith(_FIRST_COLUMNS):
                 raise BillFormatError(f"unexpected line before the header: {raw_line[:60]!r}")
@@ -93,6 +93,7 @@ def parse_trade_detail_csv(text: str) -> list[BillLine]:
             continue
         if len(values) > len(header):  # a remark holding commas
             values = [*values[: len(header) - 1], ",".join(values[len(header) - 1 :])]
+        values = [v.strip() for v in values]
         if len(values) < len(header) - 1:
             raise BillFormatError(f"a row has {len(values)} columns, not {len(header)}")
         row = dict(zip(header, values, strict=False))
