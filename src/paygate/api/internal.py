@@ -1,0 +1,133 @@
+"""The internal listener: the app-facing unified API (R-API-1..7)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import structlog
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from paygate.api.guards import SourceAllowList, authenticated
+from paygate.api.responses import code_response, error_response, ok_response
+from paygate.api.schemas import Envelope, ErrorEnvelope, PayRequest, QueryRequest, TradeData, TradeRefRequest
+from paygate.auth.apps import AuthenticatedApp
+from paygate.bootstrap import Container
+from paygate.kit.errors import ErrorCode, PaygateError
+from paygate.kit.keys import platform_public_key
+from paygate.payments.commands import PayCommand, TradeRef
+
+__all__ = ["create_internal_app"]
+
+log = structlog.get_logger("paygate.api")
+App = Annotated[AuthenticatedApp, Depends(authenticated)]
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    "4XX": {"model": ErrorEnvelope, "description": "Refused: see `error` for the stable code"},
+    "5XX": {"model": ErrorEnvelope, "description": "Channel failure or internal error"},
+}
+
+
+def _validation_code(exc: RequestValidationError) -> tuple[ErrorCode, str]:
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    if first.get("type") == "json_invalid":
+        return ErrorCode.INVALID_JSON, "the body is not valid JSON"
+    field = ".".join(str(p) for p in first.get("loc", ())[1:])
+    if field == "amount":
+        return ErrorCode.INVALID_AMOUNT, f"amount: {first.get('msg')}"
+    return ErrorCode.INVALID_REQUEST, f"{field or 'body'}: {first.get('msg', 'invalid')}"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PaygateError)
+    async def _paygate(request: Request, exc: PaygateError) -> Response:
+        return error_response(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        code, message = _validation_code(exc)
+        fields = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg")} for e in exc.errors()[:10]]
+        return code_response(request, code, message, {"fields": fields})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: ErrorCode.NOT_FOUND_ROUTE, 405: ErrorCode.METHOD_NOT_ALLOWED}.get(
+            exc.status_code, ErrorCode.INVALID_REQUEST)
+        return code_response(request, code)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", path=request.url.path)
+        return code_response(request, ErrorCode.INTERNAL)
+
+
+def create_internal_app(container: Container, *, manage_lifespan: bool = False) -> FastAPI:
+    """The internal API. With ``manage_lifespan`` the app starts/stops the container."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if manage_lifespan:
+            await container.start()
+        try:
+            yield
+        finally:
+            if manage_lifespan:
+                await container.aclose()
+
+    app = FastAPI(
+        title="paygate internal API",
+        version="1.0",
+        description="The unified payment API. Every request is signed (see docs/api.md); "
+        "every answer is `{errno, msg, data}`.",
+        lifespan=lifespan,
+        responses=_ERRORS,
+    )
+    app.state.container = container
+    install_error_handlers(app)
+    app.add_middleware(SourceAllowList, networks=container.settings.internal_allow)
+
+    @app.post("/gopay", response_model=Envelope[TradeData], tags=["payments"],
+              summary="Pay: create a trade and get the pay data (idempotent on out_order_no)")
+    async def gopay(body: PayRequest, request: Request, app_: App) -> Response:
+        view = await container.payments.pay(app_.context, PayCommand(
+            out_order_no=body.out_order_no, pay_type=body.pay_type, amount=body.amount,
+            currency=body.currency, subject=body.subject, description=body.description,
+            expire_minutes=body.expire_minutes, notify_url=body.notify_url,
+            return_url=body.return_url, client_ip=body.client_ip or
+            (request.client.host if request.client else None),
+            extra=dict(body.extra), metadata=dict(body.metadata),
+        ))
+        return ok_response(request, view)
+
+    @app.post("/query/trade", response_model=Envelope[TradeData], tags=["payments"],
+              summary="Trade query: paygate's state, or the channel's with sync=true")
+    async def query_trade(body: QueryRequest, request: Request, app_: App) -> Response:
+        view = await container.payments.query(
+            app_.context.app_id, TradeRef(body.trade_no, body.out_order_no), sync=body.sync)
+        return ok_response(request, view)
+
+    @app.post("/close", response_model=Envelope[TradeData], tags=["payments"],
+              summary="Close an unpaid trade (at the channel too)")
+    async def close(body: TradeRefRequest, request: Request, app_: App) -> Response:
+        view = await container.payments.close(app_.context.app_id, TradeRef(body.trade_no, body.out_order_no))
+        return ok_response(request, view)
+
+    @app.get("/health", tags=["operations"], summary="Liveness")
+    async def health() -> dict[str, Any]:
+        return {"errno": 0, "msg": "ok", "data": {"status": "up"}}
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def metrics_endpoint() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/platform/public-key", tags=["operations"],
+             summary="paygate's public key (verifies responses to RSA apps)")
+    async def public_key() -> dict[str, Any]:
+        return {"errno": 0, "msg": "ok", "data": {"public_key": platform_public_key(container.settings)}}
+
+    return app

@@ -1,0 +1,29 @@
+"""What ``make run`` prints before it starts paygate: where to look, what to run."""
+
+from __future__ import annotations
+
+from paygate.config import load_settings
+
+
+def main() -> None:
+    s = load_settings()
+    print(f"""
+paygate is starting (database: {s.database_url})
+
+  internal API     {s.internal_base_url}      docs: {s.internal_base_url}/docs
+  public callbacks {s.public_base_url}      (/notify/{{channel}}/…, /return/{{channel}}/…)
+  sandboxes        {s.sandbox_base_url}      Alipay gateway: {s.sandbox_base_url}/alipay/gateway.do
+
+Demo app credentials (JSON):   .venv/bin/paygate demo credentials
+Sandbox Alipay credentials:    .venv/bin/paygate sandbox credentials alipay
+
+Walk a payment end to end, in another terminal:
+  .venv/bin/paygate demo pay --pay-type alipay.qr --amount 1999     # note trade_no, qr_code
+  .venv/bin/paygate sandbox pay alipay '<qr_code from above>'       # the buyer pays
+  .venv/bin/paygate demo query <trade_no>                           # state: succeeded
+(or open the qr_code / pay URL in a browser and click Pay)
+""", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""The ``paygate`` command (typer)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import typer
+
+from paygate.config import Settings, load_settings
+
+T = TypeVar("T")
+
+cli = typer.Typer(help="paygate: a payment middle platform", no_args_is_help=True)
+demo_cli = typer.Typer(help="The demo app and a walk through a payment", no_args_is_help=True)
+sandbox_cli = typer.Typer(help="The channel sandboxes", no_args_is_help=True)
+app_cli = typer.Typer(help="Apps (business systems calling paygate)", no_args_is_help=True)
+cli.add_typer(demo_cli, name="demo")
+cli.add_typer(sandbox_cli, name="sandbox")
+cli.add_typer(app_cli, name="app")
+
+
+def _print(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=None))
+
+
+async def _with_container(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
+    from paygate.bootstrap import build_container
+
+    container = build_container(settings)
+    try:
+        return await fn(container)
+    finally:
+        await container.aclose()
+
+
+@cli.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (Alembic)."""
+    from paygate.kit.migrate import upgrade_sync
+
+    settings = load_settings()
+    upgrade_sync(settings.database_url)
+    typer.echo(f"migrated {settings.database_url.split('@')[-1]}")
+
+
+@cli.command()
+def run() -> None:
+    """Start the internal API, the public callback listener, the sandboxes and workers."""
+    from paygate.kit.logging import configure_logging
+    from paygate.server import serve
+
+    settings = load_settings()
+    configure_logging(settings)
+    asyncio.run(serve(settings))
+
+
+@demo_cli.command("seed")
+def demo_seed() -> None:
+    """Create the sandbox channel accounts and the demo app (idempotent)."""
+    from paygate.demo import sandbox_config, seed_demo
+    from paygate.sandbox.app import SandboxHost
+
+    settings = load_settings()
+    host = SandboxHost(sandbox_config(settings))
+    _print(asyncio.run(_with_container(settings, lambda c: seed_demo(c, host))))
+
+
+@demo_cli.command("credentials")
+def demo_credentials() -> None:
+    """Print the demo app's id, secret and API base URL as one JSON object."""
+    from paygate.demo import demo_credentials as creds
+
+    _print(asyncio.run(_with_container(load_settings(), creds)))
+
+
+async def _demo_client(settings: Settings) -> Any:
+    from paygate.client import PaygateClient
+    from paygate.demo import demo_credentials as creds
+
+    c = await _with_container(settings, creds)
+    return PaygateClient(c["api_base"], c["app_id"], secret=c["secret"])
+
+
+@demo_cli.command("pay")
+def demo_pay(
+    pay_type: str = typer.Option("alipay.qr", help="e.g. alipay.qr, alipay.page"),
+    amount: int = typer.Option(1999, help="minor units"),
+    currency: str = typer.Option("CNY"),
+    subject: str = typer.Option("Demo order"),
+    order: str = typer.Option("", help="out_order_no (default: a fresh one)"),
+    auth_code: str = typer.Option("", help="barcode: the buyer's auth code"),
+    buyer_id: str = typer.Option("", help="alipay.jsapi: the buyer's id"),
+) -> None:
+    """Pay through the internal API as the demo app; prints the trade and its pay data."""
+    from paygate.client import PaygateAPIError
+
+    async def go() -> Any:
+        client = await _demo_client(load_settings())
+        extra = {k: v for k, v in {"auth_code": auth_code, "buyer_id": buyer_id}.items() if v}
+        try:
+            return await client.pay(out_order_no=order or f"DEMO-{int(time.time() * 1000)}",
+                                    pay_type=pay_type, amount=amount, currency=currency,
+                                    subject=subject, extra=extra)
+        except PaygateAPIError as exc:
+            return {"errno": exc.errno, "error": exc.error, "msg": exc.msg, "data": exc.data}
+        finally:
+            await client.aclose()
+
+    _print(asyncio.run(go()))
+
+
+@demo_cli.command("query")
+def demo_query(trade_no: str, sync: bool = typer.Option(False, help="ask the channel")) -> None:
+    """Query a trade as the demo app."""
+
+    async def go() -> Any:
+        client = await _demo_client(load_settings())
+        try:
+            return await client.query_trade(trade_no=trade_no, sync=sync)
+        finally:
+            await client.aclose()
+
+    _print(asyncio.run(go()))
+
+
+@sandbox_cli.command("credentials")
+def sandbox_credentials(channel: str) -> None:
+    """Print the sandbox's demo merchant credentials for CHANNEL as one JSON object."""
+    from paygate.demo import sandbox_config
+    from paygate.sandbox.app import DEFAULT_SANDBOXES, load_sandbox
+
+    if channel not in DEFAULT_SANDBOXES:
+        typer.echo(f"unknown sandbox {channel!r}; known: {', '.join(DEFAULT_SANDBOXES)}", err=True)
+        raise typer.Exit(2)
+    _print(load_sandbox(channel, sandbox_config(load_settings())).credentials())
+
+
+@sandbox_cli.command("pay")
+def sandbox_pay(
+    channel: str,
+    trade: str = typer.Argument(..., help="out_trade_no, or the QR code / pay URL the sandbox issued"),
+    fail: bool = typer.Option(False, "--fail", help="the payment fails"),
+    cancel: bool = typer.Option(False, "--cancel", help="the buyer cancels"),
+) -> None:
+    """Complete TRADE as the buyer would (or fail / cancel it) in the running sandbox."""
+    import httpx
+
+    settings = load_settings()
+    outcome = "fail" if fail else "cancel" if cancel else "pay"
+    url = f"{settings.sandbox_base_url}/{channel}/_sandbox/pay"
+    try:
+        response = httpx.post(url, json={"trade": trade, "outcome": outcome}, timeout=15)
+    except httpx.HTTPError as exc:
+        typer.echo(f"the sandbox at {settings.sandbox_base_url} is not reachable ({exc}); is `make run` up?",
+                   err=True)
+        raise typer.Exit(1) from None
+    typer.echo(response.text)
+    if response.status_code >= 400:
+        raise typer.Exit(1)
+
+
+@app_cli.command("create")
+def app_create(
+    app_id: str,
+    name: str = typer.Option(..., help="display name"),
+    pay_types: str = typer.Option("", help="comma-separated; default: all configured"),
+    public_key_file: str = typer.Option("", help="PEM public key: the app signs with RSA-SHA256"),
+    notify_url: str = typer.Option(""),
+) -> None:
+    """Register an app; prints its credentials (the HMAC secret is shown only here)."""
+    from paygate.provisioning import create_app
+
+    settings = load_settings()
+    public_key = open(public_key_file).read() if public_key_file else None  # noqa: SIM115
+
+    async def go(container: Any) -> Any:
+        types = [p for p in pay_types.split(",") if p] or container.registry.pay_type_names
+        return await create_app(container, app_id, name, types, public_key=public_key,
+                                notify_url=notify_url or None)
+
+    _print(asyncio.run(_with_container(settings, go)))
+
+
+def main() -> None:
+    try:
+        cli()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,179 @@
+"""The Python client SDK for business systems (R-API-8, R-PAY-10).
+
+::
+
+    from paygate.client import PaygateClient
+
+    async with PaygateClient("http://127.0.0.1:8000", app_id="demo", secret="…") as pg:
+        trade = await pg.pay(out_order_no="ORDER-1", pay_type="alipay.qr", amount=1999,
+                             subject="Coffee")
+        trade = await pg.query_trade(trade_no=trade["trade_no"])
+
+It signs every request (HMAC-SHA256 with ``secret``, or RSA-SHA256 with
+``private_key``), verifies paygate's response signature, and raises :class:`PaygateAPIError`
+for any ``errno != 0``. On a pay timeout it queries the trade by ``out_order_no`` before
+giving up (R-PAY-10): the payment may have been created although the answer was lost.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from paygate.auth import signing
+
+__all__ = ["PaygateAPIError", "PaygateClient", "SignatureError"]
+
+
+class PaygateAPIError(Exception):
+    def __init__(self, errno: int, error: str, msg: str, data: Any, http_status: int) -> None:
+        super().__init__(f"{error} ({errno}): {msg}")
+        self.errno = errno
+        self.error = error
+        self.msg = msg
+        self.data = data
+        self.http_status = http_status
+
+
+class SignatureError(Exception):
+    """paygate's answer does not carry a valid signature: do not trust it."""
+
+
+class PaygateClient:
+    def __init__(
+        self,
+        base_url: str,
+        app_id: str,
+        *,
+        secret: str | None = None,
+        private_key: str | None = None,
+        platform_public_key: str | None = None,
+        timeout: float = 15.0,
+        query_attempts: int = 3,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if not secret and not private_key:
+            raise ValueError("give secret (HMAC-SHA256) or private_key (RSA-SHA256)")
+        self.app_id = app_id
+        self._secret = secret
+        self._private_key = private_key
+        self._platform_key = platform_public_key
+        self._query_attempts = query_attempts
+        self._http = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
+
+    async def __aenter__(self) -> PaygateClient:
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ------------------------------------------------------------------ signing
+
+    def _headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
+        timestamp = str(int(time.time()))
+        nonce = secrets.token_hex(16)
+        message = signing.request_message(method, path, timestamp, nonce, body)
+        if self._secret:
+            signature = signing.sign_hmac(self._secret, message)
+        else:
+            assert self._private_key is not None
+            signature = signing.sign_rsa(self._private_key, message)
+        return {
+            "Content-Type": "application/json",
+            signing.HEADER_APP_ID: self.app_id,
+            signing.HEADER_TIMESTAMP: timestamp,
+            signing.HEADER_NONCE: nonce,
+            signing.HEADER_SIGNATURE: signature,
+        }
+
+    def _verify(self, response: httpx.Response) -> None:
+        ts = response.headers.get(signing.HEADER_TIMESTAMP)
+        nonce = response.headers.get(signing.HEADER_NONCE)
+        signature = response.headers.get(signing.HEADER_SIGNATURE)
+        if not (ts and nonce and signature):
+            if response.status_code == 200:
+                raise SignatureError("the response is not signed")
+            return  # errors before authentication (unknown app, bad signature) are unsigned
+        message = signing.response_message(ts, nonce, response.content)
+        if self._secret:
+            ok = signing.verify_hmac(self._secret, message, signature)
+        elif self._platform_key:
+            ok = signing.verify_rsa(self._platform_key, message, signature)
+        else:
+            return  # RSA app without the platform key configured: cannot verify
+        if not ok:
+            raise SignatureError("the response signature does not verify")
+
+    async def request(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        response = await self._http.post(path, content=body, headers=self._headers("POST", path, body))
+        self._verify(response)
+        try:
+            envelope = response.json()
+        except ValueError:
+            raise PaygateAPIError(9000, "INTERNAL", "unreadable response", None, response.status_code) from None
+        if envelope.get("errno") != 0:
+            raise PaygateAPIError(envelope.get("errno", 9000), envelope.get("error", "INTERNAL"),
+                                  envelope.get("msg", ""), envelope.get("data"), response.status_code)
+        data: dict[str, Any] = envelope["data"]
+        return data
+
+    # ------------------------------------------------------------------ API
+
+    async def pay(
+        self,
+        *,
+        out_order_no: str,
+        pay_type: str,
+        amount: int,
+        subject: str,
+        currency: str = "CNY",
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Create (or fetch, for a repeated order) the trade and its pay data. On a timeout
+        it asks paygate for the trade by ``out_order_no`` before raising (R-PAY-10)."""
+        payload = {"out_order_no": out_order_no, "pay_type": pay_type, "amount": amount,
+                   "currency": currency, "subject": subject, **fields}
+        try:
+            return await self.request("/gopay", payload)
+        except (httpx.TimeoutException, httpx.NetworkError) as exc:
+            last: Exception = exc
+            for _ in range(self._query_attempts):
+                try:
+                    return await self.query_trade(out_order_no=out_order_no)
+                except PaygateAPIError as err:
+                    if err.error != "TRADE_NOT_FOUND":
+                        raise
+                    last = err
+                    break  # never created: safe to report the timeout
+                except (httpx.TimeoutException, httpx.NetworkError) as again:
+                    last = again
+            raise last from exc
+
+    async def query_trade(
+        self, *, trade_no: str | None = None, out_order_no: str | None = None, sync: bool = False
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {"sync": sync}
+        if trade_no:
+            payload["trade_no"] = trade_no
+        if out_order_no:
+            payload["out_order_no"] = out_order_no
+        return await self.request("/query/trade", payload)
+
+    async def close(self, *, trade_no: str | None = None, out_order_no: str | None = None) -> dict[str, Any]:
+        payload: dict[str, Any] = {}
+        if trade_no:
+            payload["trade_no"] = trade_no
+        if out_order_no:
+            payload["out_order_no"] = out_order_no
+        return await self.request("/close", payload)

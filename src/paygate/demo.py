@@ -1,0 +1,70 @@
+"""The demo set-up ``make run`` seeds: a sandbox account per channel and one demo app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from paygate.bootstrap import Container
+from paygate.config import Settings
+from paygate.provisioning import add_channel_account, create_app, find_channel_account, reveal_app_secret
+from paygate.repositories import AppRepository
+from paygate.sandbox.app import SandboxHost
+from paygate.sandbox.base import SandboxConfig
+
+__all__ = ["DEMO_APP_ID", "demo_credentials", "sandbox_config", "seed_demo"]
+
+DEMO_APP_ID = "demo"
+
+
+def sandbox_config(settings: Settings) -> SandboxConfig:
+    return SandboxConfig(
+        base_url=settings.sandbox_base_url,
+        data_dir=settings.data_dir / "sandbox",
+        time_scale=settings.sandbox_time_scale,
+    )
+
+
+def _alipay_account(creds: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "merchant_id": creds["app_id"],
+        "gateway_url": creds["gateway_url"],
+        "secrets": {"app_private_key": creds["app_private_key"],
+                    "alipay_public_key": creds["alipay_public_key"]},
+        "params": {"seller_id": creds["seller_id"], "sign_type": "RSA2"},
+    }
+
+
+#: channel → how its sandbox credentials become a paygate channel account.
+ACCOUNT_BUILDERS = {"alipay": _alipay_account}
+
+
+async def seed_demo(container: Container, host: SandboxHost) -> dict[str, Any]:
+    """Idempotent: creates what is missing, changes nothing that exists."""
+    accounts: dict[str, int] = {}
+    for channel, sandbox in host.sandboxes.items():
+        builder = ACCOUNT_BUILDERS.get(channel)
+        if builder is None or channel not in container.registry.channels:
+            continue
+        spec = builder(sandbox.credentials())
+        existing = await find_channel_account(container, channel, spec["merchant_id"])
+        accounts[channel] = existing or await add_channel_account(
+            container, channel, f"{channel}-sandbox", spec["merchant_id"], spec["gateway_url"],
+            spec["secrets"], spec["params"],
+        )
+    async with container.sessions() as session:
+        app = await AppRepository(session).get(DEMO_APP_ID)
+    if app is None:
+        await create_app(container, DEMO_APP_ID, "Demo shop", container.registry.pay_type_names)
+    return {"accounts": accounts, "app_id": DEMO_APP_ID}
+
+
+async def demo_credentials(container: Container) -> dict[str, Any]:
+    secret = await reveal_app_secret(container, DEMO_APP_ID)
+    if secret is None:
+        raise RuntimeError("the demo app is not seeded: run `paygate demo seed` (or make run)")
+    return {
+        "app_id": DEMO_APP_ID,
+        "secret": secret,
+        "sign_type": "HMAC-SHA256",
+        "api_base": container.settings.internal_base_url,
+    }
