@@ -71,7 +71,7 @@ def signed_body(key: rsa.RSAPrivateKey, method: str, obj: dict[str, Any]) -> str
     """A gateway answer exactly as the spec's §1.2 builds it."""
     inner = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
     name = method.replace(".", "_") + "_response"
-    return '{"%s":%s,"sign":"%s"}' % (name, inner, ref_sign(key, inner))
+    return f'{{"{name}":{inner},"sign":"{ref_sign(key, inner)}"}}'
 
 
 @dataclass

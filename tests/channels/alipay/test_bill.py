@@ -49,7 +49,7 @@ SUMMARY = "#支付宝业务汇总查询\n门店编号,门店名称,交易订单�
 class GbkZipInfo(zipfile.ZipInfo):
     """Entry names in GBK without the UTF-8 flag, as Alipay writes them."""
 
-    def _encodeFilenameFlags(self) -> tuple[bytes, int]:  # noqa: N802
+    def _encodeFilenameFlags(self) -> tuple[bytes, int]:
         return self.filename.encode("gbk"), self.flag_bits & ~0x800
 
 
