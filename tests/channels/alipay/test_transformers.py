@@ -120,6 +120,7 @@ class TestAmounts:
 
     def test_times_are_beijing(self) -> None:
         assert parse_time("2026-06-05 16:00:00") == NOW
+        assert parse_time("2026-06-05 16:00:00.320") == NOW + timedelta(milliseconds=320)
         assert parse_time("garbage") is None
         assert parse_time("") is None
 

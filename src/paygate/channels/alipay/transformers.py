@@ -126,12 +126,15 @@ def format_time(moment: datetime) -> str:
 
 
 def parse_time(text: object) -> datetime | None:
+    """Alipay's Beijing ``yyyy-MM-dd HH:mm:ss`` (``gmt_refund`` adds ``.SSS``) → aware time."""
     if not isinstance(text, str) or not text:
         return None
-    try:
-        return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=BEIJING)
-    except ValueError:
-        return None
+    for layout in (TIME_FORMAT, TIME_FORMAT + ".%f"):
+        try:
+            return datetime.strptime(text, layout).replace(tzinfo=BEIJING)
+        except ValueError:
+            continue
+    return None
 
 
 def _expect_echo(data: Mapping[str, Any], field: str, expected: str) -> None:
