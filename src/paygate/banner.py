@@ -7,7 +7,8 @@ from paygate.config import load_settings
 
 def main() -> None:
     s = load_settings()
-    print(f"""
+    print(
+        f"""
 paygate is starting (database: {s.database_url})
 
   internal API     {s.internal_base_url}      docs: {s.internal_base_url}/docs
@@ -22,7 +23,9 @@ Walk a payment end to end, in another terminal:
   .venv/bin/paygate sandbox pay alipay '<qr_code from above>'       # the buyer pays
   .venv/bin/paygate demo query <trade_no>                           # state: succeeded
 (or open the qr_code / pay URL in a browser and click Pay)
-""", flush=True)
+""",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -80,7 +80,12 @@ def build_container(settings: Settings) -> Container:
         nonces = RedisNonces(redis, settings.sign_window_seconds)
     cache = TradeCache(settings.query_cache_seconds)
     payments = PaymentService(
-        sessions, registry, codec, guard, locks, cache,
+        sessions,
+        registry,
+        codec,
+        guard,
+        locks,
+        cache,
         default_expire_minutes=settings.default_expire_minutes,
         max_expire_minutes=settings.max_expire_minutes,
     )
@@ -89,8 +94,17 @@ def build_container(settings: Settings) -> Container:
         sessions, box, nonces, platform_private_key(settings), settings.sign_window_seconds
     )
     return Container(
-        settings=settings, engine=engine, sessions=sessions, box=box, http=http,
-        registry=registry, codec=codec, guard=guard, payments=payments,
-        notifications=notifications, authenticator=authenticator,
-        call_log=CallLogWriter(sessions), redis=redis,
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        box=box,
+        http=http,
+        registry=registry,
+        codec=codec,
+        guard=guard,
+        payments=payments,
+        notifications=notifications,
+        authenticator=authenticator,
+        call_log=CallLogWriter(sessions),
+        redis=redis,
     )

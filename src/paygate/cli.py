@@ -103,9 +103,14 @@ def demo_pay(
         client = await _demo_client(load_settings())
         extra = {k: v for k, v in {"auth_code": auth_code, "buyer_id": buyer_id}.items() if v}
         try:
-            return await client.pay(out_order_no=order or f"DEMO-{int(time.time() * 1000)}",
-                                    pay_type=pay_type, amount=amount, currency=currency,
-                                    subject=subject, extra=extra)
+            return await client.pay(
+                out_order_no=order or f"DEMO-{int(time.time() * 1000)}",
+                pay_type=pay_type,
+                amount=amount,
+                currency=currency,
+                subject=subject,
+                extra=extra,
+            )
         except PaygateAPIError as exc:
             return {"errno": exc.errno, "error": exc.error, "msg": exc.msg, "data": exc.data}
         finally:
@@ -156,8 +161,10 @@ def sandbox_pay(
     try:
         response = httpx.post(url, json={"trade": trade, "outcome": outcome}, timeout=15)
     except httpx.HTTPError as exc:
-        typer.echo(f"the sandbox at {settings.sandbox_base_url} is not reachable ({exc}); is `make run` up?",
-                   err=True)
+        typer.echo(
+            f"the sandbox at {settings.sandbox_base_url} is not reachable ({exc}); is `make run` up?",
+            err=True,
+        )
         raise typer.Exit(1) from None
     typer.echo(response.text)
     if response.status_code >= 400:
@@ -176,12 +183,13 @@ def app_create(
     from paygate.provisioning import create_app
 
     settings = load_settings()
-    public_key = open(public_key_file).read() if public_key_file else None  # noqa: SIM115
+    public_key = open(public_key_file).read() if public_key_file else None
 
     async def go(container: Any) -> Any:
         types = [p for p in pay_types.split(",") if p] or container.registry.pay_type_names
-        return await create_app(container, app_id, name, types, public_key=public_key,
-                                notify_url=notify_url or None)
+        return await create_app(
+            container, app_id, name, types, public_key=public_key, notify_url=notify_url or None
+        )
 
     _print(asyncio.run(_with_container(settings, go)))
 

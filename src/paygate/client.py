@@ -121,10 +121,17 @@ class PaygateClient:
         try:
             envelope = response.json()
         except ValueError:
-            raise PaygateAPIError(9000, "INTERNAL", "unreadable response", None, response.status_code) from None
+            raise PaygateAPIError(
+                9000, "INTERNAL", "unreadable response", None, response.status_code
+            ) from None
         if envelope.get("errno") != 0:
-            raise PaygateAPIError(envelope.get("errno", 9000), envelope.get("error", "INTERNAL"),
-                                  envelope.get("msg", ""), envelope.get("data"), response.status_code)
+            raise PaygateAPIError(
+                envelope.get("errno", 9000),
+                envelope.get("error", "INTERNAL"),
+                envelope.get("msg", ""),
+                envelope.get("data"),
+                response.status_code,
+            )
         data: dict[str, Any] = envelope["data"]
         return data
 
@@ -142,8 +149,14 @@ class PaygateClient:
     ) -> dict[str, Any]:
         """Create (or fetch, for a repeated order) the trade and its pay data. On a timeout
         it asks paygate for the trade by ``out_order_no`` before raising (R-PAY-10)."""
-        payload = {"out_order_no": out_order_no, "pay_type": pay_type, "amount": amount,
-                   "currency": currency, "subject": subject, **fields}
+        payload = {
+            "out_order_no": out_order_no,
+            "pay_type": pay_type,
+            "amount": amount,
+            "currency": currency,
+            "subject": subject,
+            **fields,
+        }
         try:
             return await self.request("/gopay", payload)
         except (httpx.TimeoutException, httpx.NetworkError) as exc:

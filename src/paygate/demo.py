@@ -28,8 +28,10 @@ def _alipay_account(creds: dict[str, Any]) -> dict[str, Any]:
     return {
         "merchant_id": creds["app_id"],
         "gateway_url": creds["gateway_url"],
-        "secrets": {"app_private_key": creds["app_private_key"],
-                    "alipay_public_key": creds["alipay_public_key"]},
+        "secrets": {
+            "app_private_key": creds["app_private_key"],
+            "alipay_public_key": creds["alipay_public_key"],
+        },
         "params": {"seller_id": creds["seller_id"], "sign_type": "RSA2"},
     }
 
@@ -48,8 +50,13 @@ async def seed_demo(container: Container, host: SandboxHost) -> dict[str, Any]:
         spec = builder(sandbox.credentials())
         existing = await find_channel_account(container, channel, spec["merchant_id"])
         accounts[channel] = existing or await add_channel_account(
-            container, channel, f"{channel}-sandbox", spec["merchant_id"], spec["gateway_url"],
-            spec["secrets"], spec["params"],
+            container,
+            channel,
+            f"{channel}-sandbox",
+            spec["merchant_id"],
+            spec["gateway_url"],
+            spec["secrets"],
+            spec["params"],
         )
     async with container.sessions() as session:
         app = await AppRepository(session).get(DEMO_APP_ID)

@@ -39,11 +39,19 @@ async def create_app(
         secret = secret or _secrets.token_urlsafe(32)
         sign_type, sealed = HMAC_SHA256, container.box.seal(secret, app_secret_aad(app_id))
     async with container.sessions() as session, session.begin():
-        await AppRepository(session).add(App(
-            app_id=app_id, name=name, sign_type=sign_type, secret_sealed=sealed,
-            public_key=public_key, allowed_pay_types=pay_types, notify_url=notify_url,
-            enabled=True, settings={},
-        ))
+        await AppRepository(session).add(
+            App(
+                app_id=app_id,
+                name=name,
+                sign_type=sign_type,
+                secret_sealed=sealed,
+                public_key=public_key,
+                allowed_pay_types=pay_types,
+                notify_url=notify_url,
+                enabled=True,
+                settings={},
+            )
+        )
     container.authenticator.forget(app_id)
     out: dict[str, Any] = {"app_id": app_id, "sign_type": sign_type, "pay_types": pay_types}
     if secret:
@@ -75,11 +83,20 @@ async def add_channel_account(
     container.registry.adapter(channel)  # refuses unknown channels
     sealed = container.codec.seal_secrets(channel, merchant_id, secrets)
     async with container.sessions() as session, session.begin():
-        row = await ChannelAccountRepository(session).add(ChannelAccountRow(
-            channel=channel, name=name, merchant_id=merchant_id, gateway_url=gateway_url,
-            secrets_sealed=sealed, params=dict(params or {}), fee_rate_bp=fee_rate_bp,
-            timeout_seconds=timeout_seconds, priority=priority, enabled=True,
-        ))
+        row = await ChannelAccountRepository(session).add(
+            ChannelAccountRow(
+                channel=channel,
+                name=name,
+                merchant_id=merchant_id,
+                gateway_url=gateway_url,
+                secrets_sealed=sealed,
+                params=dict(params or {}),
+                fee_rate_bp=fee_rate_bp,
+                timeout_seconds=timeout_seconds,
+                priority=priority,
+                enabled=True,
+            )
+        )
         return row.id
 
 

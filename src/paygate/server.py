@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Generator
+from typing import Any
 
 import uvicorn
 
@@ -32,9 +33,16 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _server(app: object, host: str, port: int, log_level: str) -> _Server:
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower(),  # type: ignore[arg-type]
-                            access_log=False, lifespan="on", proxy_headers=False)
+def _server(app: Any, host: str, port: int, log_level: str) -> _Server:
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level.lower(),
+        access_log=False,
+        lifespan="on",
+        proxy_headers=False,
+    )
     return _Server(config)
 
 
@@ -43,16 +51,15 @@ async def serve(settings: Settings) -> None:
     await container.start()
     host: SandboxHost | None = None
     servers = [
-        _server(create_internal_app(container), settings.internal_host, settings.internal_port,
-                settings.log_level),
-        _server(create_public_app(container), settings.public_host, settings.public_port,
-                settings.log_level),
+        _server(
+            create_internal_app(container), settings.internal_host, settings.internal_port, settings.log_level
+        ),
+        _server(create_public_app(container), settings.public_host, settings.public_port, settings.log_level),
     ]
     if settings.sandbox_enabled:
         host = SandboxHost(sandbox_config(settings))
         await host.start()
-        servers.append(_server(host.asgi(), settings.sandbox_host, settings.sandbox_port,
-                               settings.log_level))
+        servers.append(_server(host.asgi(), settings.sandbox_host, settings.sandbox_port, settings.log_level))
     loop = asyncio.get_running_loop()
 
     def stop() -> None:

@@ -47,14 +47,24 @@ class SourceAllowList:
         if scope["type"] == "http":
             client = scope.get("client")
             if not self.allowed(client[0] if client else None):
-                body = json.dumps({
-                    "errno": ErrorCode.SOURCE_NOT_ALLOWED.errno,
-                    "msg": ErrorCode.SOURCE_NOT_ALLOWED.default_message,
-                    "error": ErrorCode.SOURCE_NOT_ALLOWED.name, "data": None,
-                }).encode()
-                await send({"type": "http.response.start", "status": 403,
-                            "headers": [(b"content-type", b"application/json"),
-                                        (b"content-length", str(len(body)).encode())]})
+                body = json.dumps(
+                    {
+                        "errno": ErrorCode.SOURCE_NOT_ALLOWED.errno,
+                        "msg": ErrorCode.SOURCE_NOT_ALLOWED.default_message,
+                        "error": ErrorCode.SOURCE_NOT_ALLOWED.name,
+                        "data": None,
+                    }
+                ).encode()
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 403,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.app(scope, receive, send)

@@ -57,7 +57,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: ErrorCode.NOT_FOUND_ROUTE, 405: ErrorCode.METHOD_NOT_ALLOWED}.get(
-            exc.status_code, ErrorCode.INVALID_REQUEST)
+            exc.status_code, ErrorCode.INVALID_REQUEST
+        )
         return code_response(request, code)
 
     @app.exception_handler(Exception)
@@ -91,28 +92,50 @@ def create_internal_app(container: Container, *, manage_lifespan: bool = False) 
     install_error_handlers(app)
     app.add_middleware(SourceAllowList, networks=container.settings.internal_allow)
 
-    @app.post("/gopay", response_model=Envelope[TradeData], tags=["payments"],
-              summary="Pay: create a trade and get the pay data (idempotent on out_order_no)")
+    @app.post(
+        "/gopay",
+        response_model=Envelope[TradeData],
+        tags=["payments"],
+        summary="Pay: create a trade and get the pay data (idempotent on out_order_no)",
+    )
     async def gopay(body: PayRequest, request: Request, app_: App) -> Response:
-        view = await container.payments.pay(app_.context, PayCommand(
-            out_order_no=body.out_order_no, pay_type=body.pay_type, amount=body.amount,
-            currency=body.currency, subject=body.subject, description=body.description,
-            expire_minutes=body.expire_minutes, notify_url=body.notify_url,
-            return_url=body.return_url, client_ip=body.client_ip or
-            (request.client.host if request.client else None),
-            extra=dict(body.extra), metadata=dict(body.metadata),
-        ))
+        view = await container.payments.pay(
+            app_.context,
+            PayCommand(
+                out_order_no=body.out_order_no,
+                pay_type=body.pay_type,
+                amount=body.amount,
+                currency=body.currency,
+                subject=body.subject,
+                description=body.description,
+                expire_minutes=body.expire_minutes,
+                notify_url=body.notify_url,
+                return_url=body.return_url,
+                client_ip=body.client_ip or (request.client.host if request.client else None),
+                extra=dict(body.extra),
+                metadata=dict(body.metadata),
+            ),
+        )
         return ok_response(request, view)
 
-    @app.post("/query/trade", response_model=Envelope[TradeData], tags=["payments"],
-              summary="Trade query: paygate's state, or the channel's with sync=true")
+    @app.post(
+        "/query/trade",
+        response_model=Envelope[TradeData],
+        tags=["payments"],
+        summary="Trade query: paygate's state, or the channel's with sync=true",
+    )
     async def query_trade(body: QueryRequest, request: Request, app_: App) -> Response:
         view = await container.payments.query(
-            app_.context.app_id, TradeRef(body.trade_no, body.out_order_no), sync=body.sync)
+            app_.context.app_id, TradeRef(body.trade_no, body.out_order_no), sync=body.sync
+        )
         return ok_response(request, view)
 
-    @app.post("/close", response_model=Envelope[TradeData], tags=["payments"],
-              summary="Close an unpaid trade (at the channel too)")
+    @app.post(
+        "/close",
+        response_model=Envelope[TradeData],
+        tags=["payments"],
+        summary="Close an unpaid trade (at the channel too)",
+    )
     async def close(body: TradeRefRequest, request: Request, app_: App) -> Response:
         view = await container.payments.close(app_.context.app_id, TradeRef(body.trade_no, body.out_order_no))
         return ok_response(request, view)
@@ -125,8 +148,11 @@ def create_internal_app(container: Container, *, manage_lifespan: bool = False) 
     async def metrics_endpoint() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/platform/public-key", tags=["operations"],
-             summary="paygate's public key (verifies responses to RSA apps)")
+    @app.get(
+        "/platform/public-key",
+        tags=["operations"],
+        summary="paygate's public key (verifies responses to RSA apps)",
+    )
     async def public_key() -> dict[str, Any]:
         return {"errno": 0, "msg": "ok", "data": {"public_key": platform_public_key(container.settings)}}
 

@@ -36,8 +36,9 @@ def create_public_app(container: Container, *, manage_lifespan: bool = False) ->
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
-        return PlainTextResponse("not found" if exc.status_code == 404 else "refused",
-                                 status_code=exc.status_code)
+        return PlainTextResponse(
+            "not found" if exc.status_code == 404 else "refused", status_code=exc.status_code
+        )
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, _: Exception) -> Response:
@@ -70,8 +71,9 @@ def create_public_app(container: Container, *, manage_lifespan: bool = False) ->
             return HTMLResponse("<h1>Unknown payment</h1>", status_code=404)
         if trade.return_url:
             sep = "&" if "?" in trade.return_url else "?"
-            query = urlencode({"trade_no": trade.trade_no, "out_order_no": trade.out_order_no,
-                               "state": trade.state})
+            query = urlencode(
+                {"trade_no": trade.trade_no, "out_order_no": trade.out_order_no, "state": trade.state}
+            )
             return RedirectResponse(f"{trade.return_url}{sep}{query}", status_code=302)
         return HTMLResponse(
             f"<!doctype html><title>Payment {html.escape(trade.state)}</title>"

@@ -35,18 +35,20 @@ def _finish(request: Request, status: int, payload: dict[str, Any]) -> Response:
     metrics.API_REQUESTS.labels(endpoint, str(payload["errno"])).inc()
     data = payload.get("data") or {}
     request_json = getattr(request.state, "request_json", None)
-    container.call_log.submit({
-        "app_id": app.context.app_id if app else None,
-        "endpoint": endpoint[:128],
-        "http_method": request.method,
-        "http_status": status,
-        "errno": payload["errno"],
-        "trade_no": data.get("trade_no") if isinstance(data, dict) else None,
-        "client_ip": request.client.host if request.client else None,
-        "request": mask(request_json) if request_json is not None else None,
-        "response": mask(payload),
-        "duration_ms": duration_ms,
-    })
+    container.call_log.submit(
+        {
+            "app_id": app.context.app_id if app else None,
+            "endpoint": endpoint[:128],
+            "http_method": request.method,
+            "http_status": status,
+            "errno": payload["errno"],
+            "trade_no": data.get("trade_no") if isinstance(data, dict) else None,
+            "client_ip": request.client.host if request.client else None,
+            "request": mask(request_json) if request_json is not None else None,
+            "response": mask(payload),
+            "duration_ms": duration_ms,
+        }
+    )
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
@@ -64,6 +66,7 @@ def error_response(request: Request, error: PaygateError) -> Response:
     return _finish(request, error.code.http_status, payload)
 
 
-def code_response(request: Request, code: ErrorCode, message: str | None = None,
-                  details: dict[str, Any] | None = None) -> Response:
+def code_response(
+    request: Request, code: ErrorCode, message: str | None = None, details: dict[str, Any] | None = None
+) -> Response:
     return error_response(request, PaygateError(message, code=code, details=details))

@@ -15,13 +15,24 @@ _URL = r"^https?://[^\s]+$"
 class PayRequest(BaseModel):
     """One request model for every channel; the core is ``pay_type`` (channel.form)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "out_order_no": "ORDER-1001", "pay_type": "alipay.qr", "amount": 1999,
-        "currency": "CNY", "subject": "Coffee beans 1kg",
-    }]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "out_order_no": "ORDER-1001",
+                    "pay_type": "alipay.qr",
+                    "amount": 1999,
+                    "currency": "CNY",
+                    "subject": "Coffee beans 1kg",
+                }
+            ]
+        },
+    )
 
-    out_order_no: str = Field(min_length=1, max_length=64, pattern=_ORDER_NO,
-                              description="The app's order number, unique per app.")
+    out_order_no: str = Field(
+        min_length=1, max_length=64, pattern=_ORDER_NO, description="The app's order number, unique per app."
+    )
     pay_type: str = Field(min_length=3, max_length=32, description="e.g. alipay.page, alipay.qr")
     amount: StrictInt = Field(description="Minor units of currency (1999 = CNY 19.99).")
     currency: str = Field(default="CNY", description="ISO 4217 code.")
@@ -32,8 +43,10 @@ class PayRequest(BaseModel):
     return_url: str | None = Field(default=None, max_length=512, pattern=_URL)
     client_ip: str | None = Field(default=None, max_length=64)
     extra: dict[str, str | int | bool] = Field(
-        default_factory=dict, max_length=20,
-        description="Pay-form inputs: auth_code (barcode), buyer_id / openid (JSAPI), form (true: POST form).",
+        default_factory=dict,
+        max_length=20,
+        description="Pay-form inputs: auth_code (barcode), buyer_id / openid (JSAPI), "
+        "form (true: POST form).",
     )
     metadata: dict[str, str] = Field(default_factory=dict, max_length=20)
 

@@ -65,10 +65,13 @@ class AppAuthenticator:
                     secret = None
             app = AuthenticatedApp(
                 context=AppContext(
-                    app_id=row.app_id, allowed_pay_types=frozenset(row.allowed_pay_types or []),
+                    app_id=row.app_id,
+                    allowed_pay_types=frozenset(row.allowed_pay_types or []),
                     notify_url=row.notify_url,
                 ),
-                sign_type=row.sign_type, secret=secret, public_key=row.public_key,
+                sign_type=row.sign_type,
+                secret=secret,
+                public_key=row.public_key,
             )
         self._cache[app_id] = (now + self._cache_ttl, app)
         return app
@@ -91,8 +94,9 @@ class AppAuthenticator:
         if not timestamp.isdigit() or abs(int(timestamp) - time.time()) > self._window:
             raise AuthError(code=ErrorCode.TIMESTAMP_OUT_OF_WINDOW)
         if not signing.NONCE_PATTERN.fullmatch(nonce):
-            raise AuthError("the nonce must be 8-64 characters of [A-Za-z0-9_-]",
-                            code=ErrorCode.MISSING_CREDENTIALS)
+            raise AuthError(
+                "the nonce must be 8-64 characters of [A-Za-z0-9_-]", code=ErrorCode.MISSING_CREDENTIALS
+            )
         message = signing.request_message(method, path_with_query, timestamp, nonce, body)
         if app.sign_type == signing.HMAC_SHA256 and app.secret is not None:
             ok = signing.verify_hmac(app.secret.reveal(), message, signature)

@@ -22,7 +22,7 @@ from paygate.channels.contract import (
 )
 from paygate.kit import metrics
 
-__all__ = ["CircuitOpen", "ChannelGuard"]
+__all__ = ["ChannelGuard", "CircuitOpen"]
 
 T = TypeVar("T")
 log = structlog.get_logger("paygate.channels")
@@ -60,9 +60,7 @@ class ChannelGuard:
         b = self._breaker(account_id)
         return b.opened_at is not None and time.monotonic() - b.opened_at < self._reset
 
-    async def call(
-        self, account: ChannelAccount, operation: str, fn: Callable[[], Awaitable[T]]
-    ) -> T:
+    async def call(self, account: ChannelAccount, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
         breaker = self._breaker(account.id)
         if breaker.opened_at is not None:
             if time.monotonic() - breaker.opened_at < self._reset or breaker.half_open_probe:
@@ -78,8 +76,12 @@ class ChannelGuard:
             outcome = type(exc).__name__
             if isinstance(exc, UnknownChannelStatus):
                 metrics.ALERTS.labels("unknown_channel_status", account.channel).inc()
-                log.error("alert.unknown_channel_status", channel=account.channel,
-                          operation=operation, message=exc.message)
+                log.error(
+                    "alert.unknown_channel_status",
+                    channel=account.channel,
+                    operation=operation,
+                    message=exc.message,
+                )
             self._record(breaker, failed=exc.retryable)
             raise
         except TimeoutError as exc:

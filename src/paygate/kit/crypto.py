@@ -74,7 +74,8 @@ def generate_rsa_key(bits: int = 2048) -> rsa.RSAPrivateKey:
 
 def _wrap_pem(body: str, label: str) -> bytes:
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    return ("-----BEGIN %s-----\n%s\n-----END %s-----\n" % (label, "\n".join(lines), label)).encode()
+    body_lines = "\n".join(lines)
+    return f"-----BEGIN {label}-----\n{body_lines}\n-----END {label}-----\n".encode()
 
 
 @lru_cache(maxsize=256)
@@ -130,9 +131,7 @@ def private_key_pem(key: rsa.RSAPrivateKey, fmt: Literal["pkcs1", "pkcs8"] = "pk
         if fmt == "pkcs1"
         else serialization.PrivateFormat.PKCS8
     )
-    return key.private_bytes(
-        serialization.Encoding.PEM, encoding, serialization.NoEncryption()
-    ).decode()
+    return key.private_bytes(serialization.Encoding.PEM, encoding, serialization.NoEncryption()).decode()
 
 
 def public_key_pem(key: rsa.RSAPublicKey | rsa.RSAPrivateKey) -> str:

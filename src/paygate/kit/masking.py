@@ -10,8 +10,19 @@ __all__ = ["SENSITIVE_KEYS", "mask", "mask_value"]
 
 #: Field names whose values are never shown (matched case-insensitively, as substrings).
 SENSITIVE_KEYS: Final = (
-    "secret", "private_key", "password", "sign", "token", "apiv3", "api_key", "authorization",
-    "auth_code", "card_number", "cvc", "cvv", "master_key",
+    "secret",
+    "private_key",
+    "password",
+    "sign",
+    "token",
+    "apiv3",
+    "api_key",
+    "authorization",
+    "auth_code",
+    "card_number",
+    "cvc",
+    "cvv",
+    "master_key",
 )
 _ACCOUNT_KEYS: Final = ("account", "logon_id", "phone", "mobile", "email", "openid", "buyer_id", "id_card")
 _LONG_DIGITS = re.compile(r"\d{12,19}")

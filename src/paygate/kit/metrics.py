@@ -7,12 +7,8 @@ from prometheus_client import Counter, Histogram
 
 API_REQUESTS = Counter("paygate_api_requests_total", "API calls", ["endpoint", "errno"])
 API_LATENCY = Histogram("paygate_api_latency_seconds", "API latency", ["endpoint"])
-TRADE_TRANSITIONS = Counter(
-    "paygate_trade_transitions_total", "Trade state changes", ["channel", "to_state"]
-)
-CHANNEL_CALLS = Counter(
-    "paygate_channel_calls_total", "Channel calls", ["channel", "operation", "outcome"]
-)
+TRADE_TRANSITIONS = Counter("paygate_trade_transitions_total", "Trade state changes", ["channel", "to_state"])
+CHANNEL_CALLS = Counter("paygate_channel_calls_total", "Channel calls", ["channel", "operation", "outcome"])
 CHANNEL_LATENCY = Histogram(
     "paygate_channel_latency_seconds", "Channel call latency", ["channel", "operation"]
 )

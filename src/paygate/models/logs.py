@@ -53,9 +53,7 @@ class ChannelNotification(Base):
     (``notification_id`` NULL, ``outcome`` rejected) for the investigation it deserves."""
 
     __tablename__ = "channel_notifications"
-    __table_args__ = (
-        UniqueConstraint("channel", "notification_id", name="uq_channel_notification"),
-    )
+    __table_args__ = (UniqueConstraint("channel", "notification_id", name="uq_channel_notification"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(32))

@@ -86,11 +86,17 @@ class NotificationService:
         log.warning("alert.notification_rejected", channel=channel, account_id=account_id, reason=reason)
         try:
             async with self.sessions() as session, session.begin():
-                InboxRepository(session).add(ChannelNotification(
-                    channel=channel, channel_account_id=account_id, notification_id=None,
-                    outcome="rejected", error=reason[:500], payload=mask(dict(payload)),
-                    handled_at=utcnow(),
-                ))
+                InboxRepository(session).add(
+                    ChannelNotification(
+                        channel=channel,
+                        channel_account_id=account_id,
+                        notification_id=None,
+                        outcome="rejected",
+                        error=reason[:500],
+                        payload=mask(dict(payload)),
+                        handled_at=utcnow(),
+                    )
+                )
         except Exception:  # recording a rejection must not turn it into a 500
             log.exception("could not record a rejected notification", channel=channel)
 
@@ -120,19 +126,28 @@ class NotificationService:
         if trade.channel_account_id != account_id or trade.channel != channel:
             raise _Mismatch("the notification came through another account than the trade's")
         row = ChannelNotification(
-            channel=channel, channel_account_id=account_id, notification_id=note.notification_id,
-            kind=note.kind.value, outcome="processed", trade_id=trade.id,
-            payload=mask(dict(note.payload)), handled_at=utcnow(),
+            channel=channel,
+            channel_account_id=account_id,
+            notification_id=note.notification_id,
+            kind=note.kind.value,
+            outcome="processed",
+            trade_id=trade.id,
+            payload=mask(dict(note.payload)),
+            handled_at=utcnow(),
         )
         if note.kind is NotificationKind.PAYMENT and note.payment_status is not None:
             self._check_amount(trade, note)
             event = STATUS_EVENTS[note.payment_status]
             if event is not None:
                 self.payments._apply(
-                    session, trade, event, "notify",
+                    session,
+                    trade,
+                    event,
+                    "notify",
                     {"notification": mask(dict(note.payload)), "channel_status": note.channel_status},
                     note.channel_trade_no,
-                    note.amount.minor if note.amount else None, note.occurred_at,
+                    note.amount.minor if note.amount else None,
+                    note.occurred_at,
                 )
         else:
             # refunds and other kinds are kept for their own flows (replayable from the inbox)

@@ -121,10 +121,16 @@ class PaymentService:
             expire = cmd.expire_minutes if cmd.expire_minutes is not None else self.default_expire
             trade_no = new_trade_no()
             request = CreatePayment(
-                attempt_no=new_attempt_no(trade_no, 1), trade_no=trade_no, method=pay_type.method,
-                amount=Money(cmd.amount, cmd.currency), subject=cmd.subject,
-                expire_at=now + timedelta(minutes=expire), description=cmd.description or "",
-                client_ip=cmd.client_ip or "", return_url=cmd.return_url or "", extra=cmd.extra,
+                attempt_no=new_attempt_no(trade_no, 1),
+                trade_no=trade_no,
+                method=pay_type.method,
+                amount=Money(cmd.amount, cmd.currency),
+                subject=cmd.subject,
+                expire_at=now + timedelta(minutes=expire),
+                description=cmd.description or "",
+                client_ip=cmd.client_ip or "",
+                return_url=cmd.return_url or "",
+                extra=cmd.extra,
             )
             adapter = self.registry.adapter(pay_type.channel)
             try:
@@ -148,7 +154,8 @@ class PaymentService:
             if trade.fingerprint != cmd.fingerprint():
                 raise ConflictError(
                     "out_order_no was already used with a different amount, currency or pay type",
-                    code=ErrorCode.ORDER_MISMATCH, details={"trade_no": trade.trade_no},
+                    code=ErrorCode.ORDER_MISMATCH,
+                    details={"trade_no": trade.trade_no},
                 )
             attempt = await repo.attempt(trade.attempt_no)
             if trade.state == TradeState.CREATED and (attempt is None or attempt.action is None):
@@ -172,35 +179,67 @@ class PaymentService:
         return self.codec.to_account(healthy[0])
 
     async def _insert(
-        self, app: AppContext, cmd: PayCommand, pay_type: PayType, account: ChannelAccount,
+        self,
+        app: AppContext,
+        cmd: PayCommand,
+        pay_type: PayType,
+        account: ChannelAccount,
         request: CreatePayment,
     ) -> Trade | None:
         trade = Trade(
-            trade_no=request.trade_no, app_id=app.app_id, out_order_no=cmd.out_order_no,
-            pay_type=cmd.pay_type, channel=pay_type.channel, channel_account_id=account.id,
-            amount=cmd.amount, currency=cmd.currency, subject=cmd.subject,
-            description=cmd.description, state=TradeState.CREATED.value,
-            expire_at=request.expire_at, attempt_no=request.attempt_no,
-            notify_url=cmd.notify_url or app.notify_url, return_url=cmd.return_url,
-            client_ip=cmd.client_ip, extra=mask(cmd.extra), metadata_=cmd.metadata,
-            fingerprint=cmd.fingerprint(), refunded_amount=0,
+            trade_no=request.trade_no,
+            app_id=app.app_id,
+            out_order_no=cmd.out_order_no,
+            pay_type=cmd.pay_type,
+            channel=pay_type.channel,
+            channel_account_id=account.id,
+            amount=cmd.amount,
+            currency=cmd.currency,
+            subject=cmd.subject,
+            description=cmd.description,
+            state=TradeState.CREATED.value,
+            expire_at=request.expire_at,
+            attempt_no=request.attempt_no,
+            notify_url=cmd.notify_url or app.notify_url,
+            return_url=cmd.return_url,
+            client_ip=cmd.client_ip,
+            extra=mask(cmd.extra),
+            metadata_=cmd.metadata,
+            fingerprint=cmd.fingerprint(),
+            refunded_amount=0,
         )
         try:
             async with self.sessions() as session, session.begin():
                 session.add(trade)
                 await session.flush()
-                session.add_all([
-                    ChannelAttempt(
-                        attempt_no=request.attempt_no, trade_id=trade.id, channel=pay_type.channel,
-                        channel_account_id=account.id, status="sent",
-                    ),
-                    TradeLog(
-                        trade_id=trade.id, event="created", from_state=None,
-                        to_state=TradeState.CREATED.value, source="api",
-                        exchange={"request": mask({"pay_type": cmd.pay_type, "amount": cmd.amount,
-                                                   "currency": cmd.currency, "extra": cmd.extra})},
-                    ),
-                ])
+                session.add_all(
+                    [
+                        ChannelAttempt(
+                            attempt_no=request.attempt_no,
+                            trade_id=trade.id,
+                            channel=pay_type.channel,
+                            channel_account_id=account.id,
+                            status="sent",
+                        ),
+                        TradeLog(
+                            trade_id=trade.id,
+                            event="created",
+                            from_state=None,
+                            to_state=TradeState.CREATED.value,
+                            source="api",
+                            exchange={
+                                "request": mask(
+                                    {
+                                        "pay_type": cmd.pay_type,
+                                        "amount": cmd.amount,
+                                        "currency": cmd.currency,
+                                        "extra": cmd.extra,
+                                    }
+                                )
+                            },
+                        ),
+                    ]
+                )
         except IntegrityError:
             return None
         return trade
@@ -230,15 +269,28 @@ class PaymentService:
                     attempt.channel_trade_no = result.channel_trade_no
                     event = STATUS_EVENTS[result.status] or TradeEvent.ACCEPTED
                     paid = result.paid_amount.minor if result.paid_amount else None
-                    self._apply(session, fresh, event, "api", exchange_json(result.exchange),
-                                result.channel_trade_no, paid, result.paid_at)
+                    self._apply(
+                        session,
+                        fresh,
+                        event,
+                        "api",
+                        exchange_json(result.exchange),
+                        result.channel_trade_no,
+                        paid,
+                        result.paid_at,
+                    )
                 else:
                     assert error is not None
                     final = isinstance(error, ChannelBusinessError)
                     attempt.status = "rejected" if final else "unknown"
                     event = TradeEvent.REJECTED if final else TradeEvent.UNCERTAIN
-                    self._apply(session, fresh, event, "api",
-                                exchange_json(error.exchange, error=f"{type(error).__name__}: {error.message}"))
+                    self._apply(
+                        session,
+                        fresh,
+                        event,
+                        "api",
+                        exchange_json(error.exchange, error=f"{type(error).__name__}: {error.message}"),
+                    )
                 return trade_view(fresh, attempt.action)
 
         view = await retry_stale(record)
@@ -261,18 +313,33 @@ class PaymentService:
             return UpstreamError(code=ErrorCode.CIRCUIT_OPEN, retryable=True, details=details)
         return UpstreamError(
             f"{error.message}; the trade is {view['state']}: query it",
-            code=ErrorCode.CHANNEL_TIMEOUT, retryable=True, details=details,
+            code=ErrorCode.CHANNEL_TIMEOUT,
+            retryable=True,
+            details=details,
         )
 
     def _apply(
-        self, session: AsyncSession, trade: Trade, event: TradeEvent, source: str,
-        exchange: dict[str, Any] | None, channel_trade_no: str | None = None,
-        paid_amount: int | None = None, paid_at: Any = None,
+        self,
+        session: AsyncSession,
+        trade: Trade,
+        event: TradeEvent,
+        source: str,
+        exchange: dict[str, Any] | None,
+        channel_trade_no: str | None = None,
+        paid_amount: int | None = None,
+        paid_at: Any = None,
     ) -> bool:
         try:
-            return apply_event(session, trade, event, source=source, exchange=exchange,
-                               channel_trade_no=channel_trade_no, paid_amount=paid_amount,
-                               paid_at=paid_at)
+            return apply_event(
+                session,
+                trade,
+                event,
+                source=source,
+                exchange=exchange,
+                channel_trade_no=channel_trade_no,
+                paid_amount=paid_amount,
+                paid_at=paid_at,
+            )
         except IllegalTransition as exc:
             log_anomaly(session, trade, exc, source=source, exchange=exchange)
             return False
@@ -324,7 +391,8 @@ class PaymentService:
         adapter = self.registry.adapter(trade.channel)
         try:
             status: PaymentStatusResult = await self.guard.call(
-                account, "query",
+                account,
+                "query",
                 lambda: adapter.query_payment(account, trade.attempt_no, trade.channel_trade_no),
             )
         except ChannelError as exc:
@@ -341,15 +409,29 @@ class PaymentService:
                 event = STATUS_EVENTS[status.status]
                 exchange = exchange_json(status.exchange, channel_status=status.channel_status)
                 if event is not None:
-                    if event is TradeEvent.PAID and status.amount is not None and (
-                        status.amount.minor != trade.amount or status.amount.currency != trade.currency
+                    if (
+                        event is TradeEvent.PAID
+                        and status.amount is not None
+                        and (status.amount.minor != trade.amount or status.amount.currency != trade.currency)
                     ):
-                        log.error("alert.amount_mismatch", trade_no=trade.trade_no,
-                                  channel_amount=str(status.amount))
-                        raise UpstreamError("the channel reports a different amount",
-                                            code=ErrorCode.CHANNEL_ERROR)
-                    self._apply(session, trade, event, source, exchange, status.channel_trade_no,
-                                status.amount.minor if status.amount else None, status.paid_at)
+                        log.error(
+                            "alert.amount_mismatch",
+                            trade_no=trade.trade_no,
+                            channel_amount=str(status.amount),
+                        )
+                        raise UpstreamError(
+                            "the channel reports a different amount", code=ErrorCode.CHANNEL_ERROR
+                        )
+                    self._apply(
+                        session,
+                        trade,
+                        event,
+                        source,
+                        exchange,
+                        status.channel_trade_no,
+                        status.amount.minor if status.amount else None,
+                        status.paid_at,
+                    )
                 return trade_view(trade)
 
         view = await retry_stale(unit)
@@ -365,22 +447,29 @@ class PaymentService:
         if trade.state == TradeState.CLOSED:
             return trade_view(trade)
         if trade.state in TERMINAL:
-            raise ConflictError(f"a {trade.state} trade cannot be closed", code=ErrorCode.ILLEGAL_STATE,
-                                details={"state": trade.state})
+            raise ConflictError(
+                f"a {trade.state} trade cannot be closed",
+                code=ErrorCode.ILLEGAL_STATE,
+                details={"state": trade.state},
+            )
         assert row is not None
         account = self.codec.to_account(row)
         adapter = self.registry.adapter(trade.channel)
         try:
             result = await self.guard.call(
-                account, "close",
+                account,
+                "close",
                 lambda: adapter.close_payment(account, trade.attempt_no, trade.channel_trade_no),
             )
         except ChannelBusinessError:
             # e.g. already paid: find out what the channel knows and record it
             view = await self.sync_with_channel(trade, source="close")
             if view["state"] != TradeState.CLOSED:
-                raise ConflictError(f"the trade is {view['state']} at the channel",
-                                    code=ErrorCode.ILLEGAL_STATE, details={"state": view["state"]}) from None
+                raise ConflictError(
+                    f"the trade is {view['state']} at the channel",
+                    code=ErrorCode.ILLEGAL_STATE,
+                    details={"state": view["state"]},
+                ) from None
             return view
         except ChannelError as exc:
             raise self._upstream(exc, trade_view(trade)) from None
@@ -390,11 +479,19 @@ class PaymentService:
                 fresh = await TradeRepository(session).by_id(trade.id)
                 assert fresh is not None
                 try:
-                    apply_event(session, fresh, TradeEvent.CLOSED, source="api",
-                                exchange=exchange_json(result.exchange, closed_at_channel=result.closed))
+                    apply_event(
+                        session,
+                        fresh,
+                        TradeEvent.CLOSED,
+                        source="api",
+                        exchange=exchange_json(result.exchange, closed_at_channel=result.closed),
+                    )
                 except IllegalTransition:
-                    raise ConflictError(f"the trade became {fresh.state}", code=ErrorCode.ILLEGAL_STATE,
-                                        details={"state": fresh.state}) from None
+                    raise ConflictError(
+                        f"the trade became {fresh.state}",
+                        code=ErrorCode.ILLEGAL_STATE,
+                        details={"state": fresh.state},
+                    ) from None
                 return trade_view(fresh)
 
         view = await retry_stale(unit)

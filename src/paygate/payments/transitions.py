@@ -105,22 +105,35 @@ def _announce(session: AsyncSession, trade: Trade, now: datetime) -> None:
     }
     session.add(
         OutboxMessage(
-            topic=topic, key=f"{topic}:{trade.trade_no}", aggregate=trade.trade_no,
-            app_id=trade.app_id, payload=payload, available_at=now, created_at=now,
+            topic=topic,
+            key=f"{topic}:{trade.trade_no}",
+            aggregate=trade.trade_no,
+            app_id=trade.app_id,
+            payload=payload,
+            available_at=now,
+            created_at=now,
         )
     )
     if trade.notify_url:
         session.add(
             OutboxMessage(
-                topic="app.notify", key=f"app.notify:{topic}:{trade.trade_no}",
-                aggregate=trade.trade_no, app_id=trade.app_id,
-                payload={**payload, "notify_url": trade.notify_url}, available_at=now, created_at=now,
+                topic="app.notify",
+                key=f"app.notify:{topic}:{trade.trade_no}",
+                aggregate=trade.trade_no,
+                app_id=trade.app_id,
+                payload={**payload, "notify_url": trade.notify_url},
+                available_at=now,
+                created_at=now,
             )
         )
 
 
 def log_anomaly(
-    session: AsyncSession, trade: Trade, error: IllegalTransition, *, source: str,
+    session: AsyncSession,
+    trade: Trade,
+    error: IllegalTransition,
+    *,
+    source: str,
     exchange: dict[str, Any] | None,
 ) -> None:
     """Record an event the state machine refused (e.g. *paid* after *closed*): the trade
@@ -129,18 +142,26 @@ def log_anomaly(
     now = utcnow()
     session.add(
         TradeLog(
-            trade_id=trade.id, event=f"refused:{error.event}", from_state=trade.state,
-            to_state=trade.state, source=source, exchange=exchange, created_at=now,
+            trade_id=trade.id,
+            event=f"refused:{error.event}",
+            from_state=trade.state,
+            to_state=trade.state,
+            source=source,
+            exchange=exchange,
+            created_at=now,
         )
     )
     if error.event == TradeEvent.PAID:
         topic = f"trade.paid_after_{trade.state}"
         session.add(
             OutboxMessage(
-                topic=topic, key=f"{topic}:{trade.trade_no}:{now.timestamp()}",
-                aggregate=trade.trade_no, app_id=trade.app_id,
+                topic=topic,
+                key=f"{topic}:{trade.trade_no}:{now.timestamp()}",
+                aggregate=trade.trade_no,
+                app_id=trade.app_id,
                 payload={"trade_no": trade.trade_no, "state": trade.state, "exchange": exchange},
-                available_at=now, created_at=now,
+                available_at=now,
+                created_at=now,
             )
         )
     metrics.ALERTS.labels("illegal_transition", trade.channel).inc()

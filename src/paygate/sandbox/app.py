@@ -22,7 +22,9 @@ DEFAULT_SANDBOXES: dict[str, str] = {
 }
 
 
-def load_sandbox(name: str, config: SandboxConfig, classes: Mapping[str, str] | None = None) -> ChannelSandbox:
+def load_sandbox(
+    name: str, config: SandboxConfig, classes: Mapping[str, str] | None = None
+) -> ChannelSandbox:
     path = (classes or DEFAULT_SANDBOXES)[name]
     module_name, _, cls_name = path.partition(":")
     cls = getattr(importlib.import_module(module_name), cls_name)

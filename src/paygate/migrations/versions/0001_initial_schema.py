@@ -12,7 +12,6 @@ from alembic import op
 
 import paygate.kit.db
 
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -118,9 +117,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("channel", "notification_id", name="uq_channel_notification"),
     )
     with op.batch_alter_table("channel_notifications", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_channel_notifications_trade_id"), ["trade_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_channel_notifications_trade_id"), ["trade_id"], unique=False)
 
     op.create_table(
         "idempotency_records",
@@ -141,9 +138,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("app_id", "scope", "key", name="uq_idempotency"),
     )
     with op.batch_alter_table("idempotency_records", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_idempotency_records_expires_at"), ["expires_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_idempotency_records_expires_at"), ["expires_at"], unique=False)
 
     op.create_table(
         "outbox",
@@ -186,9 +181,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("app_id", "nonce", name="uq_request_nonce"),
     )
     with op.batch_alter_table("request_nonces", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_request_nonces_expires_at"), ["expires_at"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_request_nonces_expires_at"), ["expires_at"], unique=False)
 
     op.create_table(
         "app_channel_accounts",
@@ -307,9 +300,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_channel_attempts_channel_trade_no"), ["channel_trade_no"], unique=False
         )
-        batch_op.create_index(
-            batch_op.f("ix_channel_attempts_trade_id"), ["trade_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_channel_attempts_trade_id"), ["trade_id"], unique=False)
 
     op.create_table(
         "refunds",

@@ -1,0 +1,125 @@
+"""Shared fixtures.
+
+Database-backed tests take the ``db_url`` fixture, parametrised over SQLite and — when
+reachable — PostgreSQL (127.0.0.1:5432) and MariaDB/MySQL (127.0.0.1:3306). With
+``CI=true`` an unreachable server is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from paygate.kit.db import Base, create_engine
+from paygate.kit.migrate import upgrade_sync
+
+IN_CI = os.environ.get("CI") == "true"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/paygate_test"
+MY_URL = "mysql+asyncmy://root@127.0.0.1:3306/paygate_test"
+MASTER_KEY = base64.b64encode(b"k" * 32).decode()
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def require_service(port: int, name: str) -> None:
+    if port_open(port):
+        return
+    message = f"{name} is not reachable on 127.0.0.1:{port}"
+    if IN_CI:
+        pytest.fail(message + " (CI=true: this test must run)")
+    pytest.skip(message)
+
+
+async def _recreate_pg() -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute("DROP DATABASE IF EXISTS paygate_test WITH (FORCE)")
+        await conn.execute("CREATE DATABASE paygate_test")
+    finally:
+        await conn.close()
+
+
+async def _recreate_mysql() -> None:
+    import asyncmy
+
+    conn = await asyncmy.connect(host="127.0.0.1", port=3306, user="root", password="")
+    try:
+        async with conn.cursor() as cur:
+            await cur.execute("DROP DATABASE IF EXISTS paygate_test")
+            await cur.execute("CREATE DATABASE paygate_test CHARACTER SET utf8mb4")
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Backend name → URL of a freshly migrated database (created lazily per backend)."""
+    urls: dict[str, str] = {}
+
+    class Lazy(dict[str, str]):
+        def __missing__(self, backend: str) -> str:
+            if backend == "sqlite":
+                url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'paygate.db'}"
+            elif backend == "postgresql":
+                asyncio.run(_recreate_pg())
+                url = PG_URL
+            else:
+                asyncio.run(_recreate_mysql())
+                url = MY_URL
+            upgrade_sync(url)
+            self[backend] = url
+            return url
+
+    yield Lazy(urls)
+
+
+def _backend_param(name: str) -> object:
+    marks = {"postgresql": [pytest.mark.postgres], "mysql": [pytest.mark.mysql]}.get(name, [])
+    return pytest.param(name, marks=marks, id=name)
+
+
+ALL_BACKENDS = [_backend_param(n) for n in ("sqlite", "postgresql", "mysql")]
+
+
+@pytest.fixture(params=ALL_BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    if name == "postgresql":
+        require_service(5432, "PostgreSQL")
+    elif name == "mysql":
+        require_service(3306, "MariaDB/MySQL")
+    return name
+
+
+@pytest.fixture
+async def db_url(backend: str, migrated: dict[str, str]) -> AsyncIterator[str]:
+    """A migrated database, emptied before each test."""
+    url = await asyncio.to_thread(migrated.__getitem__, backend)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for table in reversed(Base.metadata.sorted_tables):
+                await conn.execute(table.delete())
+    finally:
+        await engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "var"
+    path.mkdir()
+    return path
