@@ -47,9 +47,7 @@ def ref_sign(key: rsa.RSAPrivateKey, text: str, sha1: bool = False) -> str:
 def ref_verify(key: rsa.RSAPrivateKey, text: str, signature: str, sha1: bool = False) -> bool:
     algorithm = hashes.SHA1() if sha1 else hashes.SHA256()
     try:
-        key.public_key().verify(
-            base64.b64decode(signature), text.encode(), padding.PKCS1v15(), algorithm
-        )
+        key.public_key().verify(base64.b64decode(signature), text.encode(), padding.PKCS1v15(), algorithm)
     except Exception:
         return False
     return True

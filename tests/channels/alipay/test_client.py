@@ -220,9 +220,7 @@ class TestCodes:
         reply = await env.client.execute(env.account, PAY, {}, operation="create")
         assert reply.code == "10003"
 
-    @pytest.mark.parametrize(
-        ("method", "expected"), [(QUERY, ChannelUnavailable), (PAY, ChannelTimeout)]
-    )
+    @pytest.mark.parametrize(("method", "expected"), [(QUERY, ChannelUnavailable), (PAY, ChannelTimeout)])
     async def test_http_5xx(self, env: Env, method: str, expected: type[ChannelError]) -> None:
         env.gateway.raw("busy", 503)
         with pytest.raises(expected):
