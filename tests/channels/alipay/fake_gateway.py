@@ -25,6 +25,7 @@ class FakeGateway:
     delay: float = 0.0
     requests: list[dict[str, str]] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
+    body_keys: list[str] = field(default_factory=list)
 
     def reply(self, obj: dict[str, Any]) -> None:
         """Answer every call with ``obj``, signed as Alipay signs."""
@@ -35,7 +36,9 @@ class FakeGateway:
 
     async def _gateway(self, request: Request) -> Response:
         form = await request.form()
-        params = {k: str(v) for k, v in form.items()}
+        params = dict(request.query_params)  # query and body merged, as the spec says
+        params.update({k: str(v) for k, v in form.items()})
+        self.body_keys = list(form.keys())
         self.requests.append(params)
         if self.delay:
             await asyncio.sleep(self.delay)

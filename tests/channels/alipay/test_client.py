@@ -84,6 +84,7 @@ class TestRequests:
         assert sent["notify_url"] == env.account.notify_url
         assert sent["biz_content"] == '{"out_trade_no":"A1","subject":"\\u5145\\u503c"}'
         assert json.loads(sent["biz_content"])["subject"] == "充值"
+        assert env.gateway.body_keys == ["biz_content"]  # the rest travels in the query
 
     async def test_query_has_no_notify_url(self, env: Env) -> None:
         env.gateway.reply(OK)

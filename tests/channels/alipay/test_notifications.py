@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from urllib.parse import urlencode
 
 import pytest
@@ -153,7 +153,12 @@ class TestRejected:
         ],
     )
     def test_refused(
-        self, adapter: AlipayAdapter, keys: Keys, account: ChannelAccount, make_body, reason: str
+        self,
+        adapter: AlipayAdapter,
+        keys: Keys,
+        account: ChannelAccount,
+        make_body: Callable[[Keys], bytes],
+        reason: str,
     ) -> None:
         with pytest.raises(NotificationRejected, match=reason) as caught:
             adapter.parse_notification(account, HEADERS, make_body(keys))

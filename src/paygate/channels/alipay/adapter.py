@@ -169,9 +169,7 @@ class AlipayAdapter:
                 html, exchange = self._client.build_form(
                     account, call.method, call.biz, operation=op, return_url=return_url
                 )
-                action = PayAction(
-                    kind=ActionKind.FORM, url=account.gateway_url, method="POST", form=html
-                )
+                action = PayAction(kind=ActionKind.FORM, url=account.gateway_url, method="POST", form=html)
             else:
                 url, exchange = self._client.build_page_url(
                     account, call.method, call.biz, operation=op, return_url=return_url
@@ -218,9 +216,7 @@ class AlipayAdapter:
         self, account: ChannelAccount, attempt_no: str, channel_trade_no: str | None = None
     ) -> CloseResult:
         """``ACQ.TRADE_NOT_EXIST`` → ``closed=False`` (nothing was created at Alipay)."""
-        return await self._close(
-            "alipay.trade.close", Operation.CLOSE, account, attempt_no, channel_trade_no
-        )
+        return await self._close("alipay.trade.close", Operation.CLOSE, account, attempt_no, channel_trade_no)
 
     async def cancel_payment(
         self, account: ChannelAccount, attempt_no: str, channel_trade_no: str | None = None
@@ -275,9 +271,7 @@ class AlipayAdapter:
         if confirmed.status is RefundStatus.SUCCEEDED:
             if confirmed.amount is not None and confirmed.amount != request.amount:
                 reply.exchange.error = f"refund_amount {confirmed.amount} != {request.amount}"
-                raise ChannelProtocolError(
-                    f"alipay: {reply.exchange.error}", exchange=reply.exchange
-                )
+                raise ChannelProtocolError(f"alipay: {reply.exchange.error}", exchange=reply.exchange)
             return replace(
                 result,
                 status=RefundStatus.SUCCEEDED,
@@ -286,9 +280,7 @@ class AlipayAdapter:
             )
         return result
 
-    async def query_refund(
-        self, account: ChannelAccount, refund_no: str, attempt_no: str
-    ) -> RefundResult:
+    async def query_refund(self, account: ChannelAccount, refund_no: str, attempt_no: str) -> RefundResult:
         biz = {
             "out_trade_no": attempt_no,
             "out_request_no": refund_no,
@@ -332,9 +324,7 @@ class AlipayAdapter:
         if not self._client.verify_callback(account, params):
             raise NotificationRejected("the notification's signature does not verify", payload)
         if params.get("app_id") != account.merchant_id:
-            raise NotificationRejected(
-                f"app_id {params.get('app_id')!r} is not this account's", payload
-            )
+            raise NotificationRejected(f"app_id {params.get('app_id')!r} is not this account's", payload)
         seller_id = account.params.get("seller_id")
         if seller_id and params.get("seller_id") != seller_id:
             raise NotificationRejected(

@@ -7,6 +7,9 @@ the verified ``<method>_response`` object of a successful call and raises a
 (``auth_code`` and tokens masked) and the verified response object, never a key or a
 signature.
 
+Requests go as the official SDKs send them: a POST whose query string holds the common
+parameters and ``sign`` and whose form body holds ``biz_content`` (ASCII-only JSON).
+
 Error mapping::
 
     connect error / connect or pool timeout          ChannelUnavailable (surely not sent)
@@ -122,9 +125,7 @@ def _now_beijing() -> datetime:
 class AlipayClient:
     """Speaks Alipay's OpenAPI over one shared :class:`httpx.AsyncClient`."""
 
-    def __init__(
-        self, http: httpx.AsyncClient, *, clock: Callable[[], datetime] = _now_beijing
-    ) -> None:
+    def __init__(self, http: httpx.AsyncClient, *, clock: Callable[[], datetime] = _now_beijing) -> None:
         self._http = http
         self._clock = clock
 
@@ -156,9 +157,7 @@ class AlipayClient:
             params["notify_url"] = account.notify_url
         if return_url:
             params["return_url"] = return_url
-        params["sign"] = sign_text(
-            account.secret("app_private_key"), canonical_request(params), sign_type
-        )
+        params["sign"] = sign_text(account.secret("app_private_key"), canonical_request(params), sign_type)
         return params
 
     # ------------------------------------------------------------------ client-side methods
@@ -175,9 +174,7 @@ class AlipayClient:
         """A signed gateway URL for the payer's browser to open with GET."""
         params = self.signed_params(account, method, biz, return_url=return_url)
         sep = "&" if "?" in account.gateway_url else "?"
-        return account.gateway_url + sep + urlencode(params), self._local_exchange(
-            operation, params
-        )
+        return account.gateway_url + sep + urlencode(params), self._local_exchange(operation, params)
 
     def build_form(
         self,
@@ -233,9 +230,7 @@ class AlipayClient:
         exchange.response = data
         code, sub_code = str(data.get("code", "")), str(data.get("sub_code", ""))
         public_key = account.secret("alipay_public_key")
-        if signed.sign is None or not verify_text(
-            public_key, signed.raw, signed.sign, sign_type_of(account)
-        ):
+        if signed.sign is None or not verify_text(public_key, signed.raw, signed.sign, sign_type_of(account)):
             what = "unsigned" if signed.sign is None else "badly signed"
             raise self._fail(
                 ChannelProtocolError,
@@ -251,14 +246,8 @@ class AlipayClient:
         if code == _SUCCESS or (code == _PAYING and method == "alipay.trade.pay"):
             return AlipayReply(data=data, exchange=exchange)
         message = f"alipay {method}: {_describe(data)}"
-        if (
-            code == _UNAVAILABLE_CODE
-            or sub_code in RETRYABLE_SUB_CODES
-            or data.get("retry_flag") == "Y"
-        ):
-            kind: type[ChannelError] = (
-                ChannelUnavailable if method in READ_METHODS else ChannelTimeout
-            )
+        if code == _UNAVAILABLE_CODE or sub_code in RETRYABLE_SUB_CODES or data.get("retry_flag") == "Y":
+            kind: type[ChannelError] = ChannelUnavailable if method in READ_METHODS else ChannelTimeout
             raise self._fail(kind, message, exchange, code=code, sub_code=sub_code)
         if code in _BUSINESS_CODES:
             raise self._fail(ChannelBusinessError, message, exchange, code=code, sub_code=sub_code)
@@ -271,11 +260,16 @@ class AlipayClient:
         params: Mapping[str, str],
         exchange: Exchange,
     ) -> httpx.Response:
+        # The official SDKs' layout: common parameters in the query string (so the gateway
+        # knows the charset before it decodes the body), biz_content in the form body.
+        query = {k: v for k, v in params.items() if k != "biz_content"}
+        body = {k: v for k, v in params.items() if k == "biz_content"}
+        sep = "&" if "?" in account.gateway_url else "?"
         started = time.monotonic()
         try:
             return await self._http.post(
-                account.gateway_url,
-                content=urlencode(params).encode("ascii"),
+                account.gateway_url + sep + urlencode(query),
+                content=urlencode(body).encode("ascii"),
                 headers={"Content-Type": "application/x-www-form-urlencoded;charset=utf-8"},
                 timeout=httpx.Timeout(account.timeout_seconds),
             )
@@ -307,9 +301,7 @@ class AlipayClient:
             exchange.response = body[:2000]
             message = f"alipay {method}: HTTP {response.status_code}"
             if response.status_code >= 500:
-                kind: type[ChannelError] = (
-                    ChannelUnavailable if method in READ_METHODS else ChannelTimeout
-                )
+                kind: type[ChannelError] = ChannelUnavailable if method in READ_METHODS else ChannelTimeout
                 raise self._fail(kind, message, exchange)
             raise self._fail(ChannelProtocolError, message, exchange)
         return body
@@ -358,9 +350,7 @@ class AlipayClient:
         exchange.http_status = response.status_code
         exchange.response = {"bytes": len(response.content)}
         if response.status_code != 200:
-            raise self._fail(
-                ChannelUnavailable, f"alipay bill: HTTP {response.status_code}", exchange
-            )
+            raise self._fail(ChannelUnavailable, f"alipay bill: HTTP {response.status_code}", exchange)
         return response.content
 
 

@@ -264,9 +264,7 @@ def map_trade_status(trade_status: str, *, was_paid: bool = False) -> PaymentSta
         case "TRADE_CLOSED":
             return PaymentStatus.REFUNDED if was_paid else PaymentStatus.CLOSED
         case _:
-            raise UnknownChannelStatus(
-                f"unknown alipay trade_status {trade_status!r}", code=trade_status
-            )
+            raise UnknownChannelStatus(f"unknown alipay trade_status {trade_status!r}", code=trade_status)
 
 
 def query_result(data: Mapping[str, Any], attempt_no: str) -> PaymentStatusResult:
@@ -310,9 +308,7 @@ def refund_result(data: Mapping[str, Any], request: RefundRequest) -> RefundResu
     _expect_echo(data, "out_trade_no", request.attempt_no)
     cumulative = parse_yuan(data.get("refund_fee"), "refund_fee")
     if not request.amount <= cumulative <= request.total:
-        raise ResponseMismatch(
-            f"refund_fee {cumulative} outside [{request.amount}, {request.total}]"
-        )
+        raise ResponseMismatch(f"refund_fee {cumulative} outside [{request.amount}, {request.total}]")
     fund_change = str(data.get("fund_change", ""))
     match fund_change:
         case "Y":
@@ -387,8 +383,7 @@ def notification_from_params(params: Mapping[str, str]) -> Notification:
             payment_status=PaymentStatus.REFUNDED,
             refund_no=params["out_biz_no"],
             refund_status=RefundStatus.SUCCEEDED,
-            occurred_at=parse_time(params.get("gmt_refund"))
-            or parse_time(params.get("notify_time")),
+            occurred_at=parse_time(params.get("gmt_refund")) or parse_time(params.get("notify_time")),
             **common,
         )
     moment = parse_time(params.get("gmt_payment") if was_paid else params.get("gmt_close"))
