@@ -102,13 +102,11 @@ class Receiver:
             return Response(status_code=status)
         return Response(b'{"code":"FAIL","message":"failed"}', status, media_type="application/json")
 
-    async def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
-        async def _wait() -> None:
+    async def wait_for(self, count: int, within: float = 5.0) -> list[Received]:
+        async with asyncio.timeout(within):
             while len(self.calls) < count:
                 self.arrived.clear()
                 await self.arrived.wait()
-
-        await asyncio.wait_for(_wait(), timeout)
         return self.calls
 
 

@@ -4,6 +4,7 @@ cashier pages."""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import urllib.parse
 from typing import Literal
@@ -41,6 +42,9 @@ OUTCOMES: dict[str, str] = {
     "revoke": "REVOKED",
     "userpaying": "USERPAYING",
 }
+
+
+MIN_PAYABLE = dt.timedelta(minutes=1)
 
 
 class TradeExpired(Exception):
@@ -107,6 +111,10 @@ async def pay(ctx: Context, call: Call, kind: str) -> Reply:
     if existing is not None:
         return _resubmission(ctx, existing, req, kind)
     now = now_cst()
+    time_expire = req.time_expire
+    if time_expire is not None and time_expire < now + MIN_PAYABLE:
+        # WeChat moves an earlier time_expire to one minute after the order.
+        time_expire = now + MIN_PAYABLE
     trade = Trade(
         mchid=merchant.mchid,
         appid=req.appid,
@@ -122,7 +130,7 @@ async def pay(ctx: Context, call: Call, kind: str) -> Reply:
         fingerprint=req.fingerprint(TRADE_TYPES[kind]),
         public_key_mode=call.public_key_mode,
         attach=req.attach,
-        time_expire=req.time_expire,
+        time_expire=time_expire,
         payer_openid=req.payer_openid,
         payer_client_ip=req.payer_client_ip,
     )
