@@ -1,0 +1,119 @@
+"""Alipay's wire rules, implemented here independently of ``paygate.channels.alipay``.
+
+- **Request canonical string** (the gateway verifies): every parameter except ``sign``,
+  empty values skipped, sorted by key, ``k=v`` joined by ``&``, values as decoded.
+- **Notification / return canonical string** (the sandbox signs): ``sign`` *and*
+  ``sign_type`` removed, sorted, empty values kept (so the sandbox never emits one).
+- ``RSA2`` is RSA PKCS#1 v1.5 over SHA-256, ``RSA`` over SHA-1; signatures are base64.
+- A gateway answer is ``{"<method>_response":<json>,"sign":"<sig of json>"}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, quote_plus
+
+from paygate.kit.crypto import HashName, rsa_sign, rsa_verify
+
+__all__ = [
+    "DEFAULT_CHARSET",
+    "SIGN_HASHES",
+    "WireRequest",
+    "decode_request",
+    "encode_form",
+    "notification_sign_content",
+    "request_sign_content",
+    "response_body",
+    "response_key",
+    "sign_notification",
+    "verify_request",
+]
+
+SIGN_HASHES: dict[str, HashName] = {"RSA2": "SHA256", "RSA": "SHA1"}
+
+#: What the gateway decodes with when the request names no charset (Alipay's default).
+DEFAULT_CHARSET = "gbk"
+
+_CODECS = {"utf-8": "utf-8", "utf8": "utf-8", "gbk": "gbk", "gb2312": "gbk"}
+
+
+@dataclass(frozen=True)
+class WireRequest:
+    """A gateway request's parameters, query string and form body merged (query first,
+    as a servlet's ``getParameter`` does), decoded with the request's ``charset``."""
+
+    params: dict[str, str]
+    codec: str
+    charset_valid: bool
+    charset_in_query: bool
+
+
+def _pairs(raw: bytes) -> list[tuple[bytes, bytes]]:
+    return parse_qsl(raw, keep_blank_values=True) if raw else []
+
+
+def decode_request(query: bytes, body: bytes) -> WireRequest:
+    query_pairs = _pairs(query)
+    body_pairs = _pairs(body)
+    charset_in_query = any(k == b"charset" for k, _ in query_pairs)
+    named = next((v for k, v in query_pairs + body_pairs if k == b"charset"), None)
+    if named is None:
+        codec, valid = DEFAULT_CHARSET, True
+    else:
+        label = named.decode("ascii", "replace").strip().lower()
+        codec, valid = _CODECS.get(label, "utf-8"), label in _CODECS
+    params: dict[str, str] = {}
+    for key, value in query_pairs + body_pairs:
+        params.setdefault(key.decode(codec, "replace"), value.decode(codec, "replace"))
+    return WireRequest(params, codec, valid, charset_in_query)
+
+
+def request_sign_content(params: Mapping[str, str]) -> str:
+    return "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "sign" and v != "")
+
+
+def notification_sign_content(params: Mapping[str, str]) -> str:
+    return "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k not in ("sign", "sign_type"))
+
+
+def verify_request(params: Mapping[str, str], public_key: str, hash_name: HashName, codec: str) -> bool:
+    content = request_sign_content(params).encode(codec, "replace")
+    return rsa_verify(public_key, content, params.get("sign", ""), hash_name)
+
+
+def sign_notification(
+    params: Mapping[str, str], private_key: str, sign_type: str, codec: str
+) -> dict[str, str]:
+    """``params`` plus ``sign_type`` and ``sign``; empty values must not be present."""
+    if any(v == "" for v in params.values()):
+        raise ValueError("Alipay never sends empty notification parameters")
+    signed = {**params, "sign_type": sign_type}
+    content = notification_sign_content(signed).encode(codec, "replace")
+    signed["sign"] = rsa_sign(private_key, content, SIGN_HASHES[sign_type])
+    return signed
+
+
+def encode_form(params: Mapping[str, str], codec: str) -> str:
+    return "&".join(
+        f"{quote_plus(k, encoding=codec)}={quote_plus(v, encoding=codec, errors='replace')}"
+        for k, v in params.items()
+    )
+
+
+def response_key(method: str) -> str:
+    """``alipay.trade.query`` → ``alipay_trade_query_response``."""
+    return method.replace(".", "_") + "_response"
+
+
+def response_body(
+    key: str, payload: Mapping[str, Any], private_key: str, hash_name: HashName, codec: str
+) -> bytes:
+    """The signed answer. Like Alipay, ``/`` is escaped as ``\\/`` inside the JSON, and
+    the signature covers the response object's exact bytes."""
+    inner = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).replace("/", "\\/")
+    inner_bytes = inner.encode(codec, "replace")
+    sign = rsa_sign(private_key, inner_bytes, hash_name)
+    return b'{"' + key.encode() + b'":' + inner_bytes + b',"sign":"' + sign.encode() + b'"}'
