@@ -1,0 +1,306 @@
+"""The HTTP side of Stripe's v1 API: authentication, form decoding, idempotency, faults,
+``expand``, error responses and headers, around the operations of each resource."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from . import payment_intents, refunds, resources
+from .account import DEFAULT_API_VERSION, Account, Cause
+from .balance import BalanceTransaction, Payout
+from .charges import Charge
+from .errors import StripeError, invalid_param
+from .events import Event, WebhookEndpoint
+from .faults import Faults
+from .forms import FormError, decode
+from .idempotency import Idempotency
+from .ids import request_id
+from .intents import PaymentIntent
+from .methods import PaymentMethod
+from .params import Params
+
+__all__ = ["StripeApi"]
+
+_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z_]+)?$")
+_NO_KEY = (
+    "You did not provide an API key. You need to provide your API key in the Authorization "
+    "header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See "
+    "https://stripe.com/docs/api#authentication for details, or we can help at "
+    "https://support.stripe.com/."
+)
+_PUBLISHABLE = (
+    "This API call cannot be made with a publishable API key. Please use a secret API key. "
+    "You can find a list of your API keys at https://dashboard.stripe.com/account/apikeys."
+)
+
+
+@dataclass(frozen=True)
+class Call:
+    params: Params
+    ident: str
+    cause: Cause
+
+
+Handler = Callable[[Account, Call], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    name: str
+    handler: Handler
+    publishable: bool = False  # may be called with the publishable key (+ client_secret)
+
+
+def _operations() -> list[Operation]:
+    pi, rs = payment_intents, resources
+
+    def by_id(kind: type[Any]) -> Handler:
+        return lambda a, c: rs.retrieve(a, c.params, c.ident, kind)
+
+    return [
+        Operation("POST", "/v1/payment_intents", "payment_intents.create",
+                  lambda a, c: pi.create(a, c.params, c.cause)),
+        Operation("GET", "/v1/payment_intents", "payment_intents.list",
+                  lambda a, c: pi.list_intents(a, c.params)),
+        Operation("GET", "/v1/payment_intents/{ident}", "payment_intents.retrieve",
+                  lambda a, c: pi.retrieve(a, c.params, c.ident), publishable=True),
+        Operation("POST", "/v1/payment_intents/{ident}", "payment_intents.update",
+                  lambda a, c: pi.update(a, c.params, c.ident, c.cause)),
+        Operation("POST", "/v1/payment_intents/{ident}/confirm", "payment_intents.confirm",
+                  lambda a, c: pi.confirm(a, c.params, c.ident, c.cause), publishable=True),
+        Operation("POST", "/v1/payment_intents/{ident}/cancel", "payment_intents.cancel",
+                  lambda a, c: pi.cancel(a, c.params, c.ident, c.cause)),
+        Operation("POST", "/v1/payment_intents/{ident}/capture", "payment_intents.capture",
+                  lambda a, c: pi.capture(a, c.params, c.ident, c.cause)),
+        Operation("POST", "/v1/payment_methods", "payment_methods.create",
+                  lambda a, c: rs.create_payment_method(a, c.params), publishable=True),
+        Operation("GET", "/v1/payment_methods/{ident}", "payment_methods.retrieve",
+                  by_id(PaymentMethod)),
+        Operation("GET", "/v1/charges", "charges.list", lambda a, c: rs.list_charges(a, c.params)),
+        Operation("GET", "/v1/charges/{ident}", "charges.retrieve", by_id(Charge)),
+        Operation("POST", "/v1/refunds", "refunds.create",
+                  lambda a, c: refunds.create(a, c.params, c.cause)),
+        Operation("GET", "/v1/refunds", "refunds.list",
+                  lambda a, c: refunds.list_refunds(a, c.params)),
+        Operation("GET", "/v1/refunds/{ident}", "refunds.retrieve",
+                  lambda a, c: refunds.retrieve(a, c.params, c.ident)),
+        Operation("POST", "/v1/refunds/{ident}", "refunds.update",
+                  lambda a, c: refunds.update(a, c.params, c.ident)),
+        Operation("GET", "/v1/events", "events.list", lambda a, c: rs.list_events(a, c.params)),
+        Operation("GET", "/v1/events/{ident}", "events.retrieve", by_id(Event)),
+        Operation("GET", "/v1/balance", "balance.retrieve",
+                  lambda a, c: rs.get_balance(a, c.params)),
+        Operation("GET", "/v1/balance_transactions", "balance_transactions.list",
+                  lambda a, c: rs.list_balance_transactions(a, c.params)),
+        Operation("GET", "/v1/balance_transactions/{ident}", "balance_transactions.retrieve",
+                  by_id(BalanceTransaction)),
+        Operation("GET", "/v1/payouts", "payouts.list", lambda a, c: rs.list_payouts(a, c.params)),
+        Operation("GET", "/v1/payouts/{ident}", "payouts.retrieve", by_id(Payout)),
+        Operation("POST", "/v1/webhook_endpoints", "webhook_endpoints.create",
+                  lambda a, c: rs.create_webhook_endpoint(a, c.params)),
+        Operation("GET", "/v1/webhook_endpoints", "webhook_endpoints.list",
+                  lambda a, c: rs.list_webhook_endpoints(a, c.params)),
+        Operation("GET", "/v1/webhook_endpoints/{ident}", "webhook_endpoints.retrieve",
+                  by_id(WebhookEndpoint)),
+        Operation("POST", "/v1/webhook_endpoints/{ident}", "webhook_endpoints.update",
+                  lambda a, c: rs.update_webhook_endpoint(a, c.params, c.ident)),
+        Operation("DELETE", "/v1/webhook_endpoints/{ident}", "webhook_endpoints.delete",
+                  lambda a, c: rs.delete_webhook_endpoint(a, c.params, c.ident)),
+    ]  # fmt: skip
+
+
+def _mask(key: str) -> str:
+    head, _, rest = key.rpartition("_")
+    prefix = head + "_" if head else ""
+    return prefix + "*" * max(len(rest) - 4, 0) + rest[-4:]
+
+
+def _route_path(request: Request) -> str:
+    path: str = request.scope["path"]
+    root: str = request.scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+class StripeApi:
+    def __init__(
+        self,
+        account: Account,
+        faults: Faults,
+        idempotency: Idempotency,
+        extra_keys: Callable[[], set[str]],
+    ) -> None:
+        self.account = account
+        self.faults = faults
+        self.idempotency = idempotency
+        self._extra_keys = extra_keys
+
+    def routes(self) -> list[BaseRoute]:
+        routes: list[BaseRoute] = [
+            Route(op.path, self._endpoint(op), methods=[op.method]) for op in _operations()
+        ]
+        methods = ["GET", "POST", "DELETE", "PUT", "PATCH"]
+        routes.append(Route("/v1/{rest:path}", self._unrecognized, methods=methods))
+        return routes
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _respond(
+        self, status: int, body: bytes, headers: dict[str, str], extra: dict[str, str] | None = None
+    ) -> Response:
+        merged = {
+            "Cache-Control": "no-cache, no-store",
+            "Access-Control-Allow-Origin": "*",
+            **headers,
+            **(extra or {}),
+        }
+        return Response(body, status_code=status, media_type="application/json", headers=merged)
+
+    @staticmethod
+    def _json(value: dict[str, Any]) -> bytes:
+        return json.dumps(value, indent=2, ensure_ascii=False).encode()
+
+    def _error(self, error: StripeError, headers: dict[str, str]) -> Response:
+        body = self._json(error.body(headers.get("Request-Id")))
+        return self._respond(error.status, body, headers, error.headers)
+
+    async def _unrecognized(self, request: Request) -> Response:
+        rid = request_id()
+        error = StripeError(
+            404,
+            "invalid_request_error",
+            f"Unrecognized request URL ({request.method}: {_route_path(request)}). Please see "
+            "https://stripe.com/docs or we can help at https://support.stripe.com/.",
+        )
+        return self._error(error, {"Request-Id": rid, "Stripe-Version": DEFAULT_API_VERSION})
+
+    def _authenticate(self, request: Request) -> tuple[str, bool]:
+        """The API key and whether it is the publishable one; 401s otherwise."""
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        key = value.strip()
+        if scheme.lower() == "basic":
+            try:
+                key = base64.b64decode(key).decode().partition(":")[0]
+            except (binascii.Error, UnicodeDecodeError):
+                key = ""
+        elif scheme.lower() != "bearer":
+            key = ""
+        if not key:
+            raise StripeError(401, "invalid_request_error", _NO_KEY)
+        keys = self.account.keys
+        if key == keys.publishable_key:
+            return key, True
+        if key == keys.secret_key.reveal() or key in self._extra_keys():
+            return key, False
+        raise StripeError(401, "invalid_request_error", f"Invalid API Key provided: {_mask(key)}")
+
+    @staticmethod
+    async def _params(request: Request) -> Params:
+        try:
+            values = decode(request.url.query)
+            if request.method == "POST":
+                values.update(decode(await request.body()))
+        except FormError as exc:
+            raise invalid_param(str(exc), exc.param) from None
+        return Params(values)
+
+    def _check_client_secret(self, op: Operation, call: Call) -> None:
+        if op.name.startswith("payment_methods."):
+            return
+        secret = call.params.string("client_secret", required=True)
+        intent = self.account.store.typed(call.ident, PaymentIntent)
+        if intent is None or secret != intent.client_secret:
+            raise invalid_param(
+                "The client_secret provided does not match any associated PaymentIntent on "
+                "this account. Ensure the publishable key used belongs to the same account "
+                "that created the PaymentIntent.",
+                "client_secret",
+            )
+
+    def _execute(self, op: Operation, call: Call) -> tuple[int, bytes, bool]:
+        """Run the operation: (status, body, whether idempotency keeps the result)."""
+        try:
+            result = op.handler(self.account, call)
+            result = self.account.store.expand(result, call.params.expand())
+        except StripeError as error:
+            return error.status, self._json(error.body(call.cause.request_id)), error.saved
+        return 200, self._json(result), True
+
+    # -- the endpoint ------------------------------------------------------------------------
+
+    def _endpoint(self, op: Operation) -> Callable[[Request], Any]:
+        async def endpoint(request: Request) -> Response:
+            rid = request_id()
+            version = request.headers.get("stripe-version") or DEFAULT_API_VERSION
+            headers = {"Request-Id": rid, "Stripe-Version": version}
+            key_header = request.headers.get("idempotency-key")
+            if request.method == "POST" and key_header:
+                headers["Idempotency-Key"] = key_header
+            latency = self.faults.latency(op.name)
+            if latency:
+                await asyncio.sleep(latency)
+            try:
+                if not _VERSION.match(version):
+                    raise StripeError(400, "invalid_request_error", f"Invalid Stripe API version: {version}")
+                api_key, publishable = self._authenticate(request)
+                params = await self._params(request)
+                idem_key = key_header if request.method == "POST" else None
+                call = Call(params, request.path_params.get("ident", ""), Cause(rid, idem_key, version))
+                if publishable:
+                    if not op.publishable:
+                        raise StripeError(401, "invalid_request_error", _PUBLISHABLE)
+                    self._check_client_secret(op, call)
+            except StripeError as error:
+                return self._error(error, headers)
+            if idem_key is None:
+                return await self._run(op, call, headers, None)
+            endpoint_name = f"{request.method} {_route_path(request)}"
+            try:
+                saved = self.idempotency.begin(api_key, idem_key, endpoint_name, params.values)
+            except StripeError as error:
+                return self._error(error, headers)
+            if saved is not None:
+                replay = {"Idempotent-Replayed": "true", "Original-Request": saved.request_id}
+                return self._respond(saved.status, saved.body, headers, replay)
+            try:
+                return await self._run(op, call, headers, (api_key, idem_key, endpoint_name, params.values))
+            finally:
+                self.idempotency.finish(api_key, idem_key)
+
+        return endpoint
+
+    async def _run(
+        self,
+        op: Operation,
+        call: Call,
+        headers: dict[str, str],
+        idem: tuple[str, str, str, dict[str, Any]] | None,
+    ) -> Response:
+        fault = self.faults.take_error(op.name)
+        hold = self.faults.take_hold(op.name)
+        if hold is not None and not hold.apply:
+            await self.faults.wait(hold)
+        if fault is not None and not fault.apply:
+            return self._error(fault.error(), headers)
+        status, body, keep = self._execute(op, call)
+        if idem is not None and keep:
+            api_key, key, endpoint_name, values = idem
+            self.idempotency.save(api_key, key, endpoint_name, values, status, body, headers["Request-Id"])
+        if hold is not None and hold.apply:
+            await self.faults.wait(hold)
+        if fault is not None:
+            return self._error(fault.error(), headers)
+        return self._respond(status, body, headers)
