@@ -49,14 +49,19 @@ class Env:
 
 @contextlib.asynccontextmanager
 async def running_sandbox(
-    data_dir: Path, time_scale: float = FAST, http: httpx.AsyncClient | None = None
+    data_dir: Path,
+    time_scale: float = FAST,
+    http: httpx.AsyncClient | None = None,
+    *,
+    start: bool = True,
 ) -> AsyncIterator[Env]:
     port = free_port()
     config = SandboxConfig(base_url=f"http://127.0.0.1:{port}", data_dir=data_dir, time_scale=time_scale)
     sandbox = WechatPaySandbox(config, http=http)
     host = Starlette(routes=[Mount("/wechatpay", app=sandbox.app)])
     async with serve_asgi(host, port=port) as root, httpx.AsyncClient(timeout=10) as client:
-        await sandbox.start()
+        if start:
+            await sandbox.start()
         try:
             yield Env(sandbox, sandbox.credentials(), client, root)
         finally:
@@ -153,7 +158,7 @@ def make_sdk(tmp_path: Path, dummy_cert: str) -> SdkFactory:
         creds: dict[str, Any],
         mode: str = "public_key",
         *,
-        notify_url: str = "https://merchant.example/wechat/notify",
+        notify_url: str = "http://127.0.0.1:9/wechat/notify",
         pay_type: WeChatPayType = WeChatPayType.NATIVE,
     ) -> WeChatPay:
         common: dict[str, Any] = dict(

@@ -162,7 +162,7 @@ def order(creds: dict[str, Any], kind: str = "native", **overrides: Any) -> dict
         "mchid": creds["mchid"],
         "description": "Image形象店-深圳腾大-QQ公仔",
         "out_trade_no": "T" + secrets.token_hex(8),
-        "notify_url": "https://merchant.example/wechat/notify",
+        "notify_url": "http://127.0.0.1:9/wechat/notify",
         "amount": {"total": 100, "currency": "CNY"},
     }
     if kind == "jsapi":

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +11,7 @@ from paygate.sandbox.base import SandboxConfig
 
 from .faults import Faults
 from .keys import Merchant, Platform
-from .notifier import Notifier
+from .notifier import Notifier, cancel_all
 from .state import Store
 
 __all__ = ["MOUNT", "REFUND_SETTLE_SECONDS", "BillFile", "Context"]
@@ -56,9 +55,4 @@ class Context:
         task.add_done_callback(self._tasks.discard)
 
     async def cancel_tasks(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all(self._tasks)

@@ -9,7 +9,6 @@ then given up: 16 attempts in about 24 hours.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Coroutine
 from dataclasses import asdict, dataclass
@@ -58,6 +57,19 @@ class Delivery:
         return asdict(self)
 
 
+STOP_GRACE_SECONDS = 1.0
+
+
+async def cancel_all(tasks: set[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks`` and give them a moment to finish (a DNS look-up running in a
+    thread cannot be interrupted, so don't wait for it)."""
+    pending = list(tasks)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=STOP_GRACE_SECONDS)
+
+
 class Notifier:
     def __init__(
         self,
@@ -103,12 +115,7 @@ class Notifier:
             self._reorder_timer = None
         self._pending = self._reorder_buffer + self._pending
         self._reorder_buffer = []
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_all(self._tasks)
         if self._owns_http and self._http is not None:
             await self._http.aclose()
             self._http = None
