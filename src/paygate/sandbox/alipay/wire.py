@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote_plus
+from urllib.parse import quote_plus, unquote_to_bytes
 
 from paygate.kit.crypto import HashName, rsa_sign, rsa_verify
 
@@ -52,19 +52,32 @@ class WireRequest:
 
 
 def _pairs(raw: bytes) -> list[tuple[bytes, bytes]]:
-    return parse_qsl(raw, keep_blank_values=True) if raw else []
+    """``k=v&…`` percent-decoded to bytes (decoding to text needs the charset first)."""
+    pairs = []
+    for field in raw.split(b"&"):
+        if not field:
+            continue
+        key, _, value = field.partition(b"=")
+        pairs.append((_unquote(key), _unquote(value)))
+    return pairs
+
+
+def _unquote(raw: bytes) -> bytes:
+    return unquote_to_bytes(raw.replace(b"+", b" "))
 
 
 def decode_request(query: bytes, body: bytes) -> WireRequest:
+    """Like Alipay, decode with the ``charset`` of the *query string*; a charset sent only
+    in the body is checked but not used: the gateway reads it too late, so non-ASCII
+    values are then decoded as GBK (and the signature does not match)."""
     query_pairs = _pairs(query)
     body_pairs = _pairs(body)
-    charset_in_query = any(k == b"charset" for k, _ in query_pairs)
-    named = next((v for k, v in query_pairs + body_pairs if k == b"charset"), None)
-    if named is None:
-        codec, valid = DEFAULT_CHARSET, True
-    else:
-        label = named.decode("ascii", "replace").strip().lower()
-        codec, valid = _CODECS.get(label, "utf-8"), label in _CODECS
+    in_query = next((v for k, v in query_pairs if k == b"charset"), None)
+    named = in_query if in_query is not None else next((v for k, v in body_pairs if k == b"charset"), None)
+    label = named.decode("ascii", "replace").strip().lower() if named is not None else ""
+    valid = named is None or label in _CODECS
+    codec = _CODECS.get(label, "utf-8") if in_query is not None else DEFAULT_CHARSET
+    charset_in_query = in_query is not None
     params: dict[str, str] = {}
     for key, value in query_pairs + body_pairs:
         params.setdefault(key.decode(codec, "replace"), value.decode(codec, "replace"))
