@@ -64,7 +64,7 @@ def envelope(response: httpx.Response) -> dict[str, Any]:
         (json.dumps({**GOOD, "amount": "100"}).encode(), "INVALID_AMOUNT"),
         (json.dumps({**GOOD, "currency": "XYZ"}).encode(), "UNKNOWN_CURRENCY"),
         (json.dumps({**GOOD, "pay_type": "nopay.qr"}).encode(), "UNKNOWN_PAY_TYPE"),
-        (json.dumps({**GOOD, "pay_type": "alipay.h5"}).encode(), "UNSUPPORTED_OPERATION"),
+        (json.dumps({**GOOD, "pay_type": "alipay.h5"}).encode(), "UNKNOWN_PAY_TYPE"),
         (json.dumps({k: v for k, v in GOOD.items() if k != "subject"}).encode(), "INVALID_REQUEST"),
         (json.dumps({**GOOD, "subject": 5}).encode(), "INVALID_REQUEST"),
         (json.dumps({**GOOD, "unexpected": 1}).encode(), "INVALID_REQUEST"),

@@ -27,6 +27,7 @@ class CallLogWriter:
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=max_queue)
         self._batch = batch
         self._task: asyncio.Task[None] | None = None
+        self._in_flight = 0  # rows taken off the queue and not yet written
 
     def submit(self, row: dict[str, Any]) -> None:
         try:
@@ -47,8 +48,12 @@ class CallLogWriter:
         await self._write(self._drain())
 
     async def flush(self) -> None:
-        """Write everything queued so far (tests, shutdown)."""
+        """Write everything submitted so far (tests, shutdown)."""
         await self._write(self._drain())
+        for _ in range(200):
+            if self._in_flight == 0:
+                return
+            await asyncio.sleep(0.01)
 
     def _drain(self) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
@@ -59,9 +64,12 @@ class CallLogWriter:
     async def _run(self) -> None:
         while True:
             first = await self._queue.get()
-            await asyncio.sleep(0.05)  # let a batch gather
-            rows = [first, *self._drain()]
-            await self._write(rows)
+            self._in_flight += 1
+            try:
+                await asyncio.sleep(0.05)  # let a batch gather
+                await self._write([first, *self._drain()])
+            finally:
+                self._in_flight -= 1
 
     async def _write(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
