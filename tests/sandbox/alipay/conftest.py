@@ -8,7 +8,7 @@ import asyncio
 import http.client
 import urllib.parse
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,16 @@ from tests.support.servers import free_port, serve_asgi
 
 #: Notification delays are multiplied by this: the whole 25-hour schedule takes ~0.9 s.
 TIME_SCALE = 1e-5
+
+
+async def eventually(predicate: Callable[[], bool], within: float = 3.0) -> None:
+    """Wait until ``predicate()`` holds (the sandbox records an attempt only once the
+    receiver's answer is back)."""
+    for _ in range(int(within / 0.01)):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in time")
 
 
 @dataclass
