@@ -244,3 +244,21 @@ class TestTransport:
             await env.client.execute(env.account, PAY, {}, operation="create")
         assert caught.value.retryable
         assert caught.value.exchange is not None and caught.value.exchange.duration_ms
+
+
+class TestMisconfiguredAccounts:
+    @pytest.mark.parametrize("name", ["app_private_key", "alipay_public_key"])
+    async def test_unusable_key_stops_before_sending(self, env: Env, name: str) -> None:
+        secrets = {**env.account.secrets, name: Secret("not a key")}
+        account = make_account(env.keys, env.account.gateway_url, secrets=secrets)
+        with pytest.raises(ChannelError, match=name) as caught:
+            await env.client.execute(account, PAY, {}, operation="create")
+        assert type(caught.value) is ChannelError and not caught.value.retryable
+        assert env.gateway.requests == []
+        assert "not a key" not in str(caught.value)
+
+    async def test_unknown_sign_type(self, env: Env) -> None:
+        account = make_account(env.keys, env.account.gateway_url, params={"sign_type": "MD5"})
+        with pytest.raises(ChannelError, match="sign_type"):
+            await env.client.execute(account, PAY, {}, operation="create")
+        assert env.gateway.requests == []

@@ -58,6 +58,7 @@ from paygate.channels.contract import (
     Exchange,
     UnknownChannelStatus,
 )
+from paygate.kit.crypto import CryptoError, load_private_key, load_public_key
 
 __all__ = [
     "NOTIFY_METHODS",
@@ -118,6 +119,16 @@ def sign_type_of(account: ChannelAccount) -> str:
     return sign_type
 
 
+def _usable_key(account: ChannelAccount, name: str, load: Callable[[str], object]) -> str:
+    """The account's key ``name``, checked to load (a config error, never retryable)."""
+    text = account.secret(name)
+    try:
+        load(text)
+    except CryptoError:
+        raise ChannelError(f"channel account {account.id}: {name} is not a usable RSA key") from None
+    return text
+
+
 def _now_beijing() -> datetime:
     return datetime.now(BEIJING)
 
@@ -157,7 +168,8 @@ class AlipayClient:
             params["notify_url"] = account.notify_url
         if return_url:
             params["return_url"] = return_url
-        params["sign"] = sign_text(account.secret("app_private_key"), canonical_request(params), sign_type)
+        private_key = _usable_key(account, "app_private_key", load_private_key)
+        params["sign"] = sign_text(private_key, canonical_request(params), sign_type)
         return params
 
     # ------------------------------------------------------------------ client-side methods
@@ -216,6 +228,8 @@ class AlipayClient:
         self, account: ChannelAccount, method: str, biz: Mapping[str, Any], *, operation: str
     ) -> AlipayReply:
         """POST one signed call, verify the answer, return it or raise (see module doc)."""
+        # A key that cannot verify the answer must stop us *before* anything is sent.
+        public_key = _usable_key(account, "alipay_public_key", load_public_key)
         params = self.signed_params(account, method, biz)
         exchange = Exchange(operation=operation, request=mask_params(params))
         response = await self._send(account, method, params, exchange)
@@ -229,7 +243,6 @@ class AlipayClient:
         data = signed.data
         exchange.response = data
         code, sub_code = str(data.get("code", "")), str(data.get("sub_code", ""))
-        public_key = account.secret("alipay_public_key")
         if signed.sign is None or not verify_text(public_key, signed.raw, signed.sign, sign_type_of(account)):
             what = "unsigned" if signed.sign is None else "badly signed"
             raise self._fail(
