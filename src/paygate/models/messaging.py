@@ -19,7 +19,7 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     topic: Mapped[str] = mapped_column(String(64), index=True)
-    key: Mapped[str] = mapped_column(String(64), unique=True)  # idempotency key for receivers
+    key: Mapped[str] = mapped_column(String(128), unique=True)  # idempotency key for receivers
     aggregate: Mapped[str] = mapped_column(String(32))  # e.g. trade_no
     app_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     payload: Mapped[Any] = mapped_column(JSON)

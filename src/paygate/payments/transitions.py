@@ -10,6 +10,7 @@ writer lose with ``StaleDataError``; :func:`retry_stale` re-runs the unit of wor
 from __future__ import annotations
 
 import dataclasses
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -156,7 +157,7 @@ def log_anomaly(
         session.add(
             OutboxMessage(
                 topic=topic,
-                key=f"{topic}:{trade.trade_no}:{now.timestamp()}",
+                key=f"{topic}:{trade.trade_no}:{secrets.token_hex(6)}",
                 aggregate=trade.trade_no,
                 app_id=trade.app_id,
                 payload={"trade_no": trade.trade_no, "state": trade.state, "exchange": exchange},
@@ -165,7 +166,7 @@ def log_anomaly(
             )
         )
     metrics.ALERTS.labels("illegal_transition", trade.channel).inc()
-    log.warning("alert.illegal_transition", trade_no=trade.trade_no, state=trade.state, event=error.event)
+    log.warning("alert.illegal_transition", trade_no=trade.trade_no, state=trade.state, refused=str(error.event))
 
 
 async def retry_stale(fn: Callable[[], Awaitable[T]], attempts: int = 5) -> T:

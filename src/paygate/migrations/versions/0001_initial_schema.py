@@ -149,7 +149,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("topic", sa.String(length=64), nullable=False),
-        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.String(length=128), nullable=False),
         sa.Column("aggregate", sa.String(length=32), nullable=False),
         sa.Column("app_id", sa.String(length=32), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=False),

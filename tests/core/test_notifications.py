@@ -1,0 +1,149 @@
+"""R-SEC-3, R-NTF-1/2: a channel notification moves a trade only when it is authentic and
+matches the trade; forged, tampered and mismatched ones change nothing and get ``fail``;
+repeats change nothing and get ``success``."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from paygate.kit.crypto import generate_rsa_key, private_key_pem, rsa_sign
+from paygate.models import ChannelNotification, OutboxMessage, Trade, TradeLog
+from tests.support.helpers import buyer, eventually, order_no, rows
+from tests.support.stack import Stack
+
+
+def sign_notification(params: dict[str, str], private_key: str) -> dict[str, str]:
+    """Alipay's notification rule, written here a third time on purpose: every parameter but
+    sign and sign_type, sorted, k=v joined by &, RSA2."""
+    body = {k: v for k, v in params.items() if k not in ("sign", "sign_type")}
+    content = "&".join(f"{k}={body[k]}" for k in sorted(body))
+    return {**body, "sign_type": "RSA2", "sign": rsa_sign(private_key, content.encode())}
+
+
+def sandbox_key(stack: Stack) -> str:
+    data = json.loads((stack.settings.data_dir / "sandbox" / "alipay.json").read_text())
+    return str(data["alipay_private_key"])
+
+
+async def pending_trade(stack: Stack, amount: int = 2500) -> tuple[dict[str, Any], Trade]:
+    trade = await stack.client.pay(out_order_no=order_no("N"), pay_type="alipay.jsapi", amount=amount,
+                                   subject="Notify", extra={"buyer_id": "2088102177846880"})
+    [row] = await rows(stack, Trade, Trade.trade_no == trade["trade_no"])
+    return trade, row
+
+
+def success_params(stack: Stack, row: Trade, **overrides: str) -> dict[str, str]:
+    creds = stack.sandbox("alipay").credentials()
+    params = {
+        "notify_time": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+        "notify_type": "trade_status_sync",
+        "notify_id": f"nid{row.id}x{len(overrides)}",
+        "app_id": creds["app_id"],
+        "seller_id": creds["seller_id"],
+        "charset": "utf-8",
+        "version": "1.0",
+        "trade_no": row.channel_trade_no or "2026112222001400000000000001",
+        "out_trade_no": row.attempt_no,
+        "trade_status": "TRADE_SUCCESS",
+        "total_amount": f"{row.amount / 100:.2f}",
+        "receipt_amount": f"{row.amount / 100:.2f}",
+        "gmt_payment": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+        "buyer_id": "2088102177846880",
+    }
+    params.update(overrides)
+    return params
+
+
+async def post(stack: Stack, row: Trade, form: dict[str, str], account: int | None = None) -> httpx.Response:
+    async with httpx.AsyncClient() as http:
+        return await http.post(f"{stack.public_url}/notify/alipay/{account or row.channel_account_id}",
+                               data=form)
+
+
+async def state(stack: Stack, trade_no: str) -> str:
+    [row] = await rows(stack, Trade, Trade.trade_no == trade_no)
+    return row.state
+
+
+async def test_a_valid_notification_succeeds_the_trade_and_a_repeat_changes_nothing(stack: Stack) -> None:
+    trade, row = await pending_trade(stack)
+    form = sign_notification(success_params(stack, row), sandbox_key(stack))
+    first = await post(stack, row, form)
+    assert first.text == "success"
+    assert await state(stack, trade["trade_no"]) == "succeeded"
+    logs_before = len(await rows(stack, TradeLog, TradeLog.trade_id == row.id))
+    again = await post(stack, row, form)
+    assert again.text == "success"
+    assert len(await rows(stack, TradeLog, TradeLog.trade_id == row.id)) == logs_before
+    assert len(await rows(stack, OutboxMessage, OutboxMessage.aggregate == trade["trade_no"])) == 1
+    inbox = await rows(stack, ChannelNotification, ChannelNotification.trade_id == row.id)
+    assert [n.outcome for n in inbox] == ["processed"]
+
+
+async def test_forged_tampered_and_mismatched_notifications_change_nothing(stack: Stack) -> None:
+    trade, row = await pending_trade(stack)
+    key = sandbox_key(stack)
+    forged = sign_notification(success_params(stack, row), private_key_pem(generate_rsa_key(), "pkcs1"))
+    tampered = sign_notification(success_params(stack, row), key) | {"total_amount": "0.01"}
+    wrong_amount = sign_notification(success_params(stack, row, total_amount="0.01"), key)
+    wrong_app = sign_notification(success_params(stack, row, app_id="2021009999999999"), key)
+    wrong_seller = sign_notification(success_params(stack, row, seller_id="2088000000000000"), key)
+    unsigned = {k: v for k, v in success_params(stack, row).items()}
+    unknown_trade = sign_notification(success_params(stack, row, out_trade_no="P0000000000000000"), key)
+    for form in (forged, tampered, wrong_amount, wrong_app, wrong_seller, unsigned, unknown_trade):
+        reply = await post(stack, row, form)
+        assert reply.text == "fail", form
+    reply = await post(stack, row, sign_notification(success_params(stack, row), key), account=999999)
+    assert reply.text == "fail"
+    assert await state(stack, trade["trade_no"]) == "pending"
+    rejected = await rows(stack, ChannelNotification, ChannelNotification.outcome == "rejected")
+    assert len(rejected) == 8
+    assert all(n.notification_id is None for n in rejected)
+    assert await rows(stack, OutboxMessage, OutboxMessage.aggregate == trade["trade_no"]) == []
+
+
+async def test_out_of_order_closed_after_success_does_not_undo_the_payment(stack: Stack) -> None:
+    trade, row = await pending_trade(stack)
+    key = sandbox_key(stack)
+    assert (await post(stack, row, sign_notification(success_params(stack, row), key))).text == "success"
+    # a "closed unpaid" notice (no gmt_payment) that overtook nothing but arrives late
+    closed = success_params(stack, row, notify_id="late-close", trade_status="TRADE_CLOSED")
+    del closed["gmt_payment"]
+    late_close = sign_notification(closed, key)
+    assert (await post(stack, row, late_close)).text == "success"
+    assert await state(stack, trade["trade_no"]) == "succeeded"
+    logs = await rows(stack, TradeLog, TradeLog.trade_id == row.id)
+    assert logs[-1].event == "refused:closed" and logs[-1].to_state == "succeeded"
+
+
+async def test_payment_after_close_is_recorded_for_refund_not_applied(stack: Stack) -> None:
+    trade, row = await pending_trade(stack)
+    await stack.client.close(trade_no=trade["trade_no"])
+    late_paid = sign_notification(success_params(stack, row, notify_id="late-paid"), sandbox_key(stack))
+    assert (await post(stack, row, late_paid)).text == "success"
+    assert await state(stack, trade["trade_no"]) == "closed"
+    topics = [m.topic for m in await rows(stack, OutboxMessage, OutboxMessage.aggregate == trade["trade_no"])]
+    assert "trade.paid_after_closed" in topics
+
+
+async def test_duplicated_and_dropped_sandbox_notifications_converge(stack: Stack) -> None:
+    """The sandbox duplicates every delivery and drops the first: the retry schedule still
+    brings the trade to succeeded exactly once."""
+    alipay = stack.sandbox("alipay")
+    alipay.faults.duplicate_notifications(True)
+    alipay.faults.drop_notifications(1)
+    trade, row = await pending_trade(stack)
+    await buyer(stack, "alipay", row.attempt_no)
+
+    async def done() -> bool:
+        return await state(stack, trade["trade_no"]) == "succeeded"
+
+    await eventually(done, within=20)
+    logs = await rows(stack, TradeLog, TradeLog.trade_id == row.id, TradeLog.to_state == "succeeded")
+    assert len(logs) == 1
+    processed = await rows(stack, ChannelNotification, ChannelNotification.trade_id == row.id)
+    assert len([n for n in processed if n.outcome == "processed"]) == 1
