@@ -14,23 +14,20 @@ Secure page).
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from paygate.sandbox.base import SandboxConfig
 
 from .account import Account
 from .api import StripeApi
-from .control import ControlError, play
+from .control import ControlError, control_routes, play
 from .delivery import Attempt, Dispatcher
 from .events import WebhookEndpoint
 from .faults import Faults
@@ -74,7 +71,7 @@ class StripeSandbox:
             routes: list[BaseRoute] = [
                 *self._api.routes(),
                 *page_routes(self._account),
-                *self._control_routes(),
+                *control_routes(self),
             ]
             self._app = Starlette(routes=routes)
         return self._app
@@ -117,7 +114,7 @@ class StripeSandbox:
     def payment_intent(self, ident: str) -> dict[str, Any]:
         intent = self._account.store.typed(ident, PaymentIntent)
         if intent is None:
-            raise ControlError(404, f"no such payment intent: {ident!r}")
+            raise ControlError(404, "unknown_payment_intent", f"no such payment intent: {ident!r}")
         return intent.to_wire()
 
     def set_faults(self, spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,7 +123,11 @@ class StripeSandbox:
         return self.faults.to_json()
 
     def clear_faults(self) -> None:
+        """Remove every fault and release held requests."""
         self.faults.clear()
+
+    def faults_json(self) -> dict[str, Any]:
+        return self.faults.to_json()
 
     def create_payouts(
         self, currency: str | None = None, *, include_pending: bool = False
@@ -137,7 +138,11 @@ class StripeSandbox:
 
     @property
     def webhook_attempts(self) -> list[Attempt]:
+        """Every webhook delivery attempt so far, oldest first."""
         return list(self._dispatcher.attempts)
+
+    def webhook_attempts_json(self) -> list[dict[str, Any]]:
+        return [a.to_json() for a in self._dispatcher.attempts]
 
     def issue_secret_key(self) -> str:
         """Another valid secret key of the same account (idempotency keys are per API key)."""
@@ -158,76 +163,3 @@ class StripeSandbox:
         if self._own_http is None:
             self._own_http = httpx.AsyncClient()
         return self._own_http
-
-    def _control_routes(self) -> list[BaseRoute]:
-        async def body(request: Request) -> dict[str, Any]:
-            raw = await request.body()
-            if not raw:
-                return {}
-            try:
-                value = json.loads(raw)
-            except ValueError:
-                raise ControlError(400, "body must be JSON") from None
-            if not isinstance(value, dict):
-                raise ControlError(400, "body must be a JSON object")
-            return value
-
-        def error(exc: ControlError) -> JSONResponse:
-            return JSONResponse({"error": {"message": exc.message}}, status_code=exc.status)
-
-        async def pay(request: Request) -> JSONResponse:
-            try:
-                data = await body(request)
-                return JSONResponse(self.pay(str(data.get("trade", "")), str(data.get("outcome", "pay"))))
-            except ControlError as exc:
-                return error(exc)
-
-        async def intent(request: Request) -> JSONResponse:
-            try:
-                return JSONResponse(self.payment_intent(request.path_params["ident"]))
-            except ControlError as exc:
-                return error(exc)
-
-        async def faults(request: Request) -> JSONResponse:
-            if request.method == "DELETE":
-                self.clear_faults()
-            elif request.method == "POST":
-                try:
-                    self.set_faults(await body(request))
-                except ControlError as exc:
-                    return error(exc)
-                except ValueError as exc:
-                    return error(ControlError(400, str(exc)))
-            return JSONResponse(self.faults.to_json())
-
-        async def payouts(request: Request) -> JSONResponse:
-            try:
-                data = await body(request)
-            except ControlError as exc:
-                return error(exc)
-            currency = data.get("currency")
-            created = self.create_payouts(
-                str(currency).lower() if currency else None,
-                include_pending=bool(data.get("include_pending", False)),
-            )
-            return JSONResponse({"object": "list", "data": created, "has_more": False})
-
-        async def webhooks(request: Request) -> JSONResponse:
-            if request.method == "POST":
-                try:
-                    data = await body(request)
-                except ControlError as exc:
-                    return error(exc)
-                url = data.get("url")
-                if not isinstance(url, str) or not url:
-                    return error(ControlError(400, "url is required"))
-                return JSONResponse(self.configure_webhook(url, data.get("enabled_events")))
-            return JSONResponse({"attempts": [a.to_json() for a in self.webhook_attempts]})
-
-        return [
-            Route("/_sandbox/pay", pay, methods=["POST"]),
-            Route("/_sandbox/payment_intents/{ident}", intent, methods=["GET"]),
-            Route("/_sandbox/faults", faults, methods=["GET", "POST", "DELETE"]),
-            Route("/_sandbox/payouts", payouts, methods=["POST"]),
-            Route("/_sandbox/webhooks", webhooks, methods=["GET", "POST"]),
-        ]

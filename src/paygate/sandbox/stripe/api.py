@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from . import payment_intents, refunds, resources
+from . import payment_intents, payment_methods, refunds, resources
 from .account import DEFAULT_API_VERSION, Account, Cause
 from .balance import BalanceTransaction, Payout
 from .charges import Charge
@@ -86,7 +86,7 @@ def _operations() -> list[Operation]:
         Operation("POST", "/v1/payment_intents/{ident}/capture", "payment_intents.capture",
                   lambda a, c: pi.capture(a, c.params, c.ident, c.cause)),
         Operation("POST", "/v1/payment_methods", "payment_methods.create",
-                  lambda a, c: rs.create_payment_method(a, c.params), publishable=True),
+                  lambda a, c: payment_methods.create_payment_method(a, c.params), publishable=True),
         Operation("GET", "/v1/payment_methods/{ident}", "payment_methods.retrieve",
                   by_id(PaymentMethod)),
         Operation("GET", "/v1/charges", "charges.list", lambda a, c: rs.list_charges(a, c.params)),

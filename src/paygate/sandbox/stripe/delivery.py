@@ -49,7 +49,7 @@ class Attempt:
     attempt: int
     scheduled_delay: int  # unscaled seconds waited before this attempt
     at: int
-    outcome: str  # delivered | rejected | error | dropped
+    outcome: str  # sending | delivered | rejected | error | dropped
     status: int | None = None
     error: str | None = None
     duplicate: bool = False
@@ -126,7 +126,7 @@ class Dispatcher:
             attempt=job.attempt,
             scheduled_delay=job.delay,
             at=now(),
-            outcome="dropped",
+            outcome="sending",
             duplicate=job.duplicate,
         )
         self.attempts.append(record)
@@ -134,6 +134,7 @@ class Dispatcher:
             record.outcome, record.error = "error", "endpoint disabled or deleted"
             return
         if not job.duplicate and self._faults.take_drop():
+            record.outcome = "dropped"
             self._retry(job)
             return
         payload = event.payload()

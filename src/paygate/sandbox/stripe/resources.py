@@ -17,11 +17,9 @@ from .events import EVENT_TYPES, Event, WebhookEndpoint
 from .ids import new_id, now
 from .methods import CARDS, PaymentMethod
 from .params import Params
-from .payment_intents import method_from_data
 from .store import R, list_response
 
 __all__ = [
-    "create_payment_method",
     "create_webhook_endpoint",
     "delete_webhook_endpoint",
     "get_balance",
@@ -57,19 +55,6 @@ def retrieve(account: Account, params: Params, ident: str, kind: type[R]) -> dic
     if kind is PaymentMethod and ident in CARDS:
         return account.store.add(PaymentMethod.from_token(ident)).to_wire()
     return get(account, ident, kind).to_wire()
-
-
-# -- payment methods ------------------------------------------------------------------
-
-
-def create_payment_method(account: Account, params: Params) -> dict[str, Any]:
-    params.check(
-        {"type", "sepa_debit", "billing_details", "metadata"},
-        stripe_only={"card", "customer", "payment_method", "allow_redisplay"},
-    )
-    method = method_from_data(params.values, "")
-    method.metadata = params.metadata() or {}
-    return account.store.add(method).to_wire()
 
 
 # -- charges ----------------------------------------------------------------------------
