@@ -1,6 +1,6 @@
 """The Alipay sandbox served on a real loopback port (mounted at ``/alipay`` like the
-sandbox server does), a notification receiver on another port, and both public SDKs
-pointed at it."""
+sandbox server does), a merchant notification receiver beside it (``/merchant/notify``),
+and both public SDKs pointed at it."""
 
 from __future__ import annotations
 
@@ -144,13 +144,11 @@ async def env(sandbox_data_dir: Path) -> AsyncIterator[Env]:
         base_url=f"http://127.0.0.1:{port}", data_dir=sandbox_data_dir, time_scale=TIME_SCALE
     )
     sandbox = AlipaySandbox(config)
-    host = Starlette(routes=[Mount("/alipay", app=sandbox.app)])
     receiver = Receiver()
-    async with (
-        httpx.AsyncClient(timeout=10) as client,
-        serve_asgi(host, port) as base_url,
-        serve_asgi(receiver.app()) as receiver_url,
-    ):
+    # One server for both: the sandbox where the sandbox server mounts it, and the
+    # merchant's notify endpoint beside it (still real HTTP between them).
+    host = Starlette(routes=[Mount("/alipay", app=sandbox.app), Mount("/merchant", app=receiver.app())])
+    async with httpx.AsyncClient(timeout=10) as client, serve_asgi(host, port) as base_url:
         await sandbox.start()
         try:
             yield Env(
@@ -158,7 +156,7 @@ async def env(sandbox_data_dir: Path) -> AsyncIterator[Env]:
                 base_url=base_url,
                 creds=sandbox.credentials(),
                 receiver=receiver,
-                notify_url=f"{receiver_url}/notify",
+                notify_url=f"{base_url}/merchant/notify",
                 http=client,
             )
         finally:
