@@ -1,0 +1,113 @@
+"""A channel that is slow, failing or refusing: the trade is never wrongly failed, the caller
+learns what to do, and the platform protects itself (R-PAY-3, R-PAY-9, R-PAY-10, R-CH-4)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import update
+
+from paygate.client import PaygateAPIError, PaygateClient
+from paygate.models import ChannelAccountRow, ChannelAttempt, Trade
+from paygate.payments.states import TradeEvent
+from paygate.payments.transitions import apply_event, retry_stale
+from tests.support.helpers import buyer, order_no, rows
+from tests.support.stack import Stack
+
+BUYER = {"buyer_id": "2088102177846880"}
+
+
+async def set_account_timeout(stack: Stack, seconds: float) -> None:
+    async with stack.container.sessions() as session, session.begin():
+        await session.execute(update(ChannelAccountRow).values(timeout_seconds=seconds))
+
+
+async def test_a_channel_timeout_leaves_the_trade_unknown_and_a_query_settles_it(stack: Stack) -> None:
+    await set_account_timeout(stack, 0.5)
+    stack.sandbox("alipay").faults.timeout(2.0, "alipay.trade.create")
+    order = order_no("TO")
+    with pytest.raises(PaygateAPIError) as err:
+        await stack.client.pay(out_order_no=order, pay_type="alipay.jsapi", amount=800, subject="T", extra=BUYER)
+    assert err.value.error == "CHANNEL_TIMEOUT" and err.value.http_status == 504
+    assert err.value.data["state"] == "unknown"
+    [trade] = await rows(stack, Trade, Trade.out_order_no == order)
+    assert trade.state == "unknown"
+    [attempt] = await rows(stack, ChannelAttempt, ChannelAttempt.trade_id == trade.id)
+    assert attempt.status == "unknown"
+
+    stack.sandbox("alipay").faults.clear()
+    stack.sandbox("alipay").faults.drop_notifications(100)
+    await asyncio.sleep(2.0)  # the sandbox finishes the held request: the order exists there
+    await buyer(stack, "alipay", trade.attempt_no)
+    synced = await stack.client.query_trade(out_order_no=order, sync=True)
+    assert synced["state"] == "succeeded" and synced["paid_amount"] == 800
+
+
+async def test_a_system_error_is_uncertain_but_a_business_refusal_fails(stack: Stack) -> None:
+    faults = stack.sandbox("alipay").faults
+    faults.error("alipay.trade.create", sub_code="ACQ.SYSTEM_ERROR", times=1)
+    order = order_no("SE")
+    with pytest.raises(PaygateAPIError) as err:
+        await stack.client.pay(out_order_no=order, pay_type="alipay.jsapi", amount=800, subject="T", extra=BUYER)
+    assert err.value.error == "CHANNEL_TIMEOUT" and err.value.data["state"] == "unknown"
+
+    faults.error("alipay.trade.create", sub_code="ACQ.BUYER_ENABLE_STATUS_FORBID", times=1)
+    order = order_no("BE")
+    with pytest.raises(PaygateAPIError) as err:
+        await stack.client.pay(out_order_no=order, pay_type="alipay.jsapi", amount=800, subject="T", extra=BUYER)
+    assert err.value.error == "CHANNEL_ERROR" and err.value.data["state"] == "failed"
+    assert err.value.data["channel_code"] == "ACQ.BUYER_ENABLE_STATUS_FORBID"
+
+
+async def test_the_circuit_opens_after_repeated_technical_failures(stack: Stack) -> None:
+    stack.sandbox("alipay").faults.error("alipay.trade.create", code="20000")
+    errors = []
+    for _ in range(6):
+        with pytest.raises(PaygateAPIError) as err:
+            await stack.client.pay(out_order_no=order_no("CB"), pay_type="alipay.jsapi", amount=100,
+                                   subject="T", extra=BUYER)
+        errors.append(err.value.error)
+    assert errors[:5] == ["CHANNEL_TIMEOUT"] * 5
+    assert errors[5] == "CIRCUIT_OPEN"
+
+
+async def test_the_sdk_queries_after_a_pay_timeout(stack: Stack) -> None:
+    """R-PAY-10: the client gives up waiting, then finds the trade by its order number."""
+    stack.sandbox("alipay").faults.latency(1500, "alipay.trade.create")
+    order = order_no("SDK")
+    async with PaygateClient(stack.internal_url, "demo", secret=stack.credentials["secret"],
+                             timeout=0.5) as client:
+        trade = await client.pay(out_order_no=order, pay_type="alipay.jsapi", amount=100, subject="T",
+                                 extra=BUYER)
+    assert trade["out_order_no"] == order and trade["trade_no"].startswith("T")
+
+
+async def test_two_writers_one_loses_the_version_check_and_reapplies(stack: Stack) -> None:
+    """Optimistic locking: two sessions load the same trade; the second commit fails the
+    version check and its retry sees the first writer's state."""
+    trade = await stack.client.pay(out_order_no=order_no("V"), pay_type="alipay.qr", amount=100, subject="V")
+    sessions = stack.container.sessions
+    async with sessions() as s1, sessions() as s2:
+        [t1] = (await s1.execute(Trade.__table__.select().where(Trade.trade_no == trade["trade_no"]))).all()
+        a = await s1.get(Trade, t1.id)
+        b = await s2.get(Trade, t1.id)
+        assert a is not None and b is not None
+        apply_event(s1, a, TradeEvent.PAID, source="test")
+        await s1.commit()
+        apply_event(s2, b, TradeEvent.CLOSED, source="test")
+        from sqlalchemy.orm.exc import StaleDataError
+
+        with pytest.raises(StaleDataError):
+            await s2.commit()
+
+    async def close_again() -> str:
+        async with sessions() as s, s.begin():
+            fresh = await s.get(Trade, t1.id)
+            assert fresh is not None
+            apply_event(s, fresh, TradeEvent.PAID, source="test")  # the retried event, a no-op now
+            return fresh.state
+
+    assert await retry_stale(close_again) == "succeeded"
+    [row] = await rows(stack, Trade, Trade.trade_no == trade["trade_no"])
+    assert row.state == "succeeded" and row.version == 3
