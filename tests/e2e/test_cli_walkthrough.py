@@ -1,0 +1,110 @@
+"""What a person does after ``make run``, as they would do it: the real ``paygate`` command
+in subprocesses, one ``paygate run`` process serving the API, callbacks and sandboxes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.servers import free_port
+
+PAYGATE = str(Path(sys.executable).parent / "paygate")
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    internal, public, sandbox = free_port(), free_port(), free_port()
+    return {
+        **os.environ,
+        "PAYGATE_DATA_DIR": str(tmp_path / "var"),
+        "PAYGATE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/var/paygate.db",
+        "PAYGATE_INTERNAL_PORT": str(internal),
+        "PAYGATE_PUBLIC_PORT": str(public),
+        "PAYGATE_PUBLIC_BASE_URL": f"http://127.0.0.1:{public}",
+        "PAYGATE_SANDBOX_PORT": str(sandbox),
+        "PAYGATE_SANDBOX_TIME_SCALE": "0.001",
+        "PAYGATE_QUERY_CACHE_SECONDS": "0",
+    }
+
+
+def run(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PAYGATE, *args], env=env, capture_output=True, text=True, timeout=60, check=check)
+
+
+def run_json(env: dict[str, str], *args: str) -> Any:
+    out = run(env, *args).stdout.strip().splitlines()[-1]
+    return json.loads(out)
+
+
+@pytest.fixture
+def server(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    run(env, "migrate")
+    run(env, "demo", "seed")
+    proc = subprocess.Popen([PAYGATE, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    base = f"http://127.0.0.1:{env['PAYGATE_INTERNAL_PORT']}"
+    for _ in range(200):
+        try:
+            if httpx.get(f"{base}/health", timeout=0.5).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        raise AssertionError(f"paygate run did not start: {proc.stdout.read() if proc.stdout else ''}")
+    yield proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+
+
+def wait_state(env: dict[str, str], trade_no: str, state: str) -> dict[str, Any]:
+    for _ in range(100):
+        trade: dict[str, Any] = run_json(env, "demo", "query", trade_no)
+        if trade["state"] == state:
+            return trade
+        time.sleep(0.1)
+    raise AssertionError(f"{trade_no} never reached {state}: {trade}")
+
+
+def test_walk_a_payment_end_to_end_with_the_cli(env: dict[str, str], server: subprocess.Popen[str]) -> None:
+    creds = run_json(env, "demo", "credentials")
+    assert set(creds) >= {"app_id", "secret", "api_base"}
+    assert creds["api_base"] == f"http://127.0.0.1:{env['PAYGATE_INTERNAL_PORT']}"
+
+    sandbox = run_json(env, "sandbox", "credentials", "alipay")
+    assert sandbox["gateway_url"] == f"http://127.0.0.1:{env['PAYGATE_SANDBOX_PORT']}/alipay/gateway.do"
+    assert "BEGIN RSA PRIVATE KEY" in sandbox["app_private_key"]
+    assert "BEGIN PUBLIC KEY" in sandbox["alipay_public_key"]
+
+    trade = run_json(env, "demo", "pay", "--pay-type", "alipay.qr", "--amount", "1999")
+    assert trade["state"] == "pending" and trade["action"]["type"] == "qr_code"
+    run(env, "sandbox", "pay", "alipay", trade["action"]["qr_code"])
+    paid = wait_state(env, trade["trade_no"], "succeeded")
+    assert paid["paid_amount"] == 1999
+
+    page = run_json(env, "demo", "pay", "--pay-type", "alipay.page", "--amount", "500")
+    run(env, "sandbox", "pay", "alipay", page["action"]["url"], "--cancel")
+    wait_state(env, page["trade_no"], "closed")
+
+    # the same flow after a restart: nothing is lost, credentials unchanged
+    server.send_signal(signal.SIGINT)
+    assert server.wait(timeout=20) == 0
+    assert run_json(env, "demo", "credentials") == creds
+    assert run_json(env, "sandbox", "credentials", "alipay") == sandbox
+
+
+def test_sandbox_pay_explains_what_it_cannot_find(env: dict[str, str], server: subprocess.Popen[str]) -> None:
+    result = run(env, "sandbox", "pay", "alipay", "NO-SUCH-TRADE", check=False)
+    assert result.returncode == 1
+    assert "NO-SUCH-TRADE" in result.stdout or "not" in result.stdout.lower()
