@@ -5,6 +5,7 @@ the sandbox's own signing code cannot hide behind the same mistake here."""
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import secrets
 import time
@@ -101,11 +102,11 @@ class WxClient:
     http: httpx.AsyncClient
     public_key_mode: bool = True
 
-    @property
+    @functools.cached_property
     def key(self) -> rsa.RSAPrivateKey:
         return load_private(self.creds["merchant_private_key"])
 
-    @property
+    @functools.cached_property
     def platform_key(self) -> rsa.RSAPublicKey:
         return load_public(self.creds["platform_public_key"])
 

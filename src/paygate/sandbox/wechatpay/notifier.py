@@ -48,7 +48,7 @@ class Delivery:
     # Unscaled seconds waited before this attempt (0 for the first).
     scheduled_delay: int
     at: str
-    outcome: str  # acknowledged | rejected | error | dropped
+    outcome: str  # sending | acknowledged | rejected | error | dropped
     status: int | None = None
     error: str | None = None
     duplicate: bool = False
@@ -185,11 +185,12 @@ class Notifier:
             attempt=attempt,
             scheduled_delay=delay,
             at=rfc3339(now_cst()),
-            outcome="dropped",
+            outcome="sending",
             duplicate=duplicate,
         )
         self.deliveries.append(record)
         if not duplicate and self._faults.take_drop():
+            record.outcome = "dropped"
             return False
         assert self._http is not None, "notifier not started"
         headers = signature_headers(self._platform, event.body, public_key_mode=event.public_key_mode)
