@@ -168,6 +168,8 @@ class Notifier:
             if len(self._held) >= window:
                 await self._release(reverse=True)
             return
+        if self._held:
+            await self._release(reverse=False)
         await self._send(delivery)
 
     async def _release(self, *, reverse: bool) -> None:
@@ -177,6 +179,10 @@ class Notifier:
 
     def _faults_changed(self) -> None:
         if not self._held or self._loop_task is None:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # changed from another thread: released at the next attempt
             return
         window = self._faults.reorder_window
         if window == 0:
