@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import stripe
 
-from .conftest import CARD_ONLY, Env, running_sandbox
+from .conftest import CARD_ONLY, SESSION, Env, Server, running_sandbox
+
+pytestmark = SESSION
 
 
 async def _pay(env: Env, amount: int, currency: str = "usd") -> stripe.PaymentIntent:
@@ -81,8 +83,8 @@ class TestPayouts:
         again = await env.http.post(env.root + "/_sandbox/payouts", json={})
         assert again.json()["data"] == []
 
-    async def test_payout_is_paid_on_arrival(self, tmp_path: Path) -> None:
-        async with running_sandbox(tmp_path, time_scale=0.00001) as env:  # a day is 0.86 s
+    async def test_payout_is_paid_on_arrival(self, tmp_path: Path, server: Server) -> None:
+        async with running_sandbox(tmp_path, 0.00001, server) as env:  # a day is 0.86 s
             await _pay(env, 10_000)
             (payout,) = env.sandbox.create_payouts(include_pending=True)
             client = env.client()

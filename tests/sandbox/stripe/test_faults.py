@@ -9,7 +9,9 @@ import time
 import pytest
 import stripe
 
-from .conftest import CARD_ONLY, Env, Receiver
+from .conftest import CARD_ONLY, SESSION, Env, Receiver
+
+pytestmark = SESSION
 
 CREATE = {"amount": 2000, "currency": "usd", **CARD_ONLY}
 

@@ -7,7 +7,9 @@ import asyncio
 import pytest
 import stripe
 
-from .conftest import CARD_ONLY, Env
+from .conftest import CARD_ONLY, SESSION, Env
+
+pytestmark = SESSION
 
 CREATE = {"amount": 2000, "currency": "usd", **CARD_ONLY}
 
@@ -164,3 +166,9 @@ class TestAuthentication:
         assert pi.status == "succeeded"
         retrieved = await env.sdk(stripe.PaymentIntent.retrieve, pi.id)
         assert retrieved.amount_received == 1000
+
+    async def test_connected_accounts_are_not_reachable(self, env: Env) -> None:
+        client = env.client(stripe_account="acct_1Other")
+        with pytest.raises(stripe.PermissionError) as exc:
+            await env.sdk(client.v1.payment_intents.list)
+        assert exc.value.http_status == 403

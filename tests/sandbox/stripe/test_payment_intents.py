@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 import stripe
 
-from .conftest import CARD_ONLY, Env
+from .conftest import CARD_ONLY, SESSION, Env
+
+pytestmark = SESSION
 
 SUCCEEDING = [
     ("pm_card_visa", "visa", "4242"),

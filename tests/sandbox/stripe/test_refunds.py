@@ -7,7 +7,9 @@ import asyncio
 import pytest
 import stripe
 
-from .conftest import CARD_ONLY, Env
+from .conftest import CARD_ONLY, SESSION, Env
+
+pytestmark = SESSION
 
 
 async def _paid(env: Env, token: str = "pm_card_visa", amount: int = 2000) -> stripe.PaymentIntent:

@@ -14,7 +14,7 @@ from paygate.sandbox.base import ChannelSandbox, SandboxConfig
 from paygate.sandbox.stripe import StripeSandbox
 from paygate.sandbox.stripe.keys import load_or_create
 
-from .conftest import CARD_ONLY, Env
+from .conftest import CARD_ONLY, SESSION, Env
 
 
 class TestCredentials:
@@ -49,6 +49,7 @@ class TestCredentials:
         assert sandbox.credentials()["secret_key"] not in repr(keys)
 
 
+@SESSION
 class TestControlApi:
     async def test_pay_an_open_intent_as_the_customer(self, env: Env) -> None:
         client = env.client()

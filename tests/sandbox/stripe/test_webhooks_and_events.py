@@ -12,7 +12,9 @@ import stripe
 
 from paygate.sandbox.stripe.delivery import RETRY_SCHEDULE_SECONDS
 
-from .conftest import CARD_ONLY, Env, Receiver, running_sandbox
+from .conftest import CARD_ONLY, SESSION, Env, Receiver, Server, running_sandbox
+
+pytestmark = SESSION
 
 
 async def _pay(env: Env, token: str = "pm_card_visa") -> stripe.PaymentIntent:
@@ -119,11 +121,20 @@ class TestWebhooks:
         assert event.type == "charge.succeeded"
         listed = await env.sdk(client.v1.webhook_endpoints.list)
         assert [e.id for e in listed.data] == [endpoint.id] and "secret" not in listed.data[0]
+        disabled = await env.sdk(client.v1.webhook_endpoints.update, endpoint.id, params={"disabled": True})
+        assert disabled.status == "disabled"
         deleted = await env.sdk(client.v1.webhook_endpoints.delete, endpoint.id)
         assert deleted.deleted is True
+        with pytest.raises(stripe.InvalidRequestError) as bad:
+            await env.sdk(
+                client.v1.webhook_endpoints.create,
+                params={"url": receiver.url, "enabled_events": ["not an event"]},
+            )
+        assert bad.value.param == "enabled_events[0]"
 
-    async def test_retries_with_backoff_stop_at_2xx(self, tmp_path: Path, receiver: Receiver) -> None:
-        async with running_sandbox(tmp_path, time_scale=0.0005) as env:
+    async def test_retries_with_backoff_stop_at_2xx(self, tmp_path: Path, server: Server) -> None:
+        async with running_sandbox(tmp_path, 0.0005, server) as env:
+            receiver = env.receiver
             receiver.statuses = [500, 503, 404]
             env.sandbox.configure_webhook(receiver.url, ["payment_intent.created"])
             await env.sdk(
@@ -141,8 +152,8 @@ class TestWebhooks:
             event = (await env.sdk(env.client().v1.events.list)).data[0]
             assert event.pending_webhooks == 0
 
-    async def test_unreachable_endpoint_is_retried(self, tmp_path: Path, receiver: Receiver) -> None:
-        async with running_sandbox(tmp_path, time_scale=0.0005) as env:
+    async def test_unreachable_endpoint_is_retried(self, tmp_path: Path, server: Server) -> None:
+        async with running_sandbox(tmp_path, 0.0005, server) as env:
             env.sandbox.configure_webhook("http://127.0.0.1:9/hook", ["payment_intent.created"])
             await env.sdk(
                 env.client().v1.payment_intents.create,

@@ -207,6 +207,19 @@ class StripeApi:
             return key, False
         raise StripeError(401, "invalid_request_error", f"Invalid API Key provided: {_mask(key)}")
 
+    def _check_account(self, request: Request, api_key: str) -> None:
+        """Connect's ``Stripe-Account``: this account has no connected accounts."""
+        account = request.headers.get("stripe-account")
+        if account and account != self.account.keys.account_id:
+            raise StripeError(
+                403,
+                "invalid_request_error",
+                f"The provided key '{_mask(api_key)}' does not have access to account "
+                f"'{account}' (or that account does not exist). Application access may have "
+                "been revoked.",
+                code="account_invalid",
+            )
+
     @staticmethod
     async def _params(request: Request) -> Params:
         try:
@@ -256,6 +269,7 @@ class StripeApi:
                 if not _VERSION.match(version):
                     raise StripeError(400, "invalid_request_error", f"Invalid Stripe API version: {version}")
                 api_key, publishable = self._authenticate(request)
+                self._check_account(request, api_key)
                 params = await self._params(request)
                 idem_key = key_header if request.method == "POST" else None
                 call = Call(params, request.path_params.get("ident", ""), Cause(rid, idem_key, version))

@@ -3,6 +3,7 @@ transactions, payouts and webhook endpoints."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,7 +14,7 @@ from .account import Account
 from .balance import BalanceTransaction, Payout, balance_wire
 from .charges import Charge
 from .errors import StripeError, invalid_param, missing_param, resource_missing
-from .events import EVENT_TYPES, Event, WebhookEndpoint
+from .events import Event, WebhookEndpoint
 from .ids import new_id, now
 from .methods import CARDS, PaymentMethod
 from .params import Params
@@ -32,6 +33,7 @@ __all__ = [
     "update_webhook_endpoint",
 ]
 
+_EVENT_TYPE = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")
 _PAGING = frozenset({"limit", "starting_after", "ending_before", "created"})
 _NAMES = {
     PaymentMethod: "PaymentMethod",
@@ -155,10 +157,10 @@ def _enabled_events(params: Params, required: bool) -> list[str] | None:
             raise missing_param("enabled_events")
         return None
     for i, name in enumerate(events):
-        if name != "*" and name not in EVENT_TYPES:
+        if name != "*" and not _EVENT_TYPE.match(name):
             raise invalid_param(
-                f"Invalid enabled_events[{i}]: must be one of the event types this sandbox "
-                f"emits or '*' (got {name!r})",
+                f"Invalid enabled_events[{i}]: must be '*' or an event type such as "
+                f"'payment_intent.succeeded' (got {name!r})",
                 f"enabled_events[{i}]",
             )
     return events
