@@ -28,7 +28,9 @@ async def test_a_channel_timeout_leaves_the_trade_unknown_and_a_query_settles_it
     stack.sandbox("alipay").faults.timeout(2.0, "alipay.trade.create")
     order = order_no("TO")
     with pytest.raises(PaygateAPIError) as err:
-        await stack.client.pay(out_order_no=order, pay_type="alipay.jsapi", amount=800, subject="T", extra=BUYER)
+        await stack.client.pay(
+            out_order_no=order, pay_type="alipay.jsapi", amount=800, subject="T", extra=BUYER
+        )
     assert err.value.error == "CHANNEL_TIMEOUT" and err.value.http_status == 504
     assert err.value.data["state"] == "unknown"
     [trade] = await rows(stack, Trade, Trade.out_order_no == order)
@@ -49,13 +51,17 @@ async def test_a_system_error_is_uncertain_but_a_business_refusal_fails(stack: S
     faults.error("alipay.trade.create", sub_code="ACQ.SYSTEM_ERROR", times=1)
     order = order_no("SE")
     with pytest.raises(PaygateAPIError) as err:
-        await stack.client.pay(out_order_no=order, pay_type="alipay.jsapi", amount=800, subject="T", extra=BUYER)
+        await stack.client.pay(
+            out_order_no=order, pay_type="alipay.jsapi", amount=800, subject="T", extra=BUYER
+        )
     assert err.value.error == "CHANNEL_TIMEOUT" and err.value.data["state"] == "unknown"
 
     faults.error("alipay.trade.create", sub_code="ACQ.BUYER_ENABLE_STATUS_FORBID", times=1)
     order = order_no("BE")
     with pytest.raises(PaygateAPIError) as err:
-        await stack.client.pay(out_order_no=order, pay_type="alipay.jsapi", amount=800, subject="T", extra=BUYER)
+        await stack.client.pay(
+            out_order_no=order, pay_type="alipay.jsapi", amount=800, subject="T", extra=BUYER
+        )
     assert err.value.error == "CHANNEL_ERROR" and err.value.data["state"] == "failed"
     assert err.value.data["channel_code"] == "ACQ.BUYER_ENABLE_STATUS_FORBID"
 
@@ -65,8 +71,9 @@ async def test_the_circuit_opens_after_repeated_technical_failures(stack: Stack)
     errors = []
     for _ in range(6):
         with pytest.raises(PaygateAPIError) as err:
-            await stack.client.pay(out_order_no=order_no("CB"), pay_type="alipay.jsapi", amount=100,
-                                   subject="T", extra=BUYER)
+            await stack.client.pay(
+                out_order_no=order_no("CB"), pay_type="alipay.jsapi", amount=100, subject="T", extra=BUYER
+            )
         errors.append(err.value.error)
     assert errors[:5] == ["CHANNEL_TIMEOUT"] * 5
     assert errors[5] == "CIRCUIT_OPEN"
@@ -76,10 +83,12 @@ async def test_the_sdk_queries_after_a_pay_timeout(stack: Stack) -> None:
     """R-PAY-10: the client gives up waiting, then finds the trade by its order number."""
     stack.sandbox("alipay").faults.latency(1500, "alipay.trade.create")
     order = order_no("SDK")
-    async with PaygateClient(stack.internal_url, "demo", secret=stack.credentials["secret"],
-                             timeout=0.5) as client:
-        trade = await client.pay(out_order_no=order, pay_type="alipay.jsapi", amount=100, subject="T",
-                                 extra=BUYER)
+    async with PaygateClient(
+        stack.internal_url, "demo", secret=stack.credentials["secret"], timeout=0.5
+    ) as client:
+        trade = await client.pay(
+            out_order_no=order, pay_type="alipay.jsapi", amount=100, subject="T", extra=BUYER
+        )
     assert trade["out_order_no"] == order and trade["trade_no"].startswith("T")
 
 

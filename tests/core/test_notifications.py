@@ -30,8 +30,13 @@ def sandbox_key(stack: Stack) -> str:
 
 
 async def pending_trade(stack: Stack, amount: int = 2500) -> tuple[dict[str, Any], Trade]:
-    trade = await stack.client.pay(out_order_no=order_no("N"), pay_type="alipay.jsapi", amount=amount,
-                                   subject="Notify", extra={"buyer_id": "2088102177846880"})
+    trade = await stack.client.pay(
+        out_order_no=order_no("N"),
+        pay_type="alipay.jsapi",
+        amount=amount,
+        subject="Notify",
+        extra={"buyer_id": "2088102177846880"},
+    )
     [row] = await rows(stack, Trade, Trade.trade_no == trade["trade_no"])
     return trade, row
 
@@ -60,8 +65,9 @@ def success_params(stack: Stack, row: Trade, **overrides: str) -> dict[str, str]
 
 async def post(stack: Stack, row: Trade, form: dict[str, str], account: int | None = None) -> httpx.Response:
     async with httpx.AsyncClient() as http:
-        return await http.post(f"{stack.public_url}/notify/alipay/{account or row.channel_account_id}",
-                               data=form)
+        return await http.post(
+            f"{stack.public_url}/notify/alipay/{account or row.channel_account_id}", data=form
+        )
 
 
 async def state(stack: Stack, trade_no: str) -> str:

@@ -50,8 +50,9 @@ def run_json(env: dict[str, str], *args: str) -> Any:
 def server(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
     run(env, "migrate")
     run(env, "demo", "seed")
-    proc = subprocess.Popen([PAYGATE, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    proc = subprocess.Popen(
+        [PAYGATE, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     base = f"http://127.0.0.1:{env['PAYGATE_INTERNAL_PORT']}"
     for _ in range(200):
         try:
