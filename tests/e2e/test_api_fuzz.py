@@ -17,7 +17,7 @@ from schemathesis import GenerationMode
 
 from paygate.auth import signing
 from tests.e2e.test_cli_walkthrough import PAYGATE, run, run_json
-from tests.e2e.test_cli_walkthrough import env as env  # noqa: PLC0414  (fixture re-export)
+from tests.e2e.test_cli_walkthrough import env as env
 
 
 @pytest.fixture
