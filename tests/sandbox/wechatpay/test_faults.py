@@ -151,7 +151,7 @@ async def test_timeout_before_the_effect(faulty: Env) -> None:
     assert not held.done()
     assert env.sandbox.trade("FAULT-0002")["trade_state"] == "NOTPAY"
     cleared = await env.http.delete(env.base_url + "/_sandbox/faults")
-    assert cleared.status_code == 200 and cleared.json()["holds"] == {}
+    assert cleared.status_code == 200 and cleared.json()["timeouts"] == {}
     released = await held
     assert released.status_code == 500 and released.json()["code"] == "SYSTEM_ERROR"
     assert env.sandbox.trade("FAULT-0002")["trade_state"] == "NOTPAY"
@@ -170,16 +170,18 @@ async def test_sdk_sees_error_faults(faulty: Env, make_sdk: SdkFactory) -> None:
         {"errors": {"nonsense": "SYSTEM_ERROR"}},
         {"errors": {"pay": {"status": 500}}},
         {"errors": {"pay": {"code": "X", "status": 200}}},
-        {"holds": {"query": {"apply": True}}},
+        {"timeouts": {"query": "soon"}},
+        {"timeouts": {"query": {"seconds": -1}}},
         {"latency_ms": -1},
-        {"notify": {"drop": "two"}},
+        {"notifications": {"drop_next": "two"}},
+        {"notifications": {"drop": 1}},
         {"refunds": {"outcome": "MAYBE"}},
         {"earthquake": True},
     ],
 )
 async def test_bad_fault_specs_are_refused(env: Env, spec: dict[str, Any]) -> None:
     response = await env.http.post(env.base_url + "/_sandbox/faults", json=spec)
-    assert response.status_code == 400 and response.json()["error"] == "bad_request"
+    assert response.status_code == 400 and response.json()["error"] == "bad_faults"
     assert (await env.http.get(env.base_url + "/_sandbox/faults")).json()["errors"] == {}
 
 
@@ -189,7 +191,7 @@ async def test_faults_json_round_trip(env: Env) -> None:
         "errors": {"refund": {"code": "NOT_ENOUGH", "times": 2}},
         "holds": {"query": 0.01},
         "timeouts": {"close": {"apply": False}},
-        "notify": {"drop": 1, "duplicate": 2, "reorder": True},
+        "notifications": {"drop_next": 1, "duplicate": True, "reorder_window": 2},
         "refunds": "ABNORMAL",
     }
     current = (await env.http.post(env.base_url + "/_sandbox/faults", json=spec)).json()
@@ -197,9 +199,13 @@ async def test_faults_json_round_trip(env: Env) -> None:
     assert current["errors"]["refund"] == {
         "code": "NOT_ENOUGH", "status": 403, "message": "余额不足", "times": 2, "apply": False
     }  # fmt: skip
-    assert current["holds"]["query"]["seconds"] == 0.01 and current["holds"]["close"]["seconds"] is None
-    assert current["notify"] == {"drop": 1, "duplicate": 2, "reorder": True}
+    holds = current["timeouts"]
+    assert holds["query"] == {"seconds": 0.01, "apply": True, "times": None}
+    assert holds["close"] == {"seconds": None, "apply": False, "times": None}
+    assert current["notifications"] == {"drop_next": 1, "duplicate": True, "reorder_window": 2}
     assert current["refunds"] == {"outcome": "ABNORMAL", "times": None}
     assert (await env.http.get(env.base_url + "/_sandbox/faults")).json() == current
     await env.http.delete(env.base_url + "/_sandbox/faults")
-    assert env.sandbox.faults.to_json()["notify"] == {"drop": 0, "duplicate": False, "reorder": False}
+    assert env.sandbox.faults.to_json()["notifications"] == {
+        "drop_next": 0, "duplicate": False, "reorder_window": 0
+    }  # fmt: skip

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 
 from paygate.sandbox.wechatpay import RETRY_SCHEDULE_SECONDS
+from paygate.sandbox.wechatpay.notifier import Attempt
 
 from .conftest import Env, Receiver, running_sandbox
 from .wxclient import WECHATPAY_HEADERS, decrypt, load_public, verify_headers
@@ -22,8 +23,9 @@ async def _order(env: Env, receiver: Receiver, out_trade_no: str) -> None:
     assert response.status_code == 200
 
 
-def _attempts(env: Env, out_trade_no: str) -> list[dict]:  # type: ignore[type-arg]
-    return [d for d in env.sandbox.notifications if d["out_trade_no"] == out_trade_no]
+def _attempts(env: Env, out_trade_no: str) -> list[Attempt]:
+    [delivery] = [d for d in env.sandbox.notifications if d.event.out_trade_no == out_trade_no]
+    return delivery.attempts
 
 
 async def _settle(env: Env, seconds: float = 0.1) -> None:
@@ -73,8 +75,9 @@ async def test_retries_stop_at_200(env: Env, receiver: Receiver) -> None:
     assert len({c.body for c in calls}) == 1  # the same body, re-signed each time
     assert len({c.headers["wechatpay-nonce"] for c in calls}) == 4
     attempts = _attempts(env, "RETRY-0001")
-    assert [a["scheduled_delay"] for a in attempts] == [0, 15, 15, 30]
-    assert [a["outcome"] for a in attempts] == ["rejected"] * 3 + ["acknowledged"]
+    assert [a.scheduled_delay for a in attempts] == [0, 15, 15, 30]
+    assert [a.outcome for a in attempts] == ["failed"] * 3 + ["success"]
+    assert [a.status for a in attempts] == [500, 503, 404, 200]
     # Each wait is at least the scheduled delay times time_scale (0.001).
     gaps = [b.at - a.at for a, b in itertools.pairwise(calls)]
     assert all(gap >= d * 0.001 * 0.9 for gap, d in zip(gaps, [15, 15, 30], strict=True))
@@ -97,8 +100,9 @@ async def test_the_whole_schedule_then_give_up(key_dir: Path, receiver: Receiver
         await receiver.wait_for(16, within=20)
         await _settle(env, 0.2)
         attempts = _attempts(env, "GIVEUP-001")
-        assert [a["scheduled_delay"] for a in attempts] == [0, *SCHEDULE]
-        assert [a["attempt"] for a in attempts] == list(range(1, 17))
+        assert [a.scheduled_delay for a in attempts] == [0, *SCHEDULE]
+        [delivery] = env.sandbox.notifications
+        assert delivery.gave_up and not delivery.succeeded
         assert len(receiver.calls) == 16
         gaps = [b.at - a.at for a, b in zip(receiver.calls, receiver.calls[1:], strict=False)]
         assert all(gap >= d * 0.00002 * 0.9 for gap, d in zip(gaps, SCHEDULE, strict=True))
@@ -109,48 +113,53 @@ async def test_unreachable_receiver_is_retried(env: Env) -> None:
     assert response.status_code == 200
     env.sandbox.pay("DOWN-00001")
     for _ in range(100):
-        done = [a for a in _attempts(env, "DOWN-00001") if a["outcome"] != "sending"]
-        if len(done) >= 3:
+        if len(_attempts(env, "DOWN-00001")) >= 3:
             break
         await asyncio.sleep(0.01)
-    assert [a["outcome"] for a in _attempts(env, "DOWN-00001")[:3]] == ["error"] * 3
+    assert [a.outcome for a in _attempts(env, "DOWN-00001")[:3]] == ["error"] * 3
 
 
 async def test_drop_fault_loses_attempts_which_are_then_retried(env: Env, receiver: Receiver) -> None:
-    await env.http.post(env.base_url + "/_sandbox/faults", json={"notify": {"drop": 2}})
+    await env.http.post(env.base_url + "/_sandbox/faults", json={"notifications": {"drop_next": 2}})
     await _order(env, receiver, "DROP-00001")
     env.sandbox.pay("DROP-00001")
     await receiver.wait_for(1)
     await _settle(env)
     assert len(receiver.calls) == 1
-    assert [a["outcome"] for a in _attempts(env, "DROP-00001")] == ["dropped", "dropped", "acknowledged"]
+    assert [a.outcome for a in _attempts(env, "DROP-00001")] == ["dropped", "dropped", "success"]
 
 
 async def test_duplicate_fault_delivers_twice(env: Env, receiver: Receiver) -> None:
-    env.sandbox.set_faults(notify={"duplicate": True})
+    env.sandbox.faults.duplicate_notifications()
     await _order(env, receiver, "DUP-000001")
     env.sandbox.pay("DUP-000001")
     calls = await receiver.wait_for(2)
     assert json.loads(calls[0].body)["id"] == json.loads(calls[1].body)["id"]
-    assert [a["duplicate"] for a in _attempts(env, "DUP-000001")] == [False, True]
+    await _settle(env)
+    assert [a.duplicate for a in _attempts(env, "DUP-000001")] == [False, True]
 
 
 async def test_reorder_fault_sends_newest_first(env: Env, receiver: Receiver) -> None:
-    env.sandbox.set_faults(notify={"reorder": True})
-    await _order(env, receiver, "FIRST-0001")
-    await _order(env, receiver, "SECOND-001")
-    env.sandbox.pay("FIRST-0001")
-    env.sandbox.pay("SECOND-001")
-    calls = await receiver.wait_for(2)
-    order = [
-        json.loads(decrypt(env.creds["apiv3_key"], json.loads(c.body)["resource"]))["out_trade_no"]
-        for c in calls
-    ]
-    assert order == ["SECOND-001", "FIRST-0001"]
-    # A lone notification is not held forever.
-    await _order(env, receiver, "ALONE-0001")
-    env.sandbox.pay("ALONE-0001")
-    await receiver.wait_for(3)
+    env.sandbox.set_faults(notifications={"reorder_window": 3})
+    for otn in ("FIRST-0001", "SECOND-001", "THIRD-0001"):
+        await _order(env, receiver, otn)
+        env.sandbox.pay(otn)
+        await asyncio.sleep(0.02)
+    calls = await receiver.wait_for(3)
+    key = env.creds["apiv3_key"]
+    order = [json.loads(decrypt(key, json.loads(c.body)["resource"]))["out_trade_no"] for c in calls]
+    assert order == ["THIRD-0001", "SECOND-001", "FIRST-0001"]
+    # Held notifications are released in their own order when the faults are cleared.
+    await _order(env, receiver, "HELD-00001")
+    await _order(env, receiver, "HELD-00002")
+    env.sandbox.pay("HELD-00001")
+    env.sandbox.pay("HELD-00002")
+    await asyncio.sleep(0.05)
+    assert len(receiver.calls) == 3
+    env.sandbox.clear_faults()
+    calls = await receiver.wait_for(5)
+    order = [json.loads(decrypt(key, json.loads(c.body)["resource"]))["out_trade_no"] for c in calls[3:]]
+    assert order == ["HELD-00001", "HELD-00002"]
 
 
 async def test_notifications_wait_for_start(key_dir: Path, receiver: Receiver) -> None:
@@ -169,7 +178,7 @@ async def test_control_api_lists_attempts(env: Env, receiver: Receiver) -> None:
     await receiver.wait_for(1)
     await _settle(env)
     listed = (await env.http.get(env.base_url + "/_sandbox/notifications?out_trade_no=LIST-00001")).json()
-    assert [(d["event_type"], d["outcome"], d["status"]) for d in listed] == [
-        ("TRANSACTION.SUCCESS", "acknowledged", 200)
-    ]
+    [delivery] = listed
+    assert delivery["event_type"] == "TRANSACTION.SUCCESS" and delivery["succeeded"]
+    assert [(a["outcome"], a["status"]) for a in delivery["attempts"]] == [("success", 200)]
     assert env.sandbox.trade("LIST-00001")["notifications"] == listed

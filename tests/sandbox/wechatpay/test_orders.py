@@ -176,7 +176,8 @@ async def test_payer_outcomes(env: Env, outcome: str, state: str) -> None:
         assert env.sandbox.pay(f"OUT-{outcome}")["trade_state"] == "SUCCESS"
     else:
         retry = await env.http.post(env.base_url + "/_sandbox/pay", json={"trade": f"OUT-{outcome}"})
-        assert retry.status_code == 409 and retry.json()["error"] == "invalid_state"
+        assert retry.status_code == 409 and retry.json()["error"] == "ORDER_CLOSED"
+        assert retry.json()["trade"]["trade_state"] == state
 
 
 async def test_control_finds_trades_by_every_handle(env: Env) -> None:
@@ -189,7 +190,9 @@ async def test_control_finds_trades_by_every_handle(env: Env) -> None:
     assert paid["out_trade_no"] == "HANDLE-JS" and paid["trade_state"] == "SUCCESS"
     view = (await env.http.get(control + "/trades/HANDLE-JS")).json()
     assert view["trade_state"] == "SUCCESS" and view["trade_type"] == "JSAPI"
-    assert (await env.http.get(control + "/trades/NOT-THERE")).status_code == 404
+    missing = await env.http.get(control + "/trades/NOT-THERE")
+    assert missing.status_code == 404 and missing.json()["error"] == "unknown_trade"
+    assert env.sandbox.trade("NOT-THERE") is None
     bad = await env.http.post(control + "/pay", json={"trade": "HANDLE-H5", "outcome": "explode"})
     assert bad.status_code == 400
     listing = (await env.http.get(control + "/trades")).json()
@@ -204,11 +207,12 @@ async def test_an_expired_order_cannot_be_paid(env: Env) -> None:
     view = env.sandbox.trade("EXPIRE-001")
     # WeChat moves a time_expire closer than a minute to one minute after the order.
     assert dt.datetime.fromisoformat(view["time_expire"]) >= dt.datetime.now(CST) + dt.timedelta(seconds=50)
-    trade = env.sandbox._ctx.store.trade(env.creds["mchid"], "EXPIRE-001")
-    assert trade is not None
-    trade.time_expire = dt.datetime.now(CST) - dt.timedelta(seconds=1)
+    clock = await env.http.post(env.base_url + "/_sandbox/clock", json={"advance_seconds": 61})
+    assert clock.status_code == 200
     late = await env.http.post(env.base_url + "/_sandbox/pay", json={"trade": "EXPIRE-001"})
-    assert late.status_code == 409
+    assert late.status_code == 409 and late.json()["error"] == "ORDER_EXPIRED"
+    # WeChat does not close it by itself: it stays NOTPAY until the merchant closes it.
+    assert late.json()["trade"]["trade_state"] == "NOTPAY"
 
 
 async def test_cashier_page_pays_with_a_button(env: Env) -> None:

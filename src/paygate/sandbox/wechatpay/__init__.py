@@ -29,11 +29,19 @@ from . import control
 from .app import build_app
 from .context import MOUNT, Context
 from .control import ControlError
-from .faults import Faults
+from .faults import Faults, FaultSpecError
 from .keys import Merchant, build_merchant, load_or_create
-from .notifier import RETRY_SCHEDULE_SECONDS, Notifier
+from .notifier import RETRY_SCHEDULE_SECONDS, Delivery, Notifier
+from .state import Clock
 
-__all__ = ["RETRY_SCHEDULE_SECONDS", "ControlError", "WechatPaySandbox"]
+__all__ = [
+    "RETRY_SCHEDULE_SECONDS",
+    "ControlError",
+    "Delivery",
+    "FaultSpecError",
+    "Faults",
+    "WechatPaySandbox",
+]
 
 
 class WechatPaySandbox:
@@ -45,13 +53,15 @@ class WechatPaySandbox:
         self.config = config
         merchant, platform = load_or_create(config.data_dir)
         self._demo = merchant
-        faults = Faults()
+        self.clock = Clock()
+        self.faults = Faults()
         self._ctx = Context(
             config=config,
             platform=platform,
             merchants={merchant.mchid: merchant},
-            faults=faults,
-            notifier=Notifier(platform, faults, config.time_scale, http),
+            faults=self.faults,
+            notifier=Notifier(platform, self.faults, config.time_scale, self.clock.now, http),
+            clock=self.clock,
         )
         self._app = build_app(self._ctx)
 
@@ -131,8 +141,12 @@ class WechatPaySandbox:
         found = control.pay_trade(self._ctx, data)
         return control.trade_view(self._ctx, found)
 
-    def trade(self, ref: str, *, mchid: str | None = None) -> dict[str, Any]:
-        return control.trade_view(self._ctx, control.resolve_trade(self._ctx, ref, mchid))
+    def trade(self, ref: str, *, mchid: str | None = None) -> dict[str, Any] | None:
+        """The trade view (as ``GET /_sandbox/trades/…``), or None if unknown/ambiguous."""
+        try:
+            return control.trade_view(self._ctx, control.resolve_trade(self._ctx, ref, mchid))
+        except ControlError:
+            return None
 
     def refund(self, out_refund_no: str, *, mchid: str | None = None) -> dict[str, Any]:
         return control.refund_view(control.resolve_refund(self._ctx, out_refund_no, mchid))
@@ -143,29 +157,26 @@ class WechatPaySandbox:
         refund = control.settle_refund(self._ctx, out_refund_no, {"outcome": outcome, "mchid": mchid})
         return control.refund_view(refund)
 
+    def advance_clock(self, seconds: float) -> None:
+        """Move sandbox time on (order expiry, timestamps, bill dates)."""
+        self.clock.advance(seconds)
+
     # -- faults and notifications -----------------------------------------------------------
 
-    @property
-    def faults(self) -> Faults:
-        return self._ctx.faults
-
     def set_faults(self, spec: Mapping[str, Any] | None = None, /, **kinds: Any) -> dict[str, Any]:
-        """Merge faults (see :mod:`.faults`); returns the faults now in force."""
-        self._ctx.faults.update({**(spec or {}), **kinds})
-        return self._ctx.faults.to_json()
+        """Merge faults given as :meth:`Faults.update` JSON; returns the faults in force.
+        ``sandbox.faults`` has the same as methods (``error``, ``timeout``, …)."""
+        self.faults.update({**(spec or {}), **kinds})
+        return self.faults.to_json()
 
     def clear_faults(self) -> None:
-        self._ctx.faults.clear()
+        self.faults.clear()
 
     @property
-    def notifications(self) -> list[dict[str, Any]]:
-        """Every notification delivery attempt so far."""
-        return self._ctx.notifier.history()
+    def notifications(self) -> list[Delivery]:
+        """Every notification and its delivery attempts so far."""
+        return self._ctx.notifier.deliveries
 
     def notifications_idle(self) -> bool:
-        """True when no delivery is in progress or scheduled."""
+        """True when no delivery is in flight, scheduled or held."""
         return self._ctx.notifier.idle()
-
-    @property
-    def time_scale(self) -> float:
-        return self.config.time_scale

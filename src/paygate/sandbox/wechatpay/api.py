@@ -69,7 +69,7 @@ def _raise(fault: ErrorFault) -> None:
 
 
 async def _run_with_faults(ctx: Context, op: str, call: Call, handler: Handler) -> Reply:
-    latency = ctx.faults.latency(op)
+    latency = ctx.faults.latency_for(op)
     if latency:
         await asyncio.sleep(latency)
     error = ctx.faults.take_error(op)

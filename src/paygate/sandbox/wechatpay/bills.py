@@ -22,7 +22,7 @@ from starlette.responses import Response
 
 from .api import Call, Reply
 from .context import BillFile, Context
-from .state import CST, Refund, Trade, now_cst
+from .state import CST, Refund, Trade
 from .wire import WechatError, param_error
 
 __all__ = [
@@ -178,7 +178,7 @@ def render_trade_bill(trades: Iterable[Trade], refunds: Iterable[Refund], bill_t
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
-def _bill_date(call: Call) -> dt.date:
+def _bill_date(ctx: Context, call: Call) -> dt.date:
     text = call.query.get("bill_date")
     if text is None:
         raise param_error(
@@ -194,7 +194,7 @@ def _bill_date(call: Call) -> dt.date:
         raise param_error(
             "账单日期格式不正确，应为 YYYY-MM-DD", location="query", field="bill_date", value=text
         ) from None
-    today = now_cst().date()
+    today = ctx.clock.now().date()
     if day > today:
         raise param_error("账单日期不能晚于当前日期", location="query", value=text)
     if (today - day).days > BILL_HISTORY_DAYS:
@@ -203,7 +203,7 @@ def _bill_date(call: Call) -> dt.date:
 
 
 async def tradebill(ctx: Context, call: Call) -> Reply:
-    day = _bill_date(call)
+    day = _bill_date(ctx, call)
     bill_type = call.query.get("bill_type", "ALL")
     if bill_type not in BILL_TYPES:
         raise param_error("账单类型不正确", location="query", field="bill_type", value=bill_type)

@@ -12,7 +12,7 @@ from paygate.sandbox.base import SandboxConfig
 from .faults import Faults
 from .keys import Merchant, Platform
 from .notifier import Notifier, cancel_all
-from .state import Store
+from .state import Clock, Store
 
 __all__ = ["MOUNT", "REFUND_SETTLE_SECONDS", "BillFile", "Context"]
 
@@ -36,6 +36,7 @@ class Context:
     merchants: dict[str, Merchant]
     faults: Faults
     notifier: Notifier
+    clock: Clock
     store: Store = field(default_factory=Store)
     bills: dict[str, BillFile] = field(default_factory=dict)
     refund_settle_seconds: float = REFUND_SETTLE_SECONDS

@@ -6,6 +6,7 @@ ciphertext are identical on every retry; only the signature headers are fresh.""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import secrets
 import string
 import uuid
@@ -15,7 +16,7 @@ from typing import Any
 from paygate.kit.crypto import aes_gcm_encrypt
 
 from .keys import Merchant
-from .state import Refund, Trade, now_cst, rfc3339
+from .state import Refund, Trade, rfc3339
 from .wire import dump_json
 
 __all__ = ["Event", "encrypt_resource", "payment_event", "refund_event"]
@@ -58,11 +59,11 @@ def encrypt_resource(
     }
 
 
-def _envelope(event_type: str, summary: str, resource: dict[str, str]) -> tuple[str, bytes]:
+def _envelope(event_type: str, summary: str, resource: dict[str, str], now: dt.datetime) -> tuple[str, bytes]:
     event_id = str(uuid.uuid4())
     body: dict[str, Any] = {
         "id": event_id,
-        "create_time": rfc3339(now_cst()),
+        "create_time": rfc3339(now),
         "resource_type": "encrypt-resource",
         "event_type": event_type,
         "summary": summary,
@@ -71,9 +72,9 @@ def _envelope(event_type: str, summary: str, resource: dict[str, str]) -> tuple[
     return event_id, dump_json(body)
 
 
-def payment_event(trade: Trade, merchant: Merchant) -> Event:
+def payment_event(trade: Trade, merchant: Merchant, now: dt.datetime) -> Event:
     resource = encrypt_resource(merchant.apiv3_key, dump_json(trade.to_wire()), "transaction", "transaction")
-    event_id, body = _envelope("TRANSACTION.SUCCESS", "支付成功", resource)
+    event_id, body = _envelope("TRANSACTION.SUCCESS", "支付成功", resource, now)
     return Event(
         id=event_id,
         event_type="TRANSACTION.SUCCESS",
@@ -85,7 +86,7 @@ def payment_event(trade: Trade, merchant: Merchant) -> Event:
     )
 
 
-def refund_event(refund: Refund, merchant: Merchant) -> Event | None:
+def refund_event(refund: Refund, merchant: Merchant, now: dt.datetime) -> Event | None:
     """The ``REFUND.*`` event for a refund's final status; None without a notify_url."""
     if refund.notify_url is None or refund.status not in _REFUND_EVENTS:
         return None
@@ -93,7 +94,7 @@ def refund_event(refund: Refund, merchant: Merchant) -> Event | None:
     resource = encrypt_resource(
         merchant.apiv3_key, dump_json(refund.notification_resource()), "refund", "refund"
     )
-    event_id, body = _envelope(event_type, summary, resource)
+    event_id, body = _envelope(event_type, summary, resource, now)
     return Event(
         id=event_id,
         event_type=event_type,

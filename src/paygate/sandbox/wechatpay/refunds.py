@@ -13,7 +13,7 @@ import asyncio
 from .api import Call, Reply
 from .context import Context
 from .notifications import refund_event
-from .state import Refund, Trade, new_refund_id, now_cst
+from .state import Refund, Trade, new_refund_id
 from .validation import RefundRequest, validate_refund
 from .wire import WechatError
 
@@ -58,7 +58,7 @@ async def create_refund(ctx: Context, call: Call) -> Reply:
         raise WechatError(400, "INVALID_REQUEST", "订单已全额退款")
     if req.refund > refundable:
         raise WechatError(400, "INVALID_REQUEST", "申请退款金额超过订单可退金额")
-    now = now_cst()
+    now = ctx.clock.now()
     refund = Refund(
         trade=trade,
         refund_id=new_refund_id(now),
@@ -89,9 +89,10 @@ def settle(ctx: Context, refund: Refund, outcome: str) -> Refund:
     """Move ``refund`` to ``SUCCESS``, ``ABNORMAL`` or ``CLOSED`` and notify (raises
     :class:`~.state.InvalidTransition` from a final status)."""
     refund.transition(outcome)
+    now = ctx.clock.now()
     if outcome == "SUCCESS":
-        refund.success_time = now_cst()
-    event = refund_event(refund, ctx.merchants[refund.trade.mchid])
+        refund.success_time = now
+    event = refund_event(refund, ctx.merchants[refund.trade.mchid], now)
     if event is not None:
         ctx.notifier.publish(event)
     return refund

@@ -17,6 +17,7 @@ __all__ = [
     "REFUND_TRANSITIONS",
     "TRADE_STATE_DESC",
     "TRADE_TRANSITIONS",
+    "Clock",
     "InvalidTransition",
     "Refund",
     "Store",
@@ -70,6 +71,25 @@ class InvalidTransition(Exception):
 
 def now_cst() -> dt.datetime:
     return dt.datetime.now(CST).replace(microsecond=0)
+
+
+class Clock:
+    """Sandbox time in Beijing time, which tests can move on (never back): order expiry,
+    ``success_time``/``create_time`` stamps and bill dates follow it. Request timestamps
+    (checked against real time) and notification retry delays (event-loop time, scaled)
+    do not."""
+
+    def __init__(self) -> None:
+        self._offset = dt.timedelta(0)
+
+    def now(self) -> dt.datetime:
+        return now_cst() + self._offset
+
+    def advance(self, seconds: float) -> dt.datetime:
+        if seconds < 0:
+            raise ValueError("the sandbox clock only moves forward")
+        self._offset += dt.timedelta(seconds=seconds)
+        return self.now()
 
 
 def rfc3339(moment: dt.datetime) -> str:

@@ -12,7 +12,7 @@ from typing import Literal
 from .api import Call, Reply
 from .context import Context
 from .notifications import payment_event
-from .state import Trade, new_openid, new_prepay_id, new_token, new_transaction_id, now_cst
+from .state import Trade, new_openid, new_prepay_id, new_token, new_transaction_id
 from .validation import PayRequest, validate_pay
 from .wire import WechatError, param_error
 
@@ -110,7 +110,7 @@ async def pay(ctx: Context, call: Call, kind: str) -> Reply:
     existing = ctx.store.trade(merchant.mchid, req.out_trade_no)
     if existing is not None:
         return _resubmission(ctx, existing, req, kind)
-    now = now_cst()
+    now = ctx.clock.now()
     time_expire = req.time_expire
     if time_expire is not None and time_expire < now + MIN_PAYABLE:
         # WeChat moves an earlier time_expire to one minute after the order.
@@ -190,7 +190,7 @@ def apply_outcome(
     target = OUTCOMES.get(outcome)
     if target is None:
         raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
-    now = now_cst()
+    now = ctx.clock.now()
     if target in ("SUCCESS", "USERPAYING", "PAYERROR") and trade.expired(now):
         raise TradeExpired(f"trade {trade.out_trade_no} expired at {trade.time_expire}")
     trade.transition(target)  # raises InvalidTransition
@@ -202,5 +202,5 @@ def apply_outcome(
         trade.bank_type = bank_type or "OTHERS"
         if trade.payer_openid is None:
             trade.payer_openid = openid or new_openid()
-        ctx.notifier.publish(payment_event(trade, ctx.merchants[trade.mchid]))
+        ctx.notifier.publish(payment_event(trade, ctx.merchants[trade.mchid], now))
     return trade
