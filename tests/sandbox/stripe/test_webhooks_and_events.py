@@ -170,3 +170,25 @@ class TestWebhooks:
         total = sum(RETRY_SCHEDULE_SECONDS)
         assert 2.5 * 86400 < total <= 3 * 86400
         assert list(RETRY_SCHEDULE_SECONDS) == sorted(RETRY_SCHEDULE_SECONDS)
+
+    async def test_nothing_is_sent_while_stopped_and_all_after_a_restart(
+        self, env: Env, receiver: Receiver
+    ) -> None:
+        env.sandbox.configure_webhook(receiver.url, ["payment_intent.created"])
+        await env.sdk(
+            env.client().v1.payment_intents.create,
+            params={"amount": 2000, "currency": "usd", **CARD_ONLY},
+        )
+        await receiver.wait_for(lambda r: len(r) == 1)
+        while env.sandbox.webhook_attempts[-1].outcome == "sending":  # the answer is on its way
+            await asyncio.sleep(0.01)
+        await env.sandbox.stop()
+        await env.sdk(
+            env.client().v1.payment_intents.create,
+            params={"amount": 3000, "currency": "usd", **CARD_ONLY},
+        )
+        await asyncio.sleep(0.1)
+        assert len(receiver.received) == 1
+        await env.sandbox.start()
+        await receiver.wait_for(lambda r: len(r) == 2)
+        assert json.loads(receiver.received[1].body)["data"]["object"]["amount"] == 3000

@@ -22,8 +22,8 @@ from .store import Record, Store
 
 __all__ = ["DEFAULT_API_VERSION", "Account", "Cause"]
 
-#: The API version stripe-python 16.1.0 pins (``stripe._api_version``); events are rendered
-#: with it unless the request named another.
+#: The account's default API version: the one stripe-python 16.1.0 pins
+#: (``stripe._api_version``). Events are rendered with it, whatever the request sent.
 DEFAULT_API_VERSION = "2026-10-28.endive"
 
 
@@ -33,7 +33,6 @@ class Cause:
 
     request_id: str | None = None
     idempotency_key: str | None = None
-    api_version: str = DEFAULT_API_VERSION
 
 
 ASYNC = Cause()
@@ -80,7 +79,7 @@ class Account:
                 previous_attributes=previous,
                 request_id=cause.request_id,
                 idempotency_key=cause.idempotency_key,
-                api_version=cause.api_version,
+                api_version=DEFAULT_API_VERSION,
             )
         )
         self.dispatcher.publish(event, self.store.all(WebhookEndpoint)[::-1])

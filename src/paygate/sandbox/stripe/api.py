@@ -272,7 +272,7 @@ class StripeApi:
                 self._check_account(request, api_key)
                 params = await self._params(request)
                 idem_key = key_header if request.method == "POST" else None
-                call = Call(params, request.path_params.get("ident", ""), Cause(rid, idem_key, version))
+                call = Call(params, request.path_params.get("ident", ""), Cause(rid, idem_key))
                 if publishable:
                     if not op.publishable:
                         raise StripeError(401, "invalid_request_error", _PUBLISHABLE)

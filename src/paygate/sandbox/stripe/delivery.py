@@ -80,6 +80,7 @@ class Dispatcher:
         self._time_scale = time_scale
         self._client = client
         self._queues: dict[str, asyncio.Queue[_Job]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
         self._reorder_buffer: list[_Job] = []
         self.attempts: list[Attempt] = []
 
@@ -102,10 +103,11 @@ class Dispatcher:
             self._enqueue(job)
 
     def _enqueue(self, job: _Job) -> None:
-        queue = self._queues.get(job.endpoint.id)
-        if queue is None:
-            queue = self._queues[job.endpoint.id] = asyncio.Queue()
-            self._scheduler.spawn(self._worker(queue))
+        key = job.endpoint.id
+        queue = self._queues.setdefault(key, asyncio.Queue())
+        worker = self._workers.get(key)
+        if worker is None or worker.done():  # first use, or the sandbox was restarted
+            self._workers[key] = self._scheduler.spawn(self._worker(queue))
         queue.put_nowait(job)
 
     async def _worker(self, queue: asyncio.Queue[_Job]) -> None:
@@ -113,6 +115,9 @@ class Dispatcher:
             job = await queue.get()
             try:
                 await self._attempt(job)
+            except asyncio.CancelledError:  # stopped mid-attempt: try again after a restart
+                queue.put_nowait(job)
+                raise
             except Exception:  # keep delivering the others
                 log.exception("stripe sandbox: webhook attempt crashed")
 
@@ -150,6 +155,9 @@ class Dispatcher:
                 headers=headers,
                 timeout=DELIVERY_TIMEOUT_SECONDS,
             )
+        except asyncio.CancelledError:
+            self.attempts.remove(record)  # never happened; it is queued again
+            raise
         except httpx.HTTPError as exc:
             record.outcome, record.error = "error", f"{type(exc).__name__}: {exc}"[:200]
             if not job.duplicate:
