@@ -51,6 +51,7 @@ def _parse(content: bytes) -> tuple[list[str], list[list[str]], list[str], list[
 
 
 async def _bill(client: WxClient, query: str) -> tuple[dict[str, str], bytes]:
+    """Fetch a bill for a day whose bill is ready (the caller advanced the clock)."""
     answer = await client.request("GET", f"/v3/bill/tradebill?{query}")
     assert answer.status_code == 200, answer.text
     body = answer.json()
@@ -70,6 +71,7 @@ async def test_all_bill_format(env: Env) -> None:
         "out_trade_no": "BILL-A-001", "out_refund_no": "BILL-R-1",
         "amount": {"refund": 250, "total": 1000, "currency": "CNY"},
     })  # fmt: skip
+    env.sandbox.advance_clock(34 * 3600)  # bills are ready at 10:00 the next day
     body, content = await _bill(client, f"bill_date={_today()}&bill_type=ALL")
     assert hashlib.sha1(content).hexdigest() == body["hash_value"]
     header, rows, summary_header, summary = _parse(content)
@@ -103,6 +105,7 @@ async def test_success_and_refund_bills_and_plain_download(env: Env) -> None:
         "out_trade_no": "BILL-T-001", "out_refund_no": "BILL-T-R1",
         "amount": {"refund": 500, "total": 500, "currency": "CNY"},
     })  # fmt: skip
+    env.sandbox.advance_clock(34 * 3600)
     body, content = await _bill(client, f"bill_date={_today()}&bill_type=SUCCESS")
     header, rows, _, _ = _parse(content)
     assert header == SUCCESS_HEADER and [r[9] for r in rows] == ["SUCCESS"]
@@ -117,7 +120,10 @@ async def test_bill_errors(env: Env) -> None:
     client = env.client()
     yesterday = (dt.datetime.now(CST).date() - dt.timedelta(days=1)).isoformat()
     tomorrow = (dt.datetime.now(CST).date() + dt.timedelta(days=1)).isoformat()
+    await client.pay(out_trade_no="BILL-E-001")
+    env.sandbox.pay("BILL-E-001")
     for query, code in [
+        (f"bill_date={_today()}", "STATEMENT_CREATING"),
         ("bill_type=ALL", "PARAM_ERROR"),
         ("bill_date=2024/01/01", "PARAM_ERROR"),
         (f"bill_date={tomorrow}", "PARAM_ERROR"),
@@ -134,6 +140,7 @@ async def test_download_url_is_short_lived_and_private(env: Env) -> None:
     client = env.client()
     await client.pay(out_trade_no="BILL-P-001")
     env.sandbox.pay("BILL-P-001")
+    env.sandbox.advance_clock(34 * 3600)
     answer = (await client.request("GET", f"/v3/bill/tradebill?bill_date={_today()}")).json()
     path = answer["download_url"].removeprefix(env.base_url)
     stranger = env.client({**env.creds, **env.sandbox.register_merchant()})

@@ -61,6 +61,7 @@ async def faulty(env: Env) -> Env:
     refund = {"out_trade_no": "FAULT-0001", "out_refund_no": "FAULT-R0",
               "amount": {"refund": 1, "total": 100, "currency": "CNY"}}  # fmt: skip
     assert (await client.request("POST", "/v3/refund/domestic/refunds", refund)).status_code == 200
+    env.sandbox.advance_clock(34 * 3600)  # today's bill is ready
     return env
 
 

@@ -112,7 +112,11 @@ async def test_trade_bill_download_matches_its_hash(env: Env, make_sdk: SdkFacto
     wx = make_sdk(env.creds, mode)
     await sdk(wx.pay, description="账单商品", out_trade_no="BILL-0001", amount={"total": 1234})
     env.sandbox.pay("BILL-0001")
-    code, text = await sdk(wx.trade_bill, bill_date=_today())
+    day = _today()
+    code, text = await sdk(wx.trade_bill, bill_date=day)
+    assert code == 400 and json.loads(text)["code"] == "STATEMENT_CREATING"  # ready tomorrow 10:00
+    env.sandbox.advance_clock(34 * 3600)
+    code, text = await sdk(wx.trade_bill, bill_date=day)
     assert code == 200, text
     bill = json.loads(text)
     assert bill["hash_type"] == "SHA1" and bill["download_url"].startswith(env.base_url + "/")

@@ -5,6 +5,10 @@ download_url}``; the file is fetched, signed by the merchant but unsigned in ret
 The file is UTF-8 CSV: a header row, detail rows whose every value starts with a
 backtick, a summary header row and a summary row, lines ending ``\\r\\n``. ``hash_value``
 is the SHA1 of the uncompressed file; with ``tar_type=GZIP`` the file is served gzipped.
+
+As at WeChat, a day's bill is ready from 10:00 (Beijing time, sandbox clock) the next
+day: before that a day with activity answers ``STATEMENT_CREATING``; a day without any
+answers ``NO_STATEMENT_EXIST``. Advance the sandbox clock to get today's bill.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ __all__ = [
 
 BILL_URL_TTL_SECONDS = 30.0
 BILL_HISTORY_DAYS = 90
+#: A day's bill is ready this long after the day began (10:00 the next day).
+BILL_READY_AFTER = dt.timedelta(days=1, hours=10)
 FEE_RATE = Decimal("0.006")
 FEE_RATE_TEXT = "0.60%"
 
@@ -223,6 +229,9 @@ async def tradebill(ctx: Context, call: Call) -> Reply:
     ]
     if not trades and not refunds:
         raise WechatError(400, "NO_STATEMENT_EXIST", "账单文件不存在")
+    ready_at = dt.datetime.combine(day, dt.time(), CST) + BILL_READY_AFTER
+    if ctx.clock.now() < ready_at:
+        raise WechatError(400, "STATEMENT_CREATING", "账单生成中，请在次日上午10点以后再下载")
     trades.sort(key=lambda t: (t.success_time, t.out_trade_no))
     refunds.sort(key=lambda r: (r.created_at, r.out_refund_no))
     content = render_trade_bill(trades, refunds, bill_type)
