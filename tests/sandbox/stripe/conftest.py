@@ -39,6 +39,16 @@ SESSION = pytest.mark.asyncio(loop_scope="session")
 TIME_SCALE = 0.001
 
 
+async def eventually(predicate: Callable[[], bool], within: float = 5.0) -> None:
+    """Wait until ``predicate()`` holds (polling: the sandbox records some things only
+    after a round trip)."""
+    for _ in range(int(within / 0.01)):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in time")
+
+
 @dataclass
 class Received:
     body: bytes

@@ -12,7 +12,7 @@ import stripe
 
 from paygate.sandbox.stripe.delivery import RETRY_SCHEDULE_SECONDS
 
-from .conftest import CARD_ONLY, SESSION, Env, Receiver, Server, running_sandbox
+from .conftest import CARD_ONLY, SESSION, Env, Receiver, Server, eventually, running_sandbox
 
 pytestmark = SESSION
 
@@ -180,8 +180,7 @@ class TestWebhooks:
             params={"amount": 2000, "currency": "usd", **CARD_ONLY},
         )
         await receiver.wait_for(lambda r: len(r) == 1)
-        while env.sandbox.webhook_attempts[-1].outcome == "sending":  # the answer is on its way
-            await asyncio.sleep(0.01)
+        await eventually(lambda: env.sandbox.webhook_attempts[-1].outcome != "sending")
         await env.sandbox.stop()
         await env.sdk(
             env.client().v1.payment_intents.create,
