@@ -192,3 +192,24 @@ def _other_public_key() -> str:
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         .decode()
     )
+
+
+async def test_mounts_in_the_sandbox_host(key_dir: Path, make_sdk: SdkFactory) -> None:
+    """paygate's sandbox server loads the class by name and mounts it at /wechatpay."""
+    from paygate.sandbox.app import SandboxHost
+    from paygate.sandbox.base import SandboxConfig
+    from tests.support.servers import free_port, serve_asgi
+
+    port = free_port()
+    config = SandboxConfig(base_url=f"http://127.0.0.1:{port}", data_dir=key_dir, time_scale=0.001)
+    host = SandboxHost(config, {"wechatpay": "paygate.sandbox.wechatpay:WechatPaySandbox"})
+    async with serve_asgi(host.asgi(), port=port):
+        await host.start()
+        try:
+            creds = host.credentials("wechatpay")
+            assert creds["base_url"] == f"http://127.0.0.1:{port}/wechatpay"
+            wx = make_sdk(creds)
+            code, text = await sdk(wx.pay, description="d", out_trade_no="HOST-00001", amount={"total": 1})
+            assert code == 200 and json.loads(text)["code_url"].startswith(creds["base_url"])
+        finally:
+            await host.stop()

@@ -73,9 +73,9 @@ async def _run_with_faults(ctx: Context, op: str, call: Call, handler: Handler) 
     if latency:
         await asyncio.sleep(latency)
     error = ctx.faults.take_error(op)
-    hold: HoldFault | None = ctx.faults.take_hold(op)
     if error is not None and not error.apply:
         _raise(error)
+    hold: HoldFault | None = ctx.faults.take_hold(op)
     if hold is not None and not hold.apply:
         await ctx.faults.wait(hold)
         if hold.seconds is None:

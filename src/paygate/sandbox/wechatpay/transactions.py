@@ -12,7 +12,15 @@ from typing import Literal
 from .api import Call, Reply
 from .context import Context
 from .notifications import payment_event
-from .state import Trade, new_openid, new_prepay_id, new_token, new_transaction_id
+from .state import (
+    TRADE_TRANSITIONS,
+    InvalidTransition,
+    Trade,
+    new_openid,
+    new_prepay_id,
+    new_token,
+    new_transaction_id,
+)
 from .validation import PayRequest, validate_pay
 from .wire import WechatError, param_error
 
@@ -191,9 +199,11 @@ def apply_outcome(
     if target is None:
         raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
     now = ctx.clock.now()
+    if target not in TRADE_TRANSITIONS[trade.state]:
+        raise InvalidTransition("trade", trade.state, target)
     if target in ("SUCCESS", "USERPAYING", "PAYERROR") and trade.expired(now):
         raise TradeExpired(f"trade {trade.out_trade_no} expired at {trade.time_expire}")
-    trade.transition(target)  # raises InvalidTransition
+    trade.transition(target)
     if target in ("SUCCESS", "PAYERROR") and trade.transaction_id is None:
         trade.transaction_id = new_transaction_id(now)
         ctx.store.index_transaction(trade)
