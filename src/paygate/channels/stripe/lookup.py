@@ -6,9 +6,10 @@ contract's refund query passes only the refund number. Stripe's Search API would
 ``metadata['attempt_no']`` but lags behind writes by up to a minute and is not simulated by
 the sandbox, so these lookups walk list endpoints, newest first, matching our metadata:
 
-* a PaymentIntent by ``metadata.attempt_no`` among the newest ``pages`` × 100 intents;
+* a PaymentIntent by ``metadata.attempt_no`` among the newest ``pages`` pages (of 100)
+  of intents;
 * a refund by ``metadata.refund_no`` among one intent's refunds (all of them) or, without
-  the intent, among the account's newest ``pages`` × 100 refunds.
+  the intent, among the account's newest ``pages`` pages of refunds.
 
 A list read to its end without a match is a definite "not found" (lists are consistent);
 running out of pages first raises :class:`ChannelError` — the caller must then pass the
@@ -30,7 +31,6 @@ __all__ = ["DEFAULT_SCAN_PAGES", "Found", "Lookup"]
 DEFAULT_SCAN_PAGES: Final = 3
 #: Pages walked through one intent's refunds (far more than any intent has).
 _INTENT_REFUND_PAGES: Final = 20
-_PAGE_SIZE: Final = 100
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,10 @@ def _metadata_is(name: str, value: str) -> Callable[[Mapping[str, Any]], bool]:
 
 
 class Lookup:
-    def __init__(self, client: StripeClient, pages: int = DEFAULT_SCAN_PAGES) -> None:
+    def __init__(self, client: StripeClient, pages: int = DEFAULT_SCAN_PAGES, page_size: int = 100) -> None:
         self._client = client
         self._pages = pages
+        self._page_size = page_size
 
     async def intent(self, account: ChannelAccount, attempt_no: str, *, operation: str) -> Found:
         """The PaymentIntent created for ``attempt_no`` (with ``latest_charge`` expanded)."""
@@ -91,7 +92,7 @@ class Lookup:
         operation: str,
         what: str,
     ) -> Found:
-        query: dict[str, Any] = {**params, "limit": _PAGE_SIZE}
+        query: dict[str, Any] = {**params, "limit": self._page_size}
         exchange: Exchange | None = None
         for _ in range(pages):
             reply = await self._client.get(account, path, query, operation=operation)
@@ -107,7 +108,7 @@ class Lookup:
                 return Found(None, exchange)
             query["starting_after"] = items[-1].get("id")
         message = (
-            f"stripe {operation}: {what} is not among the newest {pages * _PAGE_SIZE} objects "
+            f"stripe {operation}: {what} is not among the newest {pages * self._page_size} objects "
             f"of {path}; pass its Stripe id (PaymentIntent / refund id) to look it up"
         )
         if exchange is not None:
