@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# make bench: paygate's internal API on PostgreSQL + Redis under wrk, against the bare
+# reference service (../shared/bench/floor.sh) measured in the same run. Prints one JSON line
+# on stdout (progress goes to stderr). See docs/benchmarks.md.
+#
+#   1. checks the pure-Lua HMAC-SHA256 used by wrk against Python's hmac (selftest.py);
+#   2. drops/creates the database $BENCH_DB, migrates it, seeds the demo app and the sandbox
+#      Alipay account (PAYGATE_DATA_DIR in a temp dir);
+#   3. starts `uvicorn --factory paygate.api.asgi:internal_app --workers 2` on 127.0.0.1;
+#   4. wrk: POST /gopay (alipay.page, unique out_order_no, signed in Lua), warm-up + run;
+#      checks: no non-2xx / socket errors, trades in the database == the run's successful
+#      pays (+ at most the requests still in flight when wrk stopped), all of them pending;
+#   5. wrk: POST /query/trade over the trades of step 4, warm-up + run, same error check;
+#   6. stops paygate, runs floor.sh with the same duration/connections/workers;
+#   7. prints {"gopay_rps", "gopay_p99_ms", "query_rps", ..., "gopay_vs_floor", machine}.
+# Every process it starts is stopped on exit, failure or interrupt. Only 127.0.0.1 is used.
+#
+# Knobs (environment): BENCH_SECONDS=10 BENCH_CONNECTIONS=32 BENCH_THREADS=2 BENCH_WORKERS=2
+#   BENCH_WARMUP=2 BENCH_PORT=18078 BENCH_DB=paygate_bench BENCH_FLOOR=../shared/bench/floor.sh
+#   BENCH_KEEP=1 (keep the work dir)  BENCH_PROFILE=1 (afterwards: py-spy on one worker during
+#   an extra, unmeasured gopay run + the per-stage CPU breakdown; installs py-spy in .venv)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+here=$root/scripts/bench
+bin=$root/.venv/bin
+secs=${BENCH_SECONDS:-10}
+conns=${BENCH_CONNECTIONS:-32}
+threads=${BENCH_THREADS:-2}
+workers=${BENCH_WORKERS:-2}
+warm=${BENCH_WARMUP:-2}
+port=${BENCH_PORT:-18078}
+db=${BENCH_DB:-paygate_bench}
+floor=${BENCH_FLOOR:-$root/../shared/bench/floor.sh}
+pg=(psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -qtA)
+
+say() { echo "bench: $*" >&2; }
+die() { echo "bench: FAILED: $*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- preconditions
+command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
+command -v psql >/dev/null || die "psql is not installed (apt-get install postgresql-client)"
+[[ -x $bin/uvicorn && -x $bin/paygate ]] || die "$bin has no paygate/uvicorn: run make install"
+[[ -f $floor ]] || die "floor script not found: $floor"
+up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+up 5432 || die "PostgreSQL is not listening on 127.0.0.1:5432 (scripts/services.sh starts it)"
+up 6379 || die "Redis is not listening on 127.0.0.1:6379 (scripts/services.sh starts it)"
+up "$port" && die "port $port is already in use (set BENCH_PORT)"
+[[ $db =~ ^[a-z_][a-z0-9_]*$ ]] || die "bad BENCH_DB name: $db"
+
+# ---------------------------------------------------------------- cleanup
+work=$(mktemp -d /tmp/paygate-bench.XXXXXX)
+server_pid="" floor_pid="" spy_pid=""
+stop_group() {  # stop a process group we started (setsid), politely then firmly
+  local pid=$1
+  [[ -n $pid ]] || return 0
+  kill -TERM -- "-$pid" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 -- "-$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+}
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  [[ -n $spy_pid ]] && kill "$spy_pid" 2>/dev/null
+  stop_group "$floor_pid"
+  stop_group "$server_pid"
+  wait 2>/dev/null
+  if [[ $rc -ne 0 && -s $work/server.log ]]; then
+    echo "bench: --- last lines of the paygate server log ---" >&2
+    tail -n 30 "$work/server.log" >&2
+  fi
+  if [[ ${BENCH_KEEP:-0} == 1 ]]; then say "work dir kept: $work"; else rm -rf "$work"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- environment
+for v in $(compgen -e | grep '^PAYGATE_' || true); do unset "$v"; done
+export PAYGATE_DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:5432/$db"
+export PAYGATE_REDIS_URL="redis://127.0.0.1:6379/0"
+export PAYGATE_DATA_DIR="$work/data"
+export PAYGATE_INTERNAL_PORT="$port"
+export PAYGATE_LOG_LEVEL=WARNING
+mkdir -p "$PAYGATE_DATA_DIR"
+cd "$work"
+
+cpu_model=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+mem_gib=$(awk '/^MemTotal/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)
+"$bin/python" - "$cpu_model" "$mem_gib" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)" \
+  "$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" >machine.json <<'EOF'
+import json, platform, sys
+model, mem, nproc, load, commit = sys.argv[1:6]
+print(json.dumps({"nproc": int(nproc), "cpu_model": model, "mem_gib": float(mem),
+                  "loadavg_at_start": load, "python": platform.python_version(), "commit": commit}))
+EOF
+printf '{"params": {"seconds": %s, "connections": %s, "threads": %s, "workers": %s, "warmup_s": %s, "pay_type": "alipay.page"}}\n' \
+  "$secs" "$conns" "$threads" "$workers" "$warm" >params.json
+
+# ---------------------------------------------------------------- 1. the Lua signer
+"$bin/python" "$here/selftest.py" "$(command -v wrk)" "$here/selftest.lua" \
+  || die "the Lua HMAC-SHA256 does not match Python's hmac"
+
+# ---------------------------------------------------------------- 2. database + demo data
+say "database $db: drop, create, migrate, seed"
+"${pg[@]}" -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
+timeout 120 "$bin/paygate" migrate >&2
+timeout 120 "$bin/paygate" demo seed >/dev/null
+creds=$(timeout 60 "$bin/paygate" demo credentials)
+read -r app_id secret < <("$bin/python" -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["app_id"], d["secret"])' "$creds")
+export BENCH_APP_ID=$app_id BENCH_SECRET=$secret
+
+# ---------------------------------------------------------------- 3. paygate
+say "starting paygate internal API: $workers uvicorn workers on 127.0.0.1:$port"
+setsid "$bin/uvicorn" --factory paygate.api.asgi:internal_app --host 127.0.0.1 --port "$port" \
+  --workers "$workers" --no-access-log --log-level warning >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 120); do
+  curl -sf "http://127.0.0.1:$port/health" >/dev/null && break
+  kill -0 "$server_pid" 2>/dev/null || die "paygate exited at start-up"
+  sleep 0.25
+done
+curl -sf "http://127.0.0.1:$port/health" >/dev/null || die "paygate did not answer /health in 30 s"
+sleep 1  # let every worker finish its start-up
+
+run_id=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+
+# wrk_phase NAME MODE TAG SECONDS [extra wrk args]: runs wrk, leaves NAME.json / NAME.txt
+wrk_phase() {
+  local name=$1 mode=$2 tag=$3 d=$4
+  shift 4
+  BENCH_MODE=$mode BENCH_TAG=$tag BENCH_OUT="$work/$name.json" \
+    timeout $((d + 60)) wrk -t"$threads" -c"$conns" -d"${d}s" --timeout 10s "$@" \
+    -s "$here/paygate.lua" "http://127.0.0.1:$port/" >"$work/$name.txt" 2>&1 \
+    || { cat "$work/$name.txt" >&2; die "wrk failed ($name)"; }
+  [[ -s $work/$name.json ]] || { cat "$work/$name.txt" >&2; die "wrk wrote no summary ($name)"; }
+  "$bin/python" - "$work/$name.json" "$name" <<'EOF' || { cat "$work/$name.txt" >&2; die "$name: wrk saw errors (see above): a bench of errors is worthless"; }
+import json, sys
+s = json.load(open(sys.argv[1]))
+bad = {k: v for k, v in s.items() if k.startswith("errors_") and v}
+if bad or s["requests"] == 0:
+    print(f"bench: {sys.argv[2]}: {s['requests']} requests, errors {bad} (errors_status = non-2xx/3xx)", file=sys.stderr)
+    sys.exit(1)
+EOF
+}
+jget() { "$bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$@"; }
+
+# trades_of TAG: how many trades the run TAG created, and how many are pending
+trades_of() {
+  "${pg[@]}" -d "$db" -F' ' -c "SELECT count(*), count(*) FILTER (WHERE state = 'pending') FROM trades WHERE out_order_no LIKE 'B$1-%'"
+}
+# settle TAG: wait until the run's trade count stops moving (in-flight requests finish)
+settle() {
+  local prev=-1 now
+  for _ in $(seq 40); do
+    now=$(trades_of "$1" | cut -d' ' -f1)
+    [[ $now == "$prev" ]] && break
+    prev=$now
+    sleep 0.5
+  done
+}
+# check_trades NAME TAG: trades in the database vs the run's successful and sent requests
+check_trades() {
+  local name=$1 tag=$2 ok sent n pending
+  settle "$tag"
+  ok=$(jget "$work/$name.json" requests)
+  sent=$(jget "$work/$name.json" sent)
+  read -r n pending < <(trades_of "$tag")
+  say "$name: wrk ok=$ok sent=$sent, trades in the database=$n (pending=$pending)"
+  ((n >= ok && n <= sent)) || die "$name: $n trades in the database for $ok successful pays ($sent sent)"
+  ((pending == n)) || die "$name: $((n - pending)) of the $n trades are not pending"
+  c_ok=$ok c_sent=$sent c_trades=$n
+}
+
+# ---------------------------------------------------------------- 4. /gopay
+say "gopay: warm-up ${warm}s, then ${secs}s, $conns connections, $threads threads"
+wrk_phase gopay_warm gopay "${run_id}w" "$warm"
+check_trades gopay_warm "${run_id}w"
+"$bin/python" "$here/cpu.py" snap "$work/cpu_a.json"
+wrk_phase gopay gopay "${run_id}g" "$secs" --latency
+"$bin/python" "$here/cpu.py" snap "$work/cpu_b.json"
+check_trades gopay "${run_id}g"
+g_ok=$c_ok g_sent=$c_sent g_trades=$c_trades
+"$bin/python" "$here/cpu.py" diff "$work/cpu_a.json" "$work/cpu_b.json" --root $$ --server "$server_pid" \
+  --reqs "$g_sent" >"$work/gopay_cpu.json"
+
+# ---------------------------------------------------------------- 5. /query/trade
+"${pg[@]}" -d "$db" -c "SELECT trade_no FROM trades WHERE out_order_no LIKE 'B${run_id}g-%' ORDER BY random()" >"$work/trades.txt"
+export BENCH_TRADES=$work/trades.txt
+say "query/trade over $(wc -l <"$work/trades.txt") trades: warm-up ${warm}s, then ${secs}s"
+wrk_phase query_warm query "${run_id}x" "$warm"
+"$bin/python" "$here/cpu.py" snap "$work/cpu_a.json"
+wrk_phase query query "${run_id}q" "$secs" --latency
+"$bin/python" "$here/cpu.py" snap "$work/cpu_b.json"
+"$bin/python" "$here/cpu.py" diff "$work/cpu_a.json" "$work/cpu_b.json" --root $$ --server "$server_pid" \
+  --reqs "$(jget "$work/query.json" sent)" >"$work/query_cpu.json"
+printf '{"checks": {"gopay_ok": %s, "gopay_sent": %s, "gopay_trades_in_db": %s, "non_2xx": 0}}\n' \
+  "$g_ok" "$g_sent" "$g_trades" >checks.json
+
+# ---------------------------------------------------------------- optional profile
+if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
+  [[ -x $bin/py-spy ]] || "$bin/pip" install -q py-spy >&2
+  worker=$(pgrep -P "$server_pid" -f multiprocessing-fork | head -1)
+  say "profile: py-spy on worker $worker during an extra ${secs}s gopay run (not measured)"
+  "$bin/py-spy" record -p "$worker" -d "$secs" -r 200 --nonblocking -f raw -o "$work/profile.txt" >/dev/null 2>&1 &
+  spy_pid=$!
+  wrk_phase gopay_prof gopay "${run_id}p" "$((secs + 1))"
+  wait "$spy_pid" || true
+  spy_pid=""
+  "$bin/python" "$here/profile_summary.py" "$work/profile.txt" 20 >&2 || true
+  BENCH_KEEP=1  # keep profile.txt (py-spy collapsed stacks) in the work dir
+fi
+
+# ---------------------------------------------------------------- 6. the floor
+say "stopping paygate; floor: $(basename "$floor") $secs $conns $workers"
+stop_group "$server_pid"
+wait "$server_pid" 2>/dev/null || true
+server_pid=""
+"$bin/python" "$here/cpu.py" snap "$work/cpu_a.json"
+setsid bash "$floor" "$secs" "$conns" "$workers" >"$work/floor.out" 2>"$work/floor.err" &
+floor_pid=$!
+wait "$floor_pid" || { cat "$work/floor.err" "$work/floor.out" >&2; die "floor.sh failed"; }
+floor_done=$floor_pid
+floor_pid=""
+"$bin/python" "$here/cpu.py" snap "$work/cpu_b.json"
+"$bin/python" "$here/cpu.py" diff "$work/cpu_a.json" "$work/cpu_b.json" --root $$ --server "$floor_done" >"$work/floor_cpu.json"
+grep '^{' "$work/floor.out" | tail -1 >"$work/floor.json"
+[[ -s $work/floor.json ]] || { cat "$work/floor.err" "$work/floor.out" >&2; die "floor.sh printed no JSON"; }
+
+# ---------------------------------------------------------------- 7. the line
+"$bin/python" "$here/report.py" "$work"
