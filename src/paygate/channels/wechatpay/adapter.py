@@ -313,10 +313,11 @@ class WechatPayAdapter:
         return parse_notification(self._client, account, headers, body, now=self._clock())
 
     def notify_reply(self, accepted: bool) -> NotifyReply:
-        """204 with no body (received); otherwise 500 ``{"code":"FAIL",…}`` (send again)."""
+        """204 with no body (received); otherwise 400 ``{"code":"FAIL",…}``: WeChat sends
+        anything but 200/204 again on its schedule (15 s … 6 h, ~24 h in all)."""
         if accepted:
             return NotifyReply(status_code=204, body=b"")
-        return NotifyReply(status_code=500, body=_FAIL_BODY, media_type="application/json")
+        return NotifyReply(status_code=400, body=_FAIL_BODY, media_type="application/json")
 
     def parse_return(self, account: ChannelAccount, query: Mapping[str, str]) -> ReturnInfo:
         """WeChat's H5 cashier returns without any signed data: never verified; the trade
