@@ -120,3 +120,47 @@ async def test_two_writers_one_loses_the_version_check_and_reapplies(stack: Stac
     assert await retry_stale(close_again) == "succeeded"
     [row] = await rows(stack, Trade, Trade.trade_no == trade["trade_no"])
     assert row.state == "succeeded" and row.version == 3
+
+
+async def test_a_request_that_never_reached_the_channel_is_sent_again_on_retry(stack: Stack) -> None:
+    """A refused connection proves nothing was sent: the trade stays created and the same
+    pay request, repeated, sends a new attempt (R-PAY-2: one trade, several attempts)."""
+    async with stack.container.sessions() as session, session.begin():
+        [account] = (await session.execute(ChannelAccountRow.__table__.select())).all()
+        await session.execute(update(ChannelAccountRow).values(gateway_url="http://127.0.0.1:9/gateway.do"))
+    order = order_no("NS")
+    with pytest.raises(PaygateAPIError) as err:
+        await stack.client.pay(
+            out_order_no=order, pay_type="alipay.jsapi", amount=100, subject="T", extra=BUYER
+        )
+    assert err.value.error == "CHANNEL_UNAVAILABLE" and err.value.data["state"] == "created"
+    async with stack.container.sessions() as session, session.begin():
+        await session.execute(update(ChannelAccountRow).values(gateway_url=account.gateway_url))
+    trade = await stack.client.pay(
+        out_order_no=order, pay_type="alipay.jsapi", amount=100, subject="T", extra=BUYER
+    )
+    assert trade["state"] == "pending" and trade["action"]["type"] == "jsapi"
+    [row] = await rows(stack, Trade, Trade.out_order_no == order)
+    attempts = await rows(stack, ChannelAttempt, ChannelAttempt.trade_id == row.id)
+    assert [a.status for a in attempts] == ["not_sent", "accepted"]
+    assert row.attempt_no == attempts[1].attempt_no != attempts[0].attempt_no
+
+
+async def test_invalid_json_from_an_unauthenticated_caller_is_an_auth_error(stack: Stack) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=stack.internal_url) as http:
+        r = await http.post("/gopay", content=b"{not json", headers={"Content-Type": "application/json"})
+        assert r.status_code == 401 and r.json()["error"] == "MISSING_CREDENTIALS"
+        r = await http.post(
+            "/gopay",
+            content=b"{}",
+            headers={
+                "Content-Type": "application/json",
+                "X-Paygate-App-Id": "demo",
+                "X-Paygate-Timestamp": "12²".encode("latin-1"),
+                "X-Paygate-Nonce": "abcdefgh12",
+                "X-Paygate-Signature": "00",
+            },
+        )
+        assert r.status_code == 401 and r.json()["error"] == "TIMESTAMP_OUT_OF_WINDOW"

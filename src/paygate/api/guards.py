@@ -24,29 +24,52 @@ class SourceAllowList:
     """Pure ASGI middleware: refuses connections from sources outside ``networks`` with
     403 ``SOURCE_NOT_ALLOWED`` before any work is done."""
 
-    def __init__(self, app: ASGIApp, networks: Iterable[str]) -> None:
+    def __init__(self, app: ASGIApp, networks: Iterable[str], trusted_proxies: Iterable[str] = ()) -> None:
         self.app = app
         self.networks: list[IPNetwork] = [ipaddress.ip_network(n, strict=False) for n in networks]
+        self.proxies: list[IPNetwork] = [ipaddress.ip_network(n, strict=False) for n in trusted_proxies]
         self._seen: dict[str, bool] = {}
+
+    @staticmethod
+    def _within(host: str, networks: list[IPNetwork]) -> bool:
+        try:
+            addr = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(addr in net for net in networks)
+
+    def source(self, scope: Scope) -> str | None:
+        """The caller's address: the peer, or — when the peer is a trusted proxy — the
+        right-most address of ``X-Forwarded-For`` that is not a trusted proxy."""
+        client = scope.get("client")
+        host: str | None = client[0] if client else None
+        if host is None or not self.proxies or not self._within(host, self.proxies):
+            return host
+        for name, value in scope.get("headers", []):
+            if name == b"x-forwarded-for":
+                hops = [h.strip() for h in value.decode("latin-1").split(",") if h.strip()]
+                for hop in reversed(hops):
+                    if not self._within(hop, self.proxies):
+                        return hop
+        return host
 
     def allowed(self, host: str | None) -> bool:
         if host is None:
             return False
         hit = self._seen.get(host)
         if hit is None:
-            try:
-                addr = ipaddress.ip_address(host)
-                hit = any(addr in net for net in self.networks)
-            except ValueError:
-                hit = False
+            hit = self._within(host, self.networks)
             if len(self._seen) < 10_000:
                 self._seen[host] = hit
         return hit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            client = scope.get("client")
-            if not self.allowed(client[0] if client else None):
+            source = self.source(scope)
+            if self.proxies and source is not None:
+                client = scope.get("client")
+                scope = {**scope, "client": (source, client[1] if client else 0)}
+            if not self.allowed(source):
                 body = json.dumps(
                     {
                         "errno": ErrorCode.SOURCE_NOT_ALLOWED.errno,
@@ -76,7 +99,7 @@ async def authenticated(request: Request) -> AuthenticatedApp:
     container: Container = request.app.state.container
     limit = container.settings.max_body_bytes
     length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > limit):
+    if length is not None and (not (length.isascii() and length.isdigit()) or int(length) > limit):
         raise RequestError(code=ErrorCode.BODY_TOO_LARGE)
     body = await request.body()
     if len(body) > limit:

@@ -50,6 +50,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if getattr(request.state, "paygate_app", None) is None and request.method == "POST":
+            # FastAPI decodes JSON before dependencies run: authenticate first, so an
+            # unauthenticated caller learns nothing about bodies (checks keep their order)
+            try:
+                await authenticated(request)
+            except PaygateError as auth_error:
+                return error_response(request, auth_error)
         code, message = _validation_code(exc)
         fields = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg")} for e in exc.errors()[:10]]
         return code_response(request, code, message, {"fields": fields})
@@ -90,7 +97,11 @@ def create_internal_app(container: Container, *, manage_lifespan: bool = False) 
     )
     app.state.container = container
     install_error_handlers(app)
-    app.add_middleware(SourceAllowList, networks=container.settings.internal_allow)
+    app.add_middleware(
+        SourceAllowList,
+        networks=container.settings.internal_allow,
+        trusted_proxies=container.settings.trusted_proxies,
+    )
 
     @app.post(
         "/gopay",

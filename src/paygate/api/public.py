@@ -46,25 +46,25 @@ def create_public_app(container: Container, *, manage_lifespan: bool = False) ->
         return PlainTextResponse("error", status_code=500)
 
     @app.post("/notify/{channel}/{account_id}")
-    async def notify(channel: str, account_id: int, request: Request) -> Response:
-        if channel not in container.registry.channels:
+    async def notify(channel: str, account_id: str, request: Request) -> Response:
+        if channel not in container.registry.channels or not account_id.isascii() or not account_id.isdigit():
             return PlainTextResponse("not found", status_code=404)
         body = await request.body()
         if len(body) > container.settings.max_body_bytes:
             return PlainTextResponse("too large", status_code=413)
-        reply = await container.notifications.handle(channel, account_id, dict(request.headers), body)
+        reply = await container.notifications.handle(channel, int(account_id), dict(request.headers), body)
         return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)
 
     @app.api_route("/return/{channel}/{account_id}", methods=["GET", "POST"])
-    async def channel_return(channel: str, account_id: int, request: Request) -> Response:
-        if channel not in container.registry.channels:
+    async def channel_return(channel: str, account_id: str, request: Request) -> Response:
+        if channel not in container.registry.channels or not account_id.isascii() or not account_id.isdigit():
             return PlainTextResponse("not found", status_code=404)
         params = dict(request.query_params)
         if request.method == "POST":
             form = await request.form()
             params.update({k: str(v) for k, v in form.items()})
         try:
-            trade, info = await container.notifications.handle_return(channel, account_id, params)
+            trade, info = await container.notifications.handle_return(channel, int(account_id), params)
         except PaygateError:
             trade, info = None, None
         if trade is None:

@@ -32,7 +32,11 @@ def _finish(request: Request, status: int, payload: dict[str, Any]) -> Response:
     started = getattr(request.state, "started", None)
     duration_ms = int((time.perf_counter() - started) * 1000) if started else 0
     endpoint = request.url.path
-    metrics.API_REQUESTS.labels(endpoint, str(payload["errno"])).inc()
+    route = request.scope.get("route")
+    label = getattr(route, "path", "unmatched")  # bounded label values
+    metrics.API_REQUESTS.labels(label, str(payload["errno"])).inc()
+    if started:
+        metrics.API_LATENCY.labels(label).observe(time.perf_counter() - started)
     data = payload.get("data") or {}
     request_json = getattr(request.state, "request_json", None)
     container.call_log.submit(

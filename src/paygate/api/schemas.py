@@ -45,8 +45,8 @@ class PayRequest(BaseModel):
     extra: dict[str, str | int | bool] = Field(
         default_factory=dict,
         max_length=20,
-        description="Pay-form inputs: auth_code (barcode), buyer_id / openid (JSAPI), "
-        "form (true: POST form).",
+        description="Pay-form inputs: auth_code (alipay.barcode), buyer_id (alipay.jsapi), "
+        "openid (wechat.jsapi), payment_method (stripe.card), form (true: an auto-submitting POST form).",
     )
     metadata: dict[str, str] = Field(default_factory=dict, max_length=20)
 

@@ -91,7 +91,10 @@ class AppAuthenticator:
         app = await self.load(app_id)
         if app is None:
             raise AuthError(code=ErrorCode.UNKNOWN_APP)
-        if not timestamp.isdigit() or abs(int(timestamp) - time.time()) > self._window:
+        if (
+            not (timestamp.isascii() and timestamp.isdigit())
+            or abs(int(timestamp) - time.time()) > self._window
+        ):
             raise AuthError(code=ErrorCode.TIMESTAMP_OUT_OF_WINDOW)
         if not signing.NONCE_PATTERN.fullmatch(nonce):
             raise AuthError(

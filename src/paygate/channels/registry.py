@@ -105,7 +105,17 @@ class AccountCodec:
         return f"{self._public_base_url}/return/{channel}/{account_id}"
 
     def to_account(self, row: ChannelAccountRow) -> ChannelAccount:
-        stamp = (row.updated_at, row.secrets_sealed, row.enabled)
+        stamp = (
+            row.updated_at,
+            row.secrets_sealed,
+            row.enabled,
+            row.gateway_url,
+            row.merchant_id,
+            repr(row.params),
+            row.return_url,
+            row.fee_rate_bp,
+            row.timeout_seconds,
+        )
         cached = self._cache.get(row.id)
         now = time.monotonic()
         if cached and cached[1] == stamp and now - cached[0] < self._ttl:

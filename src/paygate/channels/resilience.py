@@ -71,7 +71,7 @@ class ChannelGuard:
         outcome = "ok"
         try:
             # the adapter's own HTTP timeout fires first; this is the hard deadline
-            return await asyncio.wait_for(fn(), timeout=account.timeout_seconds + 2.0)
+            result = await asyncio.wait_for(fn(), timeout=account.timeout_seconds + 2.0)
         except ChannelError as exc:
             outcome = type(exc).__name__
             if isinstance(exc, UnknownChannelStatus):
@@ -92,16 +92,20 @@ class ChannelGuard:
             outcome = "timeout"
             self._record(breaker, failed=True)
             raise ChannelTimeout(f"{operation}: {type(exc).__name__}") from exc
-        except httpx.HTTPError as exc:
+        except httpx.ConnectError as exc:
             outcome = "unavailable"
             self._record(breaker, failed=True)
             raise ChannelUnavailable(f"{operation}: {type(exc).__name__}") from exc
-        else:
-            self._record(breaker, failed=False)
+        except httpx.HTTPError as exc:  # sent, answer lost: the outcome is unknown
+            outcome = "timeout"
+            self._record(breaker, failed=True)
+            raise ChannelTimeout(f"{operation}: {type(exc).__name__}") from exc
         finally:
             elapsed = time.perf_counter() - started
             metrics.CHANNEL_CALLS.labels(account.channel, operation, outcome).inc()
             metrics.CHANNEL_LATENCY.labels(account.channel, operation).observe(elapsed)
+        self._record(breaker, failed=False)
+        return result
 
     def _record(self, breaker: _Breaker, *, failed: bool) -> None:
         breaker.half_open_probe = False

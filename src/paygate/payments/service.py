@@ -19,6 +19,7 @@ from paygate.channels.contract import (
     ChannelAccount,
     ChannelBusinessError,
     ChannelError,
+    ChannelUnavailable,
     CreatePayment,
     CreateResult,
     PaymentStatus,
@@ -112,6 +113,10 @@ class PaymentService:
         pay_type = self._check(app, cmd)
         async with self.locks.hold(f"pay:{app.app_id}:{cmd.out_order_no}") as held:
             existing = await self._existing(app, cmd)
+            if isinstance(existing, Trade):
+                if not held:
+                    raise ConflictError(code=ErrorCode.TRADE_IN_PROGRESS)
+                return await self._redrive(existing, app, pay_type, cmd)
             if existing is not None:
                 return existing
             if not held:
@@ -129,7 +134,9 @@ class PaymentService:
                 expire_at=now + timedelta(minutes=expire),
                 description=cmd.description or "",
                 client_ip=cmd.client_ip or "",
-                return_url=cmd.return_url or "",
+                # the payer's browser always comes back through paygate's /return, which
+                # then sends it on to the app's return_url with the trade's state
+                return_url=account.return_url,
                 extra=cmd.extra,
             )
             adapter = self.registry.adapter(pay_type.channel)
@@ -140,12 +147,14 @@ class PaymentService:
             trade = await self._insert(app, cmd, pay_type, account, request)
             if trade is None:  # a concurrent identical request won the unique index
                 again = await self._existing(app, cmd)
-                if again is None:
+                if again is None or isinstance(again, Trade):
                     raise ConflictError(code=ErrorCode.TRADE_IN_PROGRESS)
                 return again
             return await self._call_create(trade, account, request)
 
-    async def _existing(self, app: AppContext, cmd: PayCommand) -> dict[str, Any] | None:
+    async def _existing(self, app: AppContext, cmd: PayCommand) -> dict[str, Any] | Trade | None:
+        """The view of the order's trade; the trade itself when its last attempt never
+        reached the channel (so the caller may send a new attempt); None if no trade."""
         async with self.sessions() as session:
             repo = TradeRepository(session)
             trade = await repo.by_order(app.app_id, cmd.out_order_no)
@@ -158,9 +167,48 @@ class PaymentService:
                     details={"trade_no": trade.trade_no},
                 )
             attempt = await repo.attempt(trade.attempt_no)
+            if trade.state == TradeState.CREATED and attempt is not None and attempt.status == "not_sent":
+                return trade
             if trade.state == TradeState.CREATED and (attempt is None or attempt.action is None):
                 raise ConflictError(code=ErrorCode.TRADE_IN_PROGRESS, details={"trade_no": trade.trade_no})
             return trade_view(trade, attempt.action if attempt else None)
+
+    async def _redrive(
+        self, trade: Trade, app: AppContext, pay_type: PayType, cmd: PayCommand
+    ) -> dict[str, Any]:
+        """Send a new attempt for a trade whose previous one never reached the channel."""
+        if trade.expire_at <= utcnow():
+            raise ConflictError(code=ErrorCode.TRADE_EXPIRED, details={"trade_no": trade.trade_no})
+        account = await self._route(app, pay_type)
+        async with self.sessions() as session, session.begin():
+            repo = TradeRepository(session)
+            fresh = await repo.by_id(trade.id)
+            assert fresh is not None
+            seq = len(await repo.attempts(fresh.id)) + 1
+            fresh.attempt_no = new_attempt_no(fresh.trade_no, seq)
+            fresh.channel_account_id = account.id
+            session.add(
+                ChannelAttempt(
+                    attempt_no=fresh.attempt_no,
+                    trade_id=fresh.id,
+                    channel=fresh.channel,
+                    channel_account_id=account.id,
+                    status="sent",
+                )
+            )
+        request = CreatePayment(
+            attempt_no=fresh.attempt_no,
+            trade_no=fresh.trade_no,
+            method=pay_type.method,
+            amount=Money(fresh.amount, fresh.currency),
+            subject=fresh.subject,
+            expire_at=fresh.expire_at,
+            description=fresh.description or "",
+            client_ip=fresh.client_ip or "",
+            return_url=account.return_url,
+            extra=cmd.extra,
+        )
+        return await self._call_create(fresh, account, request)
 
     async def _route(self, app: AppContext, pay_type: PayType) -> ChannelAccount:
         """Pick the account: the app's own bindings first, else any enabled account of the
@@ -279,6 +327,10 @@ class PaymentService:
                         paid,
                         result.paid_at,
                     )
+                elif isinstance(error, ChannelUnavailable):
+                    # surely never processed (connection refused, circuit open): the trade
+                    # stays created, and a repeat of the pay request sends a new attempt
+                    attempt.status = "not_sent"
                 else:
                     assert error is not None
                     final = isinstance(error, ChannelBusinessError)
@@ -311,6 +363,13 @@ class PaymentService:
             return UpstreamError(error.message, code=ErrorCode.UNSUPPORTED_OPERATION, details=details)
         if isinstance(error, CircuitOpen):
             return UpstreamError(code=ErrorCode.CIRCUIT_OPEN, retryable=True, details=details)
+        if isinstance(error, ChannelUnavailable):
+            return UpstreamError(
+                f"{error.message}; nothing was sent: retry the same request",
+                code=ErrorCode.CHANNEL_UNAVAILABLE,
+                retryable=True,
+                details=details,
+            )
         return UpstreamError(
             f"{error.message}; the trade is {view['state']}: query it",
             code=ErrorCode.CHANNEL_TIMEOUT,

@@ -166,7 +166,9 @@ def log_anomaly(
             )
         )
     metrics.ALERTS.labels("illegal_transition", trade.channel).inc()
-    log.warning("alert.illegal_transition", trade_no=trade.trade_no, state=trade.state, refused=str(error.event))
+    log.warning(
+        "alert.illegal_transition", trade_no=trade.trade_no, state=trade.state, refused=str(error.event)
+    )
 
 
 async def retry_stale(fn: Callable[[], Awaitable[T]], attempts: int = 5) -> T:

@@ -165,7 +165,7 @@ class AlipayAdapter:
         form = request.method
         if form in ("page", "wap"):
             return_url = request.return_url or account.return_url
-            if request.extra.get("form"):
+            if str(request.extra.get("form", "")).lower() in ("true", "1"):
                 html, exchange = self._client.build_form(
                     account, call.method, call.biz, operation=op, return_url=return_url
                 )

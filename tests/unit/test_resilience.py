@@ -1,0 +1,50 @@
+"""R-CH-4: the circuit breaker opens after repeated technical failures, lets one probe
+through after the reset time, and closes again when the probe succeeds."""
+
+import pytest
+
+from paygate.channels.contract import ChannelAccount, ChannelBusinessError, ChannelTimeout
+from paygate.channels.resilience import ChannelGuard, CircuitOpen
+
+ACCOUNT = ChannelAccount(
+    id=1, channel="alipay", name="a", merchant_id="m", gateway_url="http://x", secrets={}, timeout_seconds=1.0
+)
+
+
+async def ok() -> str:
+    return "ok"
+
+
+async def timeout() -> str:
+    raise ChannelTimeout("slow")
+
+
+async def declined() -> str:
+    raise ChannelBusinessError("declined")
+
+
+async def test_breaker_opens_probes_and_recovers(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr("paygate.channels.resilience.time.monotonic", lambda: now[0])
+    guard = ChannelGuard(failure_threshold=3, reset_seconds=30)
+    for _ in range(3):
+        with pytest.raises(ChannelTimeout):
+            await guard.call(ACCOUNT, "create", timeout)
+    assert guard.is_open(1)
+    with pytest.raises(CircuitOpen):
+        await guard.call(ACCOUNT, "create", ok)
+    now[0] += 31
+    assert await guard.call(ACCOUNT, "create", ok) == "ok"  # the probe
+    assert not guard.is_open(1)
+    assert await guard.call(ACCOUNT, "create", ok) == "ok"
+
+
+async def test_successes_reset_the_count_and_business_errors_do_not_count() -> None:
+    guard = ChannelGuard(failure_threshold=3, reset_seconds=30)
+    for _ in range(5):
+        with pytest.raises(ChannelTimeout):
+            await guard.call(ACCOUNT, "q", timeout)
+        with pytest.raises(ChannelBusinessError):
+            await guard.call(ACCOUNT, "q", declined)
+        await guard.call(ACCOUNT, "q", ok)
+    assert not guard.is_open(1)
