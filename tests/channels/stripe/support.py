@@ -132,6 +132,11 @@ class Env:
     async def faults(self, spec: dict[str, Any]) -> None:
         await self.control("faults", spec)
 
+    async def sandbox_clear(self) -> None:
+        """Remove every fault (and release held requests)."""
+        response = await self.http.delete(self.root + "/_sandbox/faults")
+        assert response.status_code == 200, response.text
+
     async def stripe_get(self, path: str, **params: Any) -> dict[str, Any]:
         """Read Stripe directly (as a test's independent witness)."""
         response = await self.http.get(

@@ -131,12 +131,19 @@ class StripeAdapter:
         max_retries: int = DEFAULT_MAX_RETRIES,
         retry_delay: float = DEFAULT_RETRY_DELAY,
         scan_pages: int = DEFAULT_SCAN_PAGES,
+        page_size: int = 100,
     ) -> None:
+        """``max_retries``/``retry_delay``: see :mod:`.client`; ``scan_pages``: how many
+        list pages a lookup by paygate's number walks (:mod:`.lookup`); ``page_size``:
+        objects per list page (Stripe allows 1–100)."""
+        if not 1 <= page_size <= 100:
+            raise ValueError("page_size must be between 1 and 100")
         self._owns_http = http is None
         self._http = http if http is not None else httpx.AsyncClient()
         self._clock = clock
         self._client = StripeClient(self._http, max_retries=max_retries, retry_delay=retry_delay)
-        self._lookup = Lookup(self._client, scan_pages)
+        self._lookup = Lookup(self._client, scan_pages, page_size)
+        self._page_size = page_size
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -362,7 +369,7 @@ class StripeAdapter:
         end = start + timedelta(days=1)
         query: dict[str, Any] = {
             "created": {"gte": int(start.timestamp()), "lt": int(end.timestamp())},
-            "limit": 100,
+            "limit": self._page_size,
             "expand": ["data.source"],
         }
         lines: list[BillLine] = []
