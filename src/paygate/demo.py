@@ -11,7 +11,7 @@ from paygate.repositories import AppRepository
 from paygate.sandbox.app import SandboxHost
 from paygate.sandbox.base import SandboxConfig
 
-__all__ = ["DEMO_APP_ID", "demo_credentials", "sandbox_config", "seed_demo"]
+__all__ = ["DEMO_APP_ID", "connect_sandboxes", "demo_credentials", "sandbox_config", "seed_demo"]
 
 DEMO_APP_ID = "demo"
 
@@ -36,8 +36,38 @@ def _alipay_account(creds: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _wechatpay_account(creds: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "merchant_id": creds["mchid"],
+        "gateway_url": creds["base_url"],
+        "secrets": {
+            "merchant_private_key": creds["merchant_private_key"],
+            "apiv3_key": creds["apiv3_key"],
+            "platform_public_key": creds["platform_public_key"],
+        },
+        "params": {
+            "appid": creds["appid"],
+            "merchant_serial_no": creds["merchant_serial_no"],
+            "platform_public_key_id": creds["platform_public_key_id"],
+        },
+    }
+
+
+def _stripe_account(creds: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "merchant_id": "acct_sandbox",
+        "gateway_url": creds["api_base"],
+        "secrets": {"secret_key": creds["secret_key"], "webhook_secret": creds["webhook_secret"]},
+        "params": {},
+    }
+
+
 #: channel → how its sandbox credentials become a paygate channel account.
-ACCOUNT_BUILDERS = {"alipay": _alipay_account}
+ACCOUNT_BUILDERS = {
+    "alipay": _alipay_account,
+    "wechatpay": _wechatpay_account,
+    "stripe": _stripe_account,
+}
 
 
 async def seed_demo(container: Container, host: SandboxHost) -> dict[str, Any]:
@@ -63,6 +93,21 @@ async def seed_demo(container: Container, host: SandboxHost) -> dict[str, Any]:
     if app is None:
         await create_app(container, DEMO_APP_ID, "Demo shop", container.registry.pay_type_names)
     return {"accounts": accounts, "app_id": DEMO_APP_ID}
+
+
+async def connect_sandboxes(container: Container, host: SandboxHost) -> None:
+    """Settings a channel keeps on its side rather than per request: Stripe's webhook
+    endpoint is configured once per account (in Stripe's dashboard; here, in the sandbox)."""
+    for channel, sandbox in host.sandboxes.items():
+        configure = getattr(sandbox, "configure_webhook", None)
+        builder = ACCOUNT_BUILDERS.get(channel)
+        if configure is None or builder is None or channel not in container.registry.channels:
+            continue
+        account_id = await find_channel_account(
+            container, channel, builder(sandbox.credentials())["merchant_id"]
+        )
+        if account_id is not None:
+            configure(container.codec.notify_url(channel, account_id))
 
 
 async def demo_credentials(container: Container) -> dict[str, Any]:

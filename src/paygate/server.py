@@ -19,7 +19,7 @@ from paygate.api.internal import create_internal_app
 from paygate.api.public import create_public_app
 from paygate.bootstrap import build_container
 from paygate.config import Settings
-from paygate.demo import sandbox_config
+from paygate.demo import connect_sandboxes, sandbox_config
 from paygate.sandbox.app import SandboxHost
 
 __all__ = ["serve"]
@@ -59,6 +59,7 @@ async def serve(settings: Settings) -> None:
     if settings.sandbox_enabled:
         host = SandboxHost(sandbox_config(settings))
         await host.start()
+        await connect_sandboxes(container, host)
         servers.append(_server(host.asgi(), settings.sandbox_host, settings.sandbox_port, settings.log_level))
     loop = asyncio.get_running_loop()
 

@@ -13,7 +13,7 @@ from paygate.api.public import create_public_app
 from paygate.bootstrap import Container, build_container
 from paygate.client import PaygateClient
 from paygate.config import Settings
-from paygate.demo import demo_credentials, sandbox_config, seed_demo
+from paygate.demo import connect_sandboxes, demo_credentials, sandbox_config, seed_demo
 from paygate.sandbox.app import SandboxHost
 from tests.support.servers import free_port, serve_asgi
 
@@ -75,6 +75,7 @@ async def running_stack(settings: Settings) -> AsyncIterator[Stack]:
             serve_asgi(create_public_app(container), settings.public_port),
         ):
             await seed_demo(container, host)
+            await connect_sandboxes(container, host)
             creds = await demo_credentials(container)
             client = PaygateClient(creds["api_base"], creds["app_id"], secret=creds["secret"])
             try:

@@ -19,6 +19,7 @@ __all__ = ["DEFAULT_SANDBOXES", "SandboxHost", "load_sandbox"]
 #: channel → sandbox class ("module:Class").
 DEFAULT_SANDBOXES: dict[str, str] = {
     "alipay": "paygate.sandbox.alipay:AlipaySandbox",
+    "stripe": "paygate.sandbox.stripe:StripeSandbox",
 }
 
 
