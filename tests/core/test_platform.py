@@ -1,0 +1,119 @@
+"""Platform guarantees: Redis as the fast first line (R-PAY-7, R-SEC-1), the query cache
+(R-PAY-8), logging that never fails a payment (R-LOG-3), secrets sealed at rest (R-SEC-4),
+settings from environment and file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from paygate.client import PaygateAPIError
+from paygate.config import Settings
+from paygate.kit import metrics
+from paygate.models import App, ChannelAccountRow, Trade
+from paygate.workers.call_log import CallLogWriter
+from tests.conftest import require_service
+from tests.support.helpers import count, order_no
+from tests.support.stack import Stack, running_stack, stack_settings
+
+
+@pytest.mark.redis
+async def test_with_redis_nonces_and_locks_hold(db_url: str, data_dir: Path) -> None:
+    require_service(6379, "Redis")
+    import redis.asyncio as aioredis
+
+    settings = stack_settings(db_url, data_dir, redis_url="redis://127.0.0.1:6379/15")
+    async with running_stack(settings) as s:
+        assert s.container.redis is not None
+        order = order_no("R")
+        # a lock held elsewhere (another paygate process) makes a duplicate wait its turn
+        r = aioredis.from_url("redis://127.0.0.1:6379/15")
+        await r.set(f"paygate:lock:pay:demo:{order}", "other", px=5000)
+        with pytest.raises(PaygateAPIError) as err:
+            await s.client.pay(out_order_no=order, pay_type="alipay.qr", amount=100, subject="R")
+        assert err.value.error == "TRADE_IN_PROGRESS"
+        await r.delete(f"paygate:lock:pay:demo:{order}")
+        results = await asyncio.gather(
+            *(
+                s.client.pay(out_order_no=order, pay_type="alipay.qr", amount=100, subject="R")
+                for _ in range(6)
+            ),
+            return_exceptions=True,
+        )
+        trade_nos = {x["trade_no"] for x in results if isinstance(x, dict)}
+        assert len(trade_nos) == 1
+        assert all(isinstance(x, dict) or x.error == "TRADE_IN_PROGRESS" for x in results)  # type: ignore[union-attr]
+        assert await count(s, Trade, Trade.out_order_no == order) == 1
+        # nonces live in Redis, not in the database
+        keys = await r.keys("paygate:nonce:demo:*")
+        assert keys
+        await r.flushdb()
+        await r.aclose()
+
+
+async def test_status_polling_reads_paygate_not_the_channel(db_url: str, data_dir: Path) -> None:
+    settings = stack_settings(db_url, data_dir, query_cache_seconds=30)
+    async with running_stack(settings) as s:
+        trade = await s.client.pay(out_order_no=order_no("Q"), pay_type="alipay.qr", amount=100, subject="Q")
+        s.sandbox("alipay").faults.error("alipay.trade.query", code="20000")
+        for _ in range(5):
+            assert (await s.client.query_trade(trade_no=trade["trade_no"]))["state"] == "pending"
+        with pytest.raises(PaygateAPIError):
+            await s.client.query_trade(trade_no=trade["trade_no"], sync=True)  # only sync asks the channel
+        s.sandbox("alipay").faults.clear()
+        await s.client.close(trade_no=trade["trade_no"])  # a change made here invalidates the cache
+        assert (await s.client.query_trade(trade_no=trade["trade_no"]))["state"] == "closed"
+
+
+async def test_a_broken_call_log_never_fails_a_payment(stack: Stack) -> None:
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    broken = create_async_engine("sqlite+aiosqlite:////nonexistent/dir/x.db")
+    stack.container.call_log = CallLogWriter(async_sessionmaker(broken))
+    before = metrics.LOG_DROPPED._value.get()
+    trade = await stack.client.pay(out_order_no=order_no("L"), pay_type="alipay.qr", amount=100, subject="L")
+    assert trade["state"] == "pending"
+    await stack.container.call_log.flush()
+    assert metrics.LOG_DROPPED._value.get() > before
+    await broken.dispose()
+
+
+async def test_channel_keys_and_app_secrets_are_sealed_at_rest(stack: Stack) -> None:
+    alipay = stack.sandbox("alipay").credentials()
+    async with stack.container.sessions() as session:
+        accounts = (await session.execute(select(ChannelAccountRow))).scalars().all()
+        apps = (await session.execute(select(App))).scalars().all()
+        dump = json.dumps(
+            [[a.secrets_sealed, a.params] for a in accounts] + [[a.secret_sealed] for a in apps]
+        )
+    body = alipay["app_private_key"].splitlines()[1]
+    assert body not in dump and "PRIVATE KEY" not in dump
+    assert stack.credentials["secret"] not in dump
+    assert all(a.secrets_sealed.startswith("v1:") for a in accounts)
+
+
+def test_settings_from_a_toml_file_and_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "paygate.toml"
+    config.write_text(
+        'database_url = "postgresql+asyncpg://u@db/paygate"\ninternal_port = 9000\n'
+        'pay_types = { "alipay.qr" = "alipay" }\n'
+    )
+    monkeypatch.setenv("PAYGATE_CONFIG_FILE", str(config))
+    monkeypatch.setenv("PAYGATE_INTERNAL_PORT", "9100")
+    settings = Settings()
+    assert settings.database_url == "postgresql+asyncpg://u@db/paygate"
+    assert settings.internal_port == 9100  # the environment wins over the file
+    assert settings.pay_types == {"alipay.qr": "alipay"}
+    assert not settings.is_sqlite
+
+
+def test_production_refuses_to_run_without_a_master_key(tmp_path: Path) -> None:
+    settings = Settings(env="production", data_dir=tmp_path)
+    with pytest.raises(RuntimeError, match="MASTER_KEY"):
+        settings.master_key_bytes()
