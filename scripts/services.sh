@@ -21,4 +21,9 @@ if ! up 3306 && command -v mariadbd >/dev/null; then
   start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
   wait_port 3306
 fi
+# Browser tests drive Debian's chromium (Playwright never downloads a browser here).
+if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
+    || echo "services: could not install chromium" >&2
+fi
 exit 0

@@ -13,11 +13,15 @@ import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from paygate.kit.db import Base, create_engine
 from paygate.kit.migrate import upgrade_sync
+
+if TYPE_CHECKING:
+    from tests.support.stack import Stack
 
 IN_CI = os.environ.get("CI") == "true"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -123,3 +127,12 @@ def data_dir(tmp_path: Path) -> Path:
     path = tmp_path / "var"
     path.mkdir()
     return path
+
+
+@pytest.fixture
+async def stack(db_url: str, data_dir: Path) -> AsyncIterator[Stack]:
+    """The whole of paygate on loopback ports (see tests/support/stack.py), demo seeded."""
+    from tests.support.stack import running_stack, stack_settings
+
+    async with running_stack(stack_settings(db_url, data_dir)) as s:
+        yield s

@@ -1,0 +1,82 @@
+"""A person pays in a browser: headless Chromium opens the pay URL / QR link the sandbox
+issued, clicks Pay, and comes back through paygate's return page (R-CH-6, R-API-3)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import IN_CI
+from tests.support.helpers import eventually, order_no
+from tests.support.stack import Stack
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        if IN_CI:
+            pytest.fail("chromium is not installed (apt-get install chromium); CI must run browser tests")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_buyer_pays_a_page_payment_in_the_browser(stack: Stack, browser: Any, tmp_path: Path) -> None:
+    trade = await stack.client.pay(
+        out_order_no=order_no("WEB"), pay_type="alipay.page", amount=4321, subject="Headphones"
+    )
+    page = await browser.new_page()
+    await page.goto(trade["action"]["url"])
+    assert "43.21" in await page.content()
+    await page.click("button[value=pay]")
+    await page.wait_for_load_state()
+    # back through paygate's /return: the page shows paygate's own state of the trade
+    assert page.url.startswith(stack.public_url + "/return/alipay/")
+    await page.screenshot(path=str(tmp_path / "return.png"))
+
+    async def succeeded() -> bool:
+        return (await stack.client.query_trade(trade_no=trade["trade_no"]))["state"] == "succeeded"
+
+    await eventually(succeeded)
+    await page.reload()
+    assert "succeeded" in await page.content()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_buyer_scans_a_qr_code_and_cancels(stack: Stack, browser: Any) -> None:
+    trade = await stack.client.pay(
+        out_order_no=order_no("QR"), pay_type="alipay.qr", amount=100, subject="Tea"
+    )
+    page = await browser.new_page()
+    await page.goto(trade["action"]["qr_code"])
+    await page.click("button[value=cancel]")
+
+    async def closed() -> bool:
+        return (await stack.client.query_trade(trade_no=trade["trade_no"]))["state"] == "closed"
+
+    await eventually(closed)
