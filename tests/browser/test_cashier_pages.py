@@ -16,11 +16,12 @@ from tests.support.helpers import eventually, order_no
 from tests.support.stack import Stack
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+HAVE_CHROMIUM = os.path.exists(CHROMIUM)
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    if not os.path.exists(CHROMIUM):
+    if not HAVE_CHROMIUM:
         if IN_CI:
             pytest.fail("chromium is not installed (apt-get install chromium); CI must run browser tests")
         pytest.skip("chromium is not installed (apt-get install chromium)")
