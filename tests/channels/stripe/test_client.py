@@ -133,7 +133,7 @@ async def post(env: Env, key: str = "create:P1", **params: Any) -> Any:
 class TestWire:
     async def test_post_form_headers_and_record(self, env: Env) -> None:
         env.script(Answer(200, INTENT, {"Request-Id": "req_1"}))
-        params = {
+        params: dict[str, Any] = {
             "amount": 2000,
             "confirm": True,
             "payment_method_types": ["card"],

@@ -183,7 +183,7 @@ class TestForgeries:
     async def test_live_event_for_a_test_key_is_refused(self, env: Env) -> None:
         body = self.event().replace(b'"livemode": false', b'"livemode": true')
         headers = {"Stripe-Signature": ref_signature(env.creds["webhook_secret"], body)}
-        with pytest.raises(NotificationRejected, match="livemode"):
+        with pytest.raises(NotificationRejected, match="live-mode event for a test-mode account"):
             env.adapter.parse_notification(env.account, headers, body)
 
     async def test_signed_but_unusable(self, env: Env) -> None:

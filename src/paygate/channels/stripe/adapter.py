@@ -341,10 +341,12 @@ class StripeAdapter:
             raise NotificationRejected(f"the webhook's signature does not verify: {exc}", payload) from None
         if not isinstance(event, dict):
             raise NotificationRejected("the webhook's body is not a JSON object", payload)
-        expected_mode = _livemode_of(account.secret("secret_key"))
+        api_key = account.secrets.get("secret_key")
+        expected_mode = _livemode_of(api_key.reveal()) if api_key else None
         livemode = event.get("livemode")
         if expected_mode is not None and isinstance(livemode, bool) and livemode != expected_mode:
-            raise NotificationRejected(f"livemode={livemode} event for a {expected_mode=} account", payload)
+            modes = ("live" if livemode else "test", "live" if expected_mode else "test")
+            raise NotificationRejected("a {}-mode event for a {}-mode account".format(*modes), payload)
         try:
             return notification_from_event(event)
         except (ValueError, UnknownChannelStatus) as exc:
