@@ -134,8 +134,10 @@ def validate_create(request: CreatePayment) -> None:
         raise ValueError(
             f"stripe amounts must be between 1 and {MAX_STRIPE_AMOUNT} {request.amount.currency} units"
         )
-    if not _NUMBER.fullmatch(request.attempt_no) or not request.trade_no:
+    if not _NUMBER.fullmatch(request.attempt_no):
         raise ValueError("stripe: attempt_no must be 1-64 characters of [A-Za-z0-9_-]")
+    if not request.trade_no:
+        raise ValueError("stripe: trade_no is required (it goes into the intent's metadata)")
     if not request.subject.strip():
         raise ValueError("stripe: the subject (the PaymentIntent's description) is required")
     if request.expire_at.tzinfo is None:
