@@ -362,9 +362,9 @@ class TestRefunds:
         total = refund + extra
         answer = {**REFUND, "amount": {**REFUND["amount"], "refund": refund, "total": total}}  # type: ignore[dict-item]
         assert refund_result(answer, refund_request(refund, total)).amount == Money(refund, "CNY")
-        with pytest.raises(ResponseMismatch, match="amount.refund"):
+        with pytest.raises(ResponseMismatch, match=r"amount\.refund"):
             refund_result(answer, refund_request(refund + 1, total + 1))
-        with pytest.raises(ResponseMismatch, match="amount.total"):
+        with pytest.raises(ResponseMismatch, match=r"amount\.total"):
             refund_result(answer, refund_request(refund, total + 1))
 
     def test_query_succeeded(self) -> None:
