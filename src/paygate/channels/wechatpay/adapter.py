@@ -67,7 +67,7 @@ from paygate.channels.contract import (
 )
 from paygate.channels.wechatpay.bill import parse_trade_bill
 from paygate.channels.wechatpay.certificates import DEFAULT_REFRESH_INTERVAL
-from paygate.channels.wechatpay.client import WechatPayClient
+from paygate.channels.wechatpay.client import WechatPayClient, require_param
 from paygate.channels.wechatpay.notifications import parse_notification
 from paygate.channels.wechatpay.protocol import new_nonce
 from paygate.channels.wechatpay.transformers import (
@@ -97,13 +97,6 @@ _FAIL_BODY: Final = json.dumps({"code": "FAIL", "message": "失败"}, ensure_asc
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _param(account: ChannelAccount, name: str) -> str:
-    value = account.params.get(name, "")
-    if not value:
-        raise ChannelError(f"channel account {account.id} lacks param {name!r}")
-    return value
 
 
 @contextlib.contextmanager
@@ -178,7 +171,7 @@ class WechatPayAdapter:
         validate_create(request, self._clock())
 
     async def create_payment(self, account: ChannelAccount, request: CreatePayment) -> CreateResult:
-        appid = _param(account, "appid")
+        appid = require_param(account, "appid")
         if not account.notify_url:
             raise ChannelError(f"channel account {account.id} has no notify_url (WeChat requires one)")
         call = build_pay(
@@ -213,7 +206,7 @@ class WechatPayAdapter:
     ) -> PaymentStatusResult:
         """By transaction id when known, else by out_trade_no. ``ORDER_NOT_EXIST`` is
         NOT_FOUND."""
-        appid = _param(account, "appid")
+        appid = require_param(account, "appid")
         if channel_trade_no:
             path = f"/v3/pay/transactions/id/{segment(channel_trade_no)}"
         else:

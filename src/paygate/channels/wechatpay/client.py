@@ -37,6 +37,7 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 import httpx
+import structlog
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paygate.channels.contract import (
@@ -65,13 +66,15 @@ from paygate.channels.wechatpay.protocol import (
 )
 from paygate.kit.crypto import CryptoError, load_private_key, load_public_key, rsa_sign, rsa_verify
 
-__all__ = ["RETRYABLE_CODES", "WechatPayClient", "WechatReply"]
+__all__ = ["RETRYABLE_CODES", "WechatPayClient", "WechatReply", "require_param"]
 
 #: Error codes WeChat documents as "busy, try again" whatever the HTTP status.
 RETRYABLE_CODES: Final = frozenset({"SYSTEM_ERROR", "SYSTEMERROR", "FREQUENCY_LIMITED", "BANKERROR"})
 CERTIFICATES_PATH: Final = "/v3/certificates"
 _USER_AGENT: Final = "paygate-wechatpay/1"
 _MAX_RECORDED: Final = 2000
+
+log = structlog.get_logger("paygate.channels.wechatpay")
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,8 @@ def _fail(kind: type[ChannelError], message: str, exchange: Exchange, code: str 
     return kind(message, code=code, exchange=exchange)
 
 
-def _param(account: ChannelAccount, name: str) -> str:
+def require_param(account: ChannelAccount, name: str) -> str:
+    """A non-secret account setting that must be present (a configuration error if not)."""
     value = account.params.get(name, "")
     if not value:
         raise ChannelError(f"channel account {account.id} lacks param {name!r}")
@@ -148,7 +152,7 @@ class WechatPayClient:
     def check_account(self, account: ChannelAccount) -> None:
         """Refuse an account whose keys cannot work, before anything is sent (a
         configuration error: ChannelError, not retryable)."""
-        _param(account, "merchant_serial_no")
+        require_param(account, "merchant_serial_no")
         self._merchant_key(account)
         self.apiv3_key(account)
         if account.params.get("platform_public_key_id"):
@@ -188,9 +192,16 @@ class WechatPayClient:
 
         async def refresh() -> None:
             async with self.certificates.lock(account):
-                if self.certificates.may_refresh(account):
-                    with contextlib.suppress(ChannelError):
-                        await self.refresh_certificates(account)
+                if not self.certificates.may_refresh(account):
+                    return
+                try:
+                    await self.refresh_certificates(account)
+                except ChannelError as exc:  # the next unknown serial tries again
+                    log.warning(
+                        "wechatpay.certificates_refresh_failed", account_id=account.id, error=exc.message
+                    )
+                except Exception:
+                    log.exception("wechatpay.certificates_refresh_crashed", account_id=account.id)
 
         task = loop.create_task(refresh())
         self._tasks.add(task)
