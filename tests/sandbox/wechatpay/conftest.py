@@ -1,5 +1,11 @@
 """Fixtures: a WeChat Pay sandbox served over real HTTP under ``/wechatpay``, a
-notification receiver, and the ``wechatpayv3`` SDK pointed at the sandbox."""
+notification receiver, and the ``wechatpayv3`` SDK pointed at the sandbox.
+
+One uvicorn server (the *stage*) runs in the session's event loop and every test puts a
+fresh sandbox on it, so this folder's async tests run in the session loop (see
+``pytest_collection_modifyitems``). An async fixture added here must say
+``@pytest_asyncio.fixture(loop_scope="session")``: in another loop it would wait forever
+for a server whose loop is not running."""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -21,6 +28,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 from wechatpayv3 import WeChatPay, WeChatPayType
 
 from paygate.sandbox.base import SandboxConfig
@@ -30,54 +38,6 @@ from tests.support.servers import free_port, serve_asgi
 from .wxclient import WxClient
 
 FAST = 0.001  # time_scale: a 15 s retry becomes 15 ms
-
-
-@dataclass
-class Env:
-    sandbox: WechatPaySandbox
-    creds: dict[str, Any]
-    http: httpx.AsyncClient
-    root: str  # http://127.0.0.1:PORT
-
-    @property
-    def base_url(self) -> str:
-        return self.creds["base_url"]
-
-    def client(self, creds: dict[str, Any] | None = None, *, public_key_mode: bool = True) -> WxClient:
-        return WxClient(self.base_url, creds or self.creds, self.http, public_key_mode)
-
-
-@contextlib.asynccontextmanager
-async def running_sandbox(
-    data_dir: Path,
-    time_scale: float = FAST,
-    http: httpx.AsyncClient | None = None,
-    *,
-    start: bool = True,
-) -> AsyncIterator[Env]:
-    port = free_port()
-    config = SandboxConfig(base_url=f"http://127.0.0.1:{port}", data_dir=data_dir, time_scale=time_scale)
-    sandbox = WechatPaySandbox(config, http=http)
-    host = Starlette(routes=[Mount("/wechatpay", app=sandbox.app)])
-    async with serve_asgi(host, port=port) as root, httpx.AsyncClient(timeout=10) as client:
-        if start:
-            await sandbox.start()
-        try:
-            yield Env(sandbox, sandbox.credentials(), client, root)
-        finally:
-            await sandbox.stop()
-
-
-@pytest.fixture(scope="session")
-def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Keys are generated once per session; each test still gets a fresh sandbox."""
-    return tmp_path_factory.mktemp("wechatpay-keys")
-
-
-@pytest.fixture
-async def env(key_dir: Path) -> AsyncIterator[Env]:
-    async with running_sandbox(key_dir) as e:
-        yield e
 
 
 @dataclass
@@ -115,13 +75,104 @@ class Receiver:
         return self.calls
 
 
+@dataclass
+class Env:
+    sandbox: WechatPaySandbox
+    creds: dict[str, Any]
+    http: httpx.AsyncClient
+    root: str  # http://127.0.0.1:PORT
+    receiver: Receiver
+
+    @property
+    def base_url(self) -> str:
+        return self.creds["base_url"]
+
+    def client(self, creds: dict[str, Any] | None = None, *, public_key_mode: bool = True) -> WxClient:
+        return WxClient(self.base_url, creds or self.creds, self.http, public_key_mode)
+
+
+class Stage:
+    """One loopback server for the whole session; each test puts its own sandbox and
+    receiver on it (a uvicorn start and stop per test would dominate the run time)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.app: ASGIApp | None = None
+
+    @property
+    def root(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.app is None:
+            await Response(b"no sandbox on stage", 503)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def stage() -> AsyncIterator[Stage]:
+    stage = Stage(free_port())
+    async with serve_asgi(stage, port=stage.port):
+        yield stage
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run this folder's async tests in the session loop, where the stage's server runs."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here) and item.get_closest_marker("asyncio") is not None:
+            item.add_marker(pytest.mark.asyncio(loop_scope="session"), append=False)
+
+
+@contextlib.asynccontextmanager
+async def running_sandbox(
+    stage: Stage,
+    data_dir: Path,
+    time_scale: float = FAST,
+    http: httpx.AsyncClient | None = None,
+    *,
+    start: bool = True,
+) -> AsyncIterator[Env]:
+    """A fresh sandbox (own trades, faults, notifier) served on ``stage`` at /wechatpay,
+    with a merchant receiver at /merchant/notify."""
+    config = SandboxConfig(base_url=stage.root, data_dir=data_dir, time_scale=time_scale)
+    sandbox = WechatPaySandbox(config, http=http)
+    receiver = Receiver(url=f"{stage.root}/merchant/notify")
+    stage.app = Starlette(
+        routes=[
+            Mount("/wechatpay", app=sandbox.app),
+            Route("/merchant/notify", receiver.handle, methods=["POST"]),
+        ]
+    )
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            if start:
+                await sandbox.start()
+            try:
+                yield Env(sandbox, sandbox.credentials(), client, stage.root, receiver)
+            finally:
+                await sandbox.stop()
+    finally:
+        stage.app = None
+
+
+@pytest.fixture(scope="session")
+def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Keys are generated once per session; each test still gets a fresh sandbox."""
+    return tmp_path_factory.mktemp("wechatpay-keys")
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def env(stage: Stage, key_dir: Path) -> AsyncIterator[Env]:
+    async with running_sandbox(stage, key_dir) as e:
+        yield e
+
+
 @pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    recv = Receiver()
-    app = Starlette(routes=[Route("/notify", recv.handle, methods=["POST"])])
-    async with serve_asgi(app) as base:
-        recv.url = base + "/notify"
-        yield recv
+def receiver(env: Env) -> Receiver:
+    """The merchant's notify endpoint, served beside the sandbox."""
+    return env.receiver
 
 
 def dummy_certificate_pem() -> str:

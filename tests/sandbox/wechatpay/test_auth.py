@@ -17,7 +17,7 @@ from paygate.sandbox.wechatpay.keys import build_merchant
 from paygate.sandbox.wechatpay.wire import WechatError
 
 from .conftest import Env
-from .wxclient import WECHATPAY_HEADERS, authorization, order, verify_headers
+from .wxclient import WECHATPAY_HEADERS, authorization, decrypt, order, verify_headers
 
 
 def _error(response) -> dict:  # type: ignore[no-untyped-def]
@@ -201,3 +201,23 @@ def test_canonical_urls_cover_prefix_and_percent_encoding() -> None:
 def test_response_verification_helper_rejects_other_keys() -> None:
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     assert not verify_headers({"Wechatpay-Signature": "AAAA"}, b"x", other.public_key())
+
+
+async def test_certificates_are_encrypted_for_the_caller(env: Env) -> None:
+    client = env.client()  # public-key mode: the certificate list is still signed by certificate
+    response = await client.request("GET", "/v3/certificates")
+    assert response.status_code == 200 and client.verified(response)
+    assert response.headers["Wechatpay-Serial"] == env.creds["platform_certificate_serial"]
+    [entry] = response.json()["data"]
+    assert entry["serial_no"] == env.creds["platform_certificate_serial"]
+    assert entry["effective_time"].endswith("+08:00") and entry["expire_time"].endswith("+08:00")
+    encrypted = entry["encrypt_certificate"]
+    assert encrypted["algorithm"] == "AEAD_AES_256_GCM" and encrypted["associated_data"] == "certificate"
+    assert len(encrypted["nonce"]) == 12
+    assert decrypt(env.creds["apiv3_key"], encrypted).decode() == env.creds["platform_certificate"]
+    other = {**env.creds, **env.sandbox.register_merchant()}
+    theirs = (await env.client(other).request("GET", "/v3/certificates")).json()["data"][0]
+    assert (
+        decrypt(other["apiv3_key"], theirs["encrypt_certificate"]).decode()
+        == env.creds["platform_certificate"]
+    )

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 
 from .conftest import Env, SdkFactory, sdk
 from .wxclient import WxClient
@@ -53,7 +54,7 @@ async def _call(env: Env, client: WxClient, op: str) -> httpx.Response:
     raise AssertionError(op)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")  # the loop the stage's server runs in
 async def faulty(env: Env) -> Env:
     client = env.client()
     await _paid(env, client, "FAULT-0001")

@@ -12,7 +12,7 @@ from pathlib import Path
 from paygate.sandbox.wechatpay import RETRY_SCHEDULE_SECONDS
 from paygate.sandbox.wechatpay.notifier import Attempt
 
-from .conftest import Env, Receiver, running_sandbox
+from .conftest import Env, Receiver, Stage, running_sandbox
 from .wxclient import WECHATPAY_HEADERS, decrypt, load_public, verify_headers
 
 SCHEDULE = [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600]
@@ -92,9 +92,10 @@ async def test_204_acknowledges(env: Env, receiver: Receiver) -> None:
     assert len(receiver.calls) == 1
 
 
-async def test_the_whole_schedule_then_give_up(key_dir: Path, receiver: Receiver) -> None:
-    receiver.default = 500
-    async with running_sandbox(key_dir, time_scale=0.00002) as env:
+async def test_the_whole_schedule_then_give_up(stage: Stage, key_dir: Path) -> None:
+    async with running_sandbox(stage, key_dir, time_scale=0.00002) as env:
+        receiver = env.receiver
+        receiver.default = 500
         await _order(env, receiver, "GIVEUP-001")
         env.sandbox.pay("GIVEUP-001")
         await receiver.wait_for(16, within=20)
@@ -162,8 +163,9 @@ async def test_reorder_fault_sends_newest_first(env: Env, receiver: Receiver) ->
     assert order == ["HELD-00001", "HELD-00002"]
 
 
-async def test_notifications_wait_for_start(key_dir: Path, receiver: Receiver) -> None:
-    async with running_sandbox(key_dir, start=False) as env:
+async def test_notifications_wait_for_start(stage: Stage, key_dir: Path) -> None:
+    async with running_sandbox(stage, key_dir, start=False) as env:
+        receiver = env.receiver
         await _order(env, receiver, "LATE-00001")
         env.sandbox.pay("LATE-00001")
         await asyncio.sleep(0.05)

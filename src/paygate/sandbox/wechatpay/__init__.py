@@ -9,10 +9,12 @@ on WeChat's retry schedule, serves trade bills and injects faults. See
 ``docs/sandbox/wechatpay.md``.
 
 Modules: :mod:`.keys` (persisted key material), :mod:`.state` (trades, refunds, state
-machines), :mod:`.wire` and :mod:`.auth` (signing both ways), :mod:`.validation`,
+machines, clock), :mod:`.wire` and :mod:`.auth` (signing both ways), :mod:`.api` (the
+per-request pipeline: auth → faults → handler → signed answer), :mod:`.validation`,
 :mod:`.transactions`, :mod:`.refunds`, :mod:`.bills`, :mod:`.certificates`,
 :mod:`.notifications` and :mod:`.notifier`, :mod:`.faults`, :mod:`.pages`,
-:mod:`.control`, :mod:`.app`. Nothing here imports ``paygate.channels``.
+:mod:`.control`, :mod:`.context` (what one instance owns), :mod:`.app` (routes).
+Nothing here imports ``paygate.channels``.
 """
 
 from __future__ import annotations
