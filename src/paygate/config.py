@@ -24,6 +24,8 @@ __all__ = ["DEFAULT_ADAPTERS", "DEFAULT_PAY_TYPES", "Settings", "load_settings"]
 #: channel name → adapter class ("module:Class"). R-API-5: the mapping is configuration.
 DEFAULT_ADAPTERS: dict[str, str] = {
     "alipay": "paygate.channels.alipay.adapter:AlipayAdapter",
+    "stripe": "paygate.channels.stripe.adapter:StripeAdapter",
+    "wechatpay": "paygate.channels.wechatpay.adapter:WechatPayAdapter",
 }
 
 #: pay type → channel. The pay form (method) is the part after the dot.
@@ -34,6 +36,11 @@ DEFAULT_PAY_TYPES: dict[str, str] = {
     "alipay.app": "alipay",
     "alipay.jsapi": "alipay",
     "alipay.barcode": "alipay",
+    "stripe.card": "stripe",
+    "wechat.native": "wechatpay",
+    "wechat.jsapi": "wechatpay",
+    "wechat.h5": "wechatpay",
+    "wechat.app": "wechatpay",
 }
 
 

@@ -20,7 +20,11 @@ BUYER = {"buyer_id": "2088102177846880"}
 
 async def set_account_timeout(stack: Stack, seconds: float) -> None:
     async with stack.container.sessions() as session, session.begin():
-        await session.execute(update(ChannelAccountRow).values(timeout_seconds=seconds))
+        await session.execute(
+            update(ChannelAccountRow)
+            .where(ChannelAccountRow.channel == "alipay")
+            .values(timeout_seconds=seconds)
+        )
 
 
 async def test_a_channel_timeout_leaves_the_trade_unknown_and_a_query_settles_it(stack: Stack) -> None:
@@ -102,19 +106,18 @@ async def test_two_writers_one_loses_the_version_check_and_reapplies(stack: Stac
         a = await s1.get(Trade, t1.id)
         b = await s2.get(Trade, t1.id)
         assert a is not None and b is not None
-        apply_event(s1, a, TradeEvent.PAID, source="test")
+        await apply_event(s1, a, TradeEvent.PAID, source="test")
         await s1.commit()
-        apply_event(s2, b, TradeEvent.CLOSED, source="test")
         from sqlalchemy.orm.exc import StaleDataError
 
         with pytest.raises(StaleDataError):
-            await s2.commit()
+            await apply_event(s2, b, TradeEvent.CLOSED, source="test")
 
     async def close_again() -> str:
         async with sessions() as s, s.begin():
             fresh = await s.get(Trade, t1.id)
             assert fresh is not None
-            apply_event(s, fresh, TradeEvent.PAID, source="test")  # the retried event, a no-op now
+            await apply_event(s, fresh, TradeEvent.PAID, source="test")  # the retried event, a no-op now
             return fresh.state
 
     assert await retry_stale(close_again) == "succeeded"
@@ -126,8 +129,11 @@ async def test_a_request_that_never_reached_the_channel_is_sent_again_on_retry(s
     """A refused connection proves nothing was sent: the trade stays created and the same
     pay request, repeated, sends a new attempt (R-PAY-2: one trade, several attempts)."""
     async with stack.container.sessions() as session, session.begin():
-        [account] = (await session.execute(ChannelAccountRow.__table__.select())).all()
-        await session.execute(update(ChannelAccountRow).values(gateway_url="http://127.0.0.1:9/gateway.do"))
+        alipay = ChannelAccountRow.channel == "alipay"
+        [account] = (await session.execute(ChannelAccountRow.__table__.select().where(alipay))).all()
+        await session.execute(
+            update(ChannelAccountRow).where(alipay).values(gateway_url="http://127.0.0.1:9/gateway.do")
+        )
     order = order_no("NS")
     with pytest.raises(PaygateAPIError) as err:
         await stack.client.pay(
@@ -135,7 +141,7 @@ async def test_a_request_that_never_reached_the_channel_is_sent_again_on_retry(s
         )
     assert err.value.error == "CHANNEL_UNAVAILABLE" and err.value.data["state"] == "created"
     async with stack.container.sessions() as session, session.begin():
-        await session.execute(update(ChannelAccountRow).values(gateway_url=account.gateway_url))
+        await session.execute(update(ChannelAccountRow).where(alipay).values(gateway_url=account.gateway_url))
     trade = await stack.client.pay(
         out_order_no=order, pay_type="alipay.jsapi", amount=100, subject="T", extra=BUYER
     )

@@ -139,7 +139,7 @@ class NotificationService:
             self._check_amount(trade, note)
             event = STATUS_EVENTS[note.payment_status]
             if event is not None:
-                self.payments._apply(
+                await self.payments._apply(
                     session,
                     trade,
                     event,

@@ -317,7 +317,7 @@ class PaymentService:
                     attempt.channel_trade_no = result.channel_trade_no
                     event = STATUS_EVENTS[result.status] or TradeEvent.ACCEPTED
                     paid = result.paid_amount.minor if result.paid_amount else None
-                    self._apply(
+                    await self._apply(
                         session,
                         fresh,
                         event,
@@ -336,7 +336,7 @@ class PaymentService:
                     final = isinstance(error, ChannelBusinessError)
                     attempt.status = "rejected" if final else "unknown"
                     event = TradeEvent.REJECTED if final else TradeEvent.UNCERTAIN
-                    self._apply(
+                    await self._apply(
                         session,
                         fresh,
                         event,
@@ -377,7 +377,7 @@ class PaymentService:
             details=details,
         )
 
-    def _apply(
+    async def _apply(
         self,
         session: AsyncSession,
         trade: Trade,
@@ -389,7 +389,7 @@ class PaymentService:
         paid_at: Any = None,
     ) -> bool:
         try:
-            return apply_event(
+            return await apply_event(
                 session,
                 trade,
                 event,
@@ -400,7 +400,7 @@ class PaymentService:
                 paid_at=paid_at,
             )
         except IllegalTransition as exc:
-            log_anomaly(session, trade, exc, source=source, exchange=exchange)
+            await log_anomaly(session, trade, exc, source=source, exchange=exchange)
             return False
 
     async def _run_hooks(self, view: dict[str, Any]) -> None:
@@ -481,7 +481,7 @@ class PaymentService:
                         raise UpstreamError(
                             "the channel reports a different amount", code=ErrorCode.CHANNEL_ERROR
                         )
-                    self._apply(
+                    await self._apply(
                         session,
                         trade,
                         event,
@@ -538,7 +538,7 @@ class PaymentService:
                 fresh = await TradeRepository(session).by_id(trade.id)
                 assert fresh is not None
                 try:
-                    apply_event(
+                    await apply_event(
                         session,
                         fresh,
                         TradeEvent.CLOSED,

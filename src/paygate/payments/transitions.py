@@ -46,7 +46,7 @@ def exchange_json(exchange: Exchange | None, **extra: Any) -> dict[str, Any] | N
     return mask(data)  # type: ignore[no-any-return]
 
 
-def apply_event(
+async def apply_event(
     session: AsyncSession,
     trade: Trade,
     event: TradeEvent,
@@ -72,6 +72,9 @@ def apply_event(
         trade.paid_at = paid_at or now
     elif step.after == TradeState.CLOSED:
         trade.closed_at = now
+    # the version check first: a concurrent writer must lose here (StaleDataError, retried)
+    # before this writer's log and outbox rows can collide with the winner's
+    await session.flush([trade])
     session.add(
         TradeLog(
             trade_id=trade.id,
@@ -129,7 +132,7 @@ def _announce(session: AsyncSession, trade: Trade, now: datetime) -> None:
         )
 
 
-def log_anomaly(
+async def log_anomaly(
     session: AsyncSession,
     trade: Trade,
     error: IllegalTransition,

@@ -20,6 +20,7 @@ __all__ = ["DEFAULT_SANDBOXES", "SandboxHost", "load_sandbox"]
 DEFAULT_SANDBOXES: dict[str, str] = {
     "alipay": "paygate.sandbox.alipay:AlipaySandbox",
     "stripe": "paygate.sandbox.stripe:StripeSandbox",
+    "wechatpay": "paygate.sandbox.wechatpay:WechatPaySandbox",
 }
 
 
