@@ -17,8 +17,10 @@
 #
 # Knobs (environment): BENCH_SECONDS=10 BENCH_CONNECTIONS=32 BENCH_THREADS=2 BENCH_WORKERS=2
 #   BENCH_WARMUP=2 BENCH_PORT=18078 BENCH_DB=paygate_bench BENCH_FLOOR=../shared/bench/floor.sh
-#   BENCH_KEEP=1 (keep the work dir)  BENCH_PROFILE=1 (afterwards: py-spy on one worker during
-#   an extra, unmeasured gopay run + the per-stage CPU breakdown; installs py-spy in .venv)
+#   BENCH_KEEP=1 (keep the work dir)  BENCH_SKIP_FLOOR=1 (A/B experiments only: no floor, so no
+#   gopay_vs_floor; the official figure always runs the floor)  BENCH_PROFILE=1 (after the measured runs: py-spy on one
+#   worker during an extra, unmeasured gopay run, and the per-stage CPU split of
+#   scripts/bench/profile_stages.py; installs py-spy in .venv; printed on stderr)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -209,14 +211,21 @@ if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
   wait "$spy_pid" || true
   spy_pid=""
   "$bin/python" "$here/profile_summary.py" "$work/profile.txt" 20 >&2 || true
+  say "profile: CPU per stage of a /gopay (sequential, in-process; profile_stages.py)"
+  timeout 300 "$bin/python" "$here/profile_stages.py" 400 >&2 || true
   BENCH_KEEP=1  # keep profile.txt (py-spy collapsed stacks) in the work dir
 fi
 
 # ---------------------------------------------------------------- 6. the floor
-say "stopping paygate; floor: $(basename "$floor") $secs $conns $workers"
 stop_group "$server_pid"
 wait "$server_pid" 2>/dev/null || true
 server_pid=""
+if [[ ${BENCH_SKIP_FLOOR:-0} == 1 ]]; then
+  say "BENCH_SKIP_FLOOR=1: no floor in this run"
+  "$bin/python" "$here/report.py" "$work"
+  exit 0
+fi
+say "paygate stopped; floor: $(basename "$floor") $secs $conns $workers"
 "$bin/python" "$here/cpu.py" snap "$work/cpu_a.json"
 setsid bash "$floor" "$secs" "$conns" "$workers" >"$work/floor.out" 2>"$work/floor.err" &
 floor_pid=$!
