@@ -137,8 +137,15 @@ async def main(n: int) -> None:
 
         async def pay(order: str) -> None:
             body = json.dumps(
-                {"out_order_no": order, "pay_type": "alipay.page", "amount": 1999, "currency": "CNY",
-                 "subject": "Order"}, separators=(",", ":")).encode()
+                {
+                    "out_order_no": order,
+                    "pay_type": "alipay.page",
+                    "amount": 1999,
+                    "currency": "CNY",
+                    "subject": "Order",
+                },
+                separators=(",", ":"),
+            ).encode()
             ts, nonce = str(int(time.time())), uuid.uuid4().hex
             message = f"POST\n/gopay\n{ts}\n{nonce}\n".encode() + body + b"\n"
             headers = {
@@ -172,8 +179,10 @@ async def main(n: int) -> None:
 
     http = acc.pop(HTTP, 0.0)
     server = sum(acc.values())
-    print(f"{n} sequential /gopay: {1000 * wall / n:.2f} ms wall, {1000 * cpu / n:.2f} ms CPU per request "
-          f"({1000 * http / n:.2f} ms of it in the HTTP layer + test client, not counted below)")
+    print(
+        f"{n} sequential /gopay: {1000 * wall / n:.2f} ms wall, {1000 * cpu / n:.2f} ms CPU per request "
+        f"({1000 * http / n:.2f} ms of it in the HTTP layer + test client, not counted below)"
+    )
     print(f"paygate CPU per request, excluding the HTTP layer: {1000 * server / n:.3f} ms")
     for name, v in sorted(acc.items(), key=lambda kv: -kv[1]):
         print(f"  {1000 * v / n:6.3f} ms  {100 * v / server:5.1f}%  {name}")

@@ -11,7 +11,10 @@ The patches are prototypes for measuring, written against src/ at the commit nam
 docs/benchmarks.md; each asserts the code it replaces, so a changed src/ fails loudly.
 Patches: pool, routecache, insertfirst, nolock, onetxn, corelocal (see docs/benchmarks.md).
 """
-import shutil, subprocess, sys
+
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parents[2]
@@ -19,25 +22,31 @@ dst = Path(sys.argv[1])
 patches = sys.argv[2].split(",") if len(sys.argv) > 2 and sys.argv[2] else []
 shutil.rmtree(dst, ignore_errors=True)
 dst.mkdir(parents=True)
-archive = subprocess.run(["git", "-C", str(root), "archive", "HEAD", "src"], check=True, capture_output=True).stdout
+archive = subprocess.run(
+    ["git", "-C", str(root), "archive", "HEAD", "src"], check=True, capture_output=True
+).stdout
 subprocess.run(["tar", "-x", "-C", str(dst)], input=archive, check=True)
 svc = dst / "src/paygate/payments/service.py"
 db = dst / "src/paygate/kit/db.py"
+
 
 def sub(path, old, new, count=1):
     s = path.read_text()
     assert s.count(old) >= 1, (path, old[:60])
     path.write_text(s.replace(old, new, count))
 
+
 for p in patches:
     if p == "pool":  # pool_size 10 -> 32: no overflow connections opened and closed under load
         sub(db, "pool_size: int = 10", "pool_size: int = 32")
     elif p == "routecache":  # cache the routing rows (accounts + bindings) for 5 s per (app, channel)
-        sub(svc, '''        async with self.sessions() as session:
+        sub(
+            svc,
+            """        async with self.sessions() as session:
             accounts = ChannelAccountRepository(session)
             rows = await accounts.enabled_for(pay_type.channel)
-            bound = dict(await AppRepository(session).bound_accounts(app.app_id))''',
-        '''        import time as _time
+            bound = dict(await AppRepository(session).bound_accounts(app.app_id))""",
+            """        import time as _time
         key = (app.app_id, pay_type.channel)
         hit = self.__dict__.setdefault("_route_cache", {}).get(key)
         if hit and hit[0] > _time.monotonic():
@@ -47,23 +56,38 @@ for p in patches:
                 accounts = ChannelAccountRepository(session)
                 rows = await accounts.enabled_for(pay_type.channel)
                 bound = dict(await AppRepository(session).bound_accounts(app.app_id))
-            self._route_cache[key] = (_time.monotonic() + 5.0, rows, bound)''')
+            self._route_cache[key] = (_time.monotonic() + 5.0, rows, bound)""",
+        )
     elif p == "insertfirst":  # no SELECT before the INSERT: the unique index answers repeats
-        sub(svc, '''            existing = await self._existing(app, cmd)
-            if isinstance(existing, Trade):''', '''            existing = await self._existing(app, cmd) if not held else None
-            if isinstance(existing, Trade):''')
-        sub(svc, '''                again = await self._existing(app, cmd)
-                if again is None or isinstance(again, Trade):''', '''                again = await self._existing(app, cmd)
+        sub(
+            svc,
+            """            existing = await self._existing(app, cmd)
+            if isinstance(existing, Trade):""",
+            """            existing = await self._existing(app, cmd) if not held else None
+            if isinstance(existing, Trade):""",
+        )
+        sub(
+            svc,
+            """                again = await self._existing(app, cmd)
+                if again is None or isinstance(again, Trade):""",
+            """                again = await self._existing(app, cmd)
                 if isinstance(again, Trade):
                     return await self._redrive(again, app, pay_type, cmd)
-                if again is None:''')
+                if again is None:""",
+        )
     elif p == "nolock":  # no Redis lock: the unique (app_id, out_order_no) index is the guard
-        sub(svc, '''        async with self.locks.hold(f"pay:{app.app_id}:{cmd.out_order_no}") as held:''',
-            '''        held = True
-        if True:''')
+        sub(
+            svc,
+            """        async with self.locks.hold(f"pay:{app.app_id}:{cmd.out_order_no}") as held:""",
+            """        held = True
+        if True:""",
+        )
     elif p == "onetxn":  # local pay forms (page/wap/app): sign first, then ONE transaction
-        sub(svc, '''            trade = await self._insert(app, cmd, pay_type, account, request)
-            if trade is None:''', '''            if pay_type.method in ("page", "wap", "app") and not request.extra.get("form"):
+        sub(
+            svc,
+            """            trade = await self._insert(app, cmd, pay_type, account, request)
+            if trade is None:""",
+            """            if pay_type.method in ("page", "wap", "app") and not request.extra.get("form"):
                 local = await self._pay_local(app, cmd, pay_type, account, request, adapter)
                 if local is not None:
                     return local
@@ -72,8 +96,12 @@ for p in patches:
                     raise ConflictError(code=ErrorCode.TRADE_IN_PROGRESS)
                 return again
             trade = await self._insert(app, cmd, pay_type, account, request)
-            if trade is None:''')
-        sub(svc, '''    async def _existing(self, app: AppContext, cmd: PayCommand)''', '''    async def _pay_local(self, app, cmd, pay_type, account, request, adapter):
+            if trade is None:""",
+        )
+        sub(
+            svc,
+            """    async def _existing(self, app: AppContext, cmd: PayCommand)""",
+            '''    async def _pay_local(self, app, cmd, pay_type, account, request, adapter):
         """No network: build + sign the pay data first, then write the trade already
         PENDING, its accepted attempt and both log rows in one transaction."""
         result = await adapter.create_payment(account, request)
@@ -110,10 +138,14 @@ for p in patches:
         await self._run_hooks(view)
         return view
 
-    async def _existing(self, app: AppContext, cmd: PayCommand)''')
+    async def _existing(self, app: AppContext, cmd: PayCommand)''',
+        )
     elif p == "corelocal":  # like onetxn, but Core INSERTs (no ORM unit of work): 3 statements
-        sub(svc, '''            trade = await self._insert(app, cmd, pay_type, account, request)
-            if trade is None:''', '''            if pay_type.method in ("page", "wap", "app") and not request.extra.get("form"):
+        sub(
+            svc,
+            """            trade = await self._insert(app, cmd, pay_type, account, request)
+            if trade is None:""",
+            """            if pay_type.method in ("page", "wap", "app") and not request.extra.get("form"):
                 local = await self._pay_local_core(app, cmd, pay_type, account, request, adapter)
                 if local is not None:
                     return local
@@ -122,8 +154,12 @@ for p in patches:
                     raise ConflictError(code=ErrorCode.TRADE_IN_PROGRESS)
                 return again
             trade = await self._insert(app, cmd, pay_type, account, request)
-            if trade is None:''')
-        sub(svc, '''    async def _existing(self, app: AppContext, cmd: PayCommand)''', '''    async def _pay_local_core(self, app, cmd, pay_type, account, request, adapter):
+            if trade is None:""",
+        )
+        sub(
+            svc,
+            """    async def _existing(self, app: AppContext, cmd: PayCommand)""",
+            """    async def _pay_local_core(self, app, cmd, pay_type, account, request, adapter):
         from sqlalchemy import insert
         result = await adapter.create_payment(account, request)
         action = result.action.to_dict()
@@ -169,7 +205,8 @@ for p in patches:
         await self._run_hooks(view)
         return view
 
-    async def _existing(self, app: AppContext, cmd: PayCommand)''')
+    async def _existing(self, app: AppContext, cmd: PayCommand)""",
+        )
     else:
         raise SystemExit(f"unknown patch {p}")
 print(dst)
