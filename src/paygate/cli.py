@@ -95,13 +95,25 @@ def demo_pay(
     order: str = typer.Option("", help="out_order_no (default: a fresh one)"),
     auth_code: str = typer.Option("", help="barcode: the buyer's auth code"),
     buyer_id: str = typer.Option("", help="alipay.jsapi: the buyer's id"),
+    openid: str = typer.Option("", help="wechat.jsapi: the payer's openid"),
+    payment_method: str = typer.Option(
+        "", help="stripe.card: e.g. pm_card_visa, pm_card_authenticationRequired"
+    ),
+    client_ip: str = typer.Option("", help="wechat.h5: the payer's IP address"),
 ) -> None:
     """Pay through the internal API as the demo app; prints the trade and its pay data."""
     from paygate.client import PaygateAPIError
 
     async def go() -> Any:
         client = await _demo_client(load_settings())
-        extra = {k: v for k, v in {"auth_code": auth_code, "buyer_id": buyer_id}.items() if v}
+        given = {
+            "auth_code": auth_code,
+            "buyer_id": buyer_id,
+            "openid": openid,
+            "payment_method": payment_method,
+        }
+        extra = {k: v for k, v in given.items() if v}
+        fields: dict[str, Any] = {"client_ip": client_ip} if client_ip else {}
         try:
             return await client.pay(
                 out_order_no=order or f"DEMO-{int(time.time() * 1000)}",
@@ -110,6 +122,7 @@ def demo_pay(
                 currency=currency,
                 subject=subject,
                 extra=extra,
+                **fields,
             )
         except PaygateAPIError as exc:
             return {"errno": exc.errno, "error": exc.error, "msg": exc.msg, "data": exc.data}

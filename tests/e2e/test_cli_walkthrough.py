@@ -105,6 +105,46 @@ def test_walk_a_payment_end_to_end_with_the_cli(env: dict[str, str], server: sub
     assert run_json(env, "sandbox", "credentials", "alipay") == sandbox
 
 
+@pytest.mark.parametrize(
+    ("args", "target"),
+    [
+        (["--pay-type", "wechat.native"], "qr_code"),
+        (["--pay-type", "wechat.jsapi", "--openid", "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"], "out_trade_no"),
+        (["--pay-type", "wechat.h5", "--client-ip", "203.0.113.9"], "url"),
+        (["--pay-type", "wechat.app"], "out_trade_no"),
+        (
+            [
+                "--pay-type",
+                "stripe.card",
+                "--currency",
+                "USD",
+                "--payment-method",
+                "pm_card_authenticationRequired",
+            ],
+            "url",
+        ),
+    ],
+)
+def test_wechat_and_stripe_end_to_end_with_the_cli(
+    env: dict[str, str], server: subprocess.Popen[str], args: list[str], target: str
+) -> None:
+    """Issue 3: each new pay type, paid by the buyer in its sandbox, reaches succeeded."""
+    trade = run_json(env, "demo", "pay", *args, "--amount", "1200")
+    assert trade["state"] == "pending", trade
+    channel = "stripe" if "stripe.card" in args else "wechatpay"
+    if target == "out_trade_no":
+        ref = trade["channel_trade_no"] or ""
+        # the order number the channel knows is paygate's attempt number: ask the sandbox by
+        # the prepay id it issued (JSAPI/app parameters carry it)
+        params = trade["action"]["params"]
+        ref = params.get("prepayid") or params["package"].removeprefix("prepay_id=")
+    else:
+        ref = trade["action"].get(target) or trade["action"].get("url")
+    paid = run(env, "sandbox", "pay", channel, ref, check=False)
+    assert paid.returncode == 0, (trade, paid.stdout, paid.stderr)
+    wait_state(env, trade["trade_no"], "succeeded")
+
+
 def test_sandbox_pay_explains_what_it_cannot_find(env: dict[str, str], server: subprocess.Popen[str]) -> None:
     result = run(env, "sandbox", "pay", "alipay", "NO-SUCH-TRADE", check=False)
     assert result.returncode == 1
