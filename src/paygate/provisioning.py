@@ -97,7 +97,9 @@ async def add_channel_account(
                 enabled=True,
             )
         )
-        return row.id
+        account_id = row.id
+    container.payments.refresh_routing()
+    return account_id
 
 
 async def find_channel_account(container: Container, channel: str, merchant_id: str) -> int | None:

@@ -134,6 +134,7 @@ async def test_a_request_that_never_reached_the_channel_is_sent_again_on_retry(s
         await session.execute(
             update(ChannelAccountRow).where(alipay).values(gateway_url="http://127.0.0.1:9/gateway.do")
         )
+    stack.container.payments.refresh_routing()  # as an operator's change would
     order = order_no("NS")
     with pytest.raises(PaygateAPIError) as err:
         await stack.client.pay(
@@ -142,6 +143,7 @@ async def test_a_request_that_never_reached_the_channel_is_sent_again_on_retry(s
     assert err.value.error == "CHANNEL_UNAVAILABLE" and err.value.data["state"] == "created"
     async with stack.container.sessions() as session, session.begin():
         await session.execute(update(ChannelAccountRow).where(alipay).values(gateway_url=account.gateway_url))
+    stack.container.payments.refresh_routing()
     trade = await stack.client.pay(
         out_order_no=order, pay_type="alipay.jsapi", amount=100, subject="T", extra=BUYER
     )

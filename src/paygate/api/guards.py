@@ -42,12 +42,12 @@ class SourceAllowList:
         """The caller's address: the peer, or — when the peer is a trusted proxy — the
         right-most address of ``X-Forwarded-For`` that is not a trusted proxy."""
         client = scope.get("client")
-        host: str | None = client[0] if client else None
+        host: str | None = str(client[0]) if client else None
         if host is None or not self.proxies or not self._within(host, self.proxies):
             return host
         for name, value in scope.get("headers", []):
             if name == b"x-forwarded-for":
-                hops = [h.strip() for h in value.decode("latin-1").split(",") if h.strip()]
+                hops: list[str] = [h.strip() for h in bytes(value).decode("latin-1").split(",") if h.strip()]
                 for hop in reversed(hops):
                     if not self._within(hop, self.proxies):
                         return hop

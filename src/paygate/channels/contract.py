@@ -399,6 +399,10 @@ class ChannelAdapter(Protocol):
     channel: str
     methods: frozenset[str]
     operations: frozenset[Operation]
+    #: Pay forms whose ``create_payment`` makes no network call (it signs what the payer
+    #: takes to the channel, e.g. Alipay page/wap/app). The service then writes the trade
+    #: once, after signing; for every other form it writes the trade before the call.
+    offline_methods: frozenset[str]
 
     def validate(self, request: CreatePayment) -> None:
         """The channel's own validation hook (R-API-6): raise ValueError with a message."""

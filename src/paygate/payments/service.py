@@ -1,34 +1,28 @@
 """The payment service: pay, query, close (R-PAY-1..4, R-PAY-7..9).
 
-Transactions are explicit: the trade is committed *before* the channel is called, the
-channel's answer is applied in a second transaction through the state machine. A channel
-timeout or unreadable answer leaves the trade UNKNOWN, never FAILED.
+Creating trades lives in :mod:`paygate.payments.pay_flow`; this module holds the checks,
+queries (cached, or synchronous with the channel), closing, and the error mapping shared
+by both. A channel timeout or unreadable answer leaves a trade UNKNOWN, never FAILED.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from paygate.channels.contract import (
-    ChannelAccount,
     ChannelBusinessError,
     ChannelError,
     ChannelUnavailable,
-    CreatePayment,
-    CreateResult,
     PaymentStatus,
     PaymentStatusResult,
     UnsupportedOperation,
 )
 from paygate.channels.registry import AccountCodec, ChannelRegistry, PayType
 from paygate.channels.resilience import ChannelGuard, CircuitOpen
-from paygate.kit.db import utcnow
 from paygate.kit.errors import (
     ConflictError,
     ErrorCode,
@@ -36,16 +30,15 @@ from paygate.kit.errors import (
     RequestError,
     UpstreamError,
 )
-from paygate.kit.ids import new_attempt_no, new_trade_no
 from paygate.kit.locks import LockProvider
-from paygate.kit.masking import mask
-from paygate.kit.money import CURRENCY_EXPONENTS, MAX_AMOUNT_MINOR, Money
-from paygate.models import ChannelAttempt, Trade, TradeLog
+from paygate.kit.money import CURRENCY_EXPONENTS, MAX_AMOUNT_MINOR
+from paygate.models import Trade
 from paygate.payments.commands import AppContext, PayCommand, TradeRef
+from paygate.payments.pay_flow import PayFlow
 from paygate.payments.states import TERMINAL, IllegalTransition, TradeEvent, TradeState
 from paygate.payments.transitions import apply_event, exchange_json, log_anomaly, retry_stale
 from paygate.payments.views import TradeCache, trade_view
-from paygate.repositories import AppRepository, ChannelAccountRepository, TradeRepository
+from paygate.repositories import ChannelAccountRepository, TradeRepository
 
 __all__ = ["STATUS_EVENTS", "PaymentService"]
 
@@ -88,6 +81,7 @@ class PaymentService:
         self.max_expire = max_expire_minutes
         #: R-LOG-3: run after a state change and its trade log are committed.
         self.after_pay: list[AfterPayHook] = []
+        self._flow = PayFlow(self)
 
     # ------------------------------------------------------------------ pay
 
@@ -108,249 +102,18 @@ class PaymentService:
         return pay_type
 
     async def pay(self, app: AppContext, cmd: PayCommand) -> dict[str, Any]:
-        """Create a trade and ask its channel for the pay data. Idempotent on
-        ``(app, out_order_no)``: a repeat returns the same trade and pay data."""
-        pay_type = self._check(app, cmd)
-        async with self.locks.hold(f"pay:{app.app_id}:{cmd.out_order_no}") as held:
-            existing = await self._existing(app, cmd)
-            if isinstance(existing, Trade):
-                if not held:
-                    raise ConflictError(code=ErrorCode.TRADE_IN_PROGRESS)
-                return await self._redrive(existing, app, pay_type, cmd)
-            if existing is not None:
-                return existing
-            if not held:
-                raise ConflictError(code=ErrorCode.TRADE_IN_PROGRESS)
-            account = await self._route(app, pay_type)
-            now = utcnow()
-            expire = cmd.expire_minutes if cmd.expire_minutes is not None else self.default_expire
-            trade_no = new_trade_no()
-            request = CreatePayment(
-                attempt_no=new_attempt_no(trade_no, 1),
-                trade_no=trade_no,
-                method=pay_type.method,
-                amount=Money(cmd.amount, cmd.currency),
-                subject=cmd.subject,
-                expire_at=now + timedelta(minutes=expire),
-                description=cmd.description or "",
-                client_ip=cmd.client_ip or "",
-                # the payer's browser always comes back through paygate's /return, which
-                # then sends it on to the app's return_url with the trade's state
-                return_url=account.return_url,
-                extra=cmd.extra,
-            )
-            adapter = self.registry.adapter(pay_type.channel)
-            try:
-                adapter.validate(request)
-            except ValueError as exc:
-                raise RequestError(str(exc), code=ErrorCode.CHANNEL_VALIDATION) from None
-            trade = await self._insert(app, cmd, pay_type, account, request)
-            if trade is None:  # a concurrent identical request won the unique index
-                again = await self._existing(app, cmd)
-                if again is None or isinstance(again, Trade):
-                    raise ConflictError(code=ErrorCode.TRADE_IN_PROGRESS)
-                return again
-            return await self._call_create(trade, account, request)
+        """Create a trade and get its pay data (see :mod:`paygate.payments.pay_flow`).
+        Idempotent on ``(app, out_order_no)``: a repeat returns the same trade and pay data."""
+        return await self._flow.pay(app, cmd, self._check(app, cmd))
 
-    async def _existing(self, app: AppContext, cmd: PayCommand) -> dict[str, Any] | Trade | None:
-        """The view of the order's trade; the trade itself when its last attempt never
-        reached the channel (so the caller may send a new attempt); None if no trade."""
-        async with self.sessions() as session:
-            repo = TradeRepository(session)
-            trade = await repo.by_order(app.app_id, cmd.out_order_no)
-            if trade is None:
-                return None
-            if trade.fingerprint != cmd.fingerprint():
-                raise ConflictError(
-                    "out_order_no was already used with a different amount, currency or pay type",
-                    code=ErrorCode.ORDER_MISMATCH,
-                    details={"trade_no": trade.trade_no},
-                )
-            attempt = await repo.attempt(trade.attempt_no)
-            if trade.state == TradeState.CREATED and attempt is not None and attempt.status == "not_sent":
-                return trade
-            if trade.state == TradeState.CREATED and (attempt is None or attempt.action is None):
-                raise ConflictError(code=ErrorCode.TRADE_IN_PROGRESS, details={"trade_no": trade.trade_no})
-            return trade_view(trade, attempt.action if attempt else None)
+    def refresh_routing(self) -> None:
+        """Forget cached routing data now (after channel accounts or bindings changed);
+        otherwise changes are seen within ``pay_flow.ROUTE_CACHE_SECONDS``."""
+        self._flow.forget_routes()
 
-    async def _redrive(
-        self, trade: Trade, app: AppContext, pay_type: PayType, cmd: PayCommand
-    ) -> dict[str, Any]:
-        """Send a new attempt for a trade whose previous one never reached the channel."""
-        if trade.expire_at <= utcnow():
-            raise ConflictError(code=ErrorCode.TRADE_EXPIRED, details={"trade_no": trade.trade_no})
-        account = await self._route(app, pay_type)
-        async with self.sessions() as session, session.begin():
-            repo = TradeRepository(session)
-            fresh = await repo.by_id(trade.id)
-            assert fresh is not None
-            seq = len(await repo.attempts(fresh.id)) + 1
-            fresh.attempt_no = new_attempt_no(fresh.trade_no, seq)
-            fresh.channel_account_id = account.id
-            session.add(
-                ChannelAttempt(
-                    attempt_no=fresh.attempt_no,
-                    trade_id=fresh.id,
-                    channel=fresh.channel,
-                    channel_account_id=account.id,
-                    status="sent",
-                )
-            )
-        request = CreatePayment(
-            attempt_no=fresh.attempt_no,
-            trade_no=fresh.trade_no,
-            method=pay_type.method,
-            amount=Money(fresh.amount, fresh.currency),
-            subject=fresh.subject,
-            expire_at=fresh.expire_at,
-            description=fresh.description or "",
-            client_ip=fresh.client_ip or "",
-            return_url=account.return_url,
-            extra=cmd.extra,
-        )
-        return await self._call_create(fresh, account, request)
-
-    async def _route(self, app: AppContext, pay_type: PayType) -> ChannelAccount:
-        """Pick the account: the app's own bindings first, else any enabled account of the
-        channel, by priority, skipping accounts whose circuit is open (failover)."""
-        async with self.sessions() as session:
-            accounts = ChannelAccountRepository(session)
-            rows = await accounts.enabled_for(pay_type.channel)
-            bound = dict(await AppRepository(session).bound_accounts(app.app_id))
-        if bound:
-            rows = sorted((r for r in rows if r.id in bound), key=lambda r: -bound[r.id])
-        healthy = [r for r in rows if not self.guard.is_open(r.id)] or rows
-        if not healthy:
-            raise UpstreamError(
-                f"no enabled {pay_type.channel} account", code=ErrorCode.NO_CHANNEL_ACCOUNT, retryable=True
-            )
-        return self.codec.to_account(healthy[0])
-
-    async def _insert(
-        self,
-        app: AppContext,
-        cmd: PayCommand,
-        pay_type: PayType,
-        account: ChannelAccount,
-        request: CreatePayment,
-    ) -> Trade | None:
-        trade = Trade(
-            trade_no=request.trade_no,
-            app_id=app.app_id,
-            out_order_no=cmd.out_order_no,
-            pay_type=cmd.pay_type,
-            channel=pay_type.channel,
-            channel_account_id=account.id,
-            amount=cmd.amount,
-            currency=cmd.currency,
-            subject=cmd.subject,
-            description=cmd.description,
-            state=TradeState.CREATED.value,
-            expire_at=request.expire_at,
-            attempt_no=request.attempt_no,
-            notify_url=cmd.notify_url or app.notify_url,
-            return_url=cmd.return_url,
-            client_ip=cmd.client_ip,
-            extra=mask(cmd.extra),
-            metadata_=cmd.metadata,
-            fingerprint=cmd.fingerprint(),
-            refunded_amount=0,
-        )
-        try:
-            async with self.sessions() as session, session.begin():
-                session.add(trade)
-                await session.flush()
-                session.add_all(
-                    [
-                        ChannelAttempt(
-                            attempt_no=request.attempt_no,
-                            trade_id=trade.id,
-                            channel=pay_type.channel,
-                            channel_account_id=account.id,
-                            status="sent",
-                        ),
-                        TradeLog(
-                            trade_id=trade.id,
-                            event="created",
-                            from_state=None,
-                            to_state=TradeState.CREATED.value,
-                            source="api",
-                            exchange={
-                                "request": mask(
-                                    {
-                                        "pay_type": cmd.pay_type,
-                                        "amount": cmd.amount,
-                                        "currency": cmd.currency,
-                                        "extra": cmd.extra,
-                                    }
-                                )
-                            },
-                        ),
-                    ]
-                )
-        except IntegrityError:
-            return None
-        return trade
-
-    async def _call_create(
-        self, trade: Trade, account: ChannelAccount, request: CreatePayment
-    ) -> dict[str, Any]:
-        adapter = self.registry.adapter(trade.channel)
-        result: CreateResult | None = None
-        error: ChannelError | None = None
-        try:
-            result = await self.guard.call(
-                account, "create", lambda: adapter.create_payment(account, request)
-            )
-        except ChannelError as exc:
-            error = exc
-
-        async def record() -> dict[str, Any]:
-            async with self.sessions() as session, session.begin():
-                repo = TradeRepository(session)
-                fresh = await repo.by_id(trade.id)
-                attempt = await repo.attempt(request.attempt_no)
-                assert fresh is not None and attempt is not None
-                if result is not None:
-                    attempt.status = "accepted"
-                    attempt.action = result.action.to_dict()
-                    attempt.channel_trade_no = result.channel_trade_no
-                    event = STATUS_EVENTS[result.status] or TradeEvent.ACCEPTED
-                    paid = result.paid_amount.minor if result.paid_amount else None
-                    await self._apply(
-                        session,
-                        fresh,
-                        event,
-                        "api",
-                        exchange_json(result.exchange),
-                        result.channel_trade_no,
-                        paid,
-                        result.paid_at,
-                    )
-                elif isinstance(error, ChannelUnavailable):
-                    # surely never processed (connection refused, circuit open): the trade
-                    # stays created, and a repeat of the pay request sends a new attempt
-                    attempt.status = "not_sent"
-                else:
-                    assert error is not None
-                    final = isinstance(error, ChannelBusinessError)
-                    attempt.status = "rejected" if final else "unknown"
-                    event = TradeEvent.REJECTED if final else TradeEvent.UNCERTAIN
-                    await self._apply(
-                        session,
-                        fresh,
-                        event,
-                        "api",
-                        exchange_json(error.exchange, error=f"{type(error).__name__}: {error.message}"),
-                    )
-                return trade_view(fresh, attempt.action)
-
-        view = await retry_stale(record)
-        self.cache.invalidate(trade)
-        await self._run_hooks(view)
-        if error is not None:
-            raise self._upstream(error, view)
-        return view
+    @staticmethod
+    def status_event(status: PaymentStatus) -> TradeEvent | None:
+        return STATUS_EVENTS[status]
 
     @staticmethod
     def _upstream(error: ChannelError, view: dict[str, Any]) -> UpstreamError:

@@ -135,6 +135,8 @@ class AlipayAdapter:
     channel: str = "alipay"
     methods: frozenset[str] = frozenset(METHOD_OF_FORM)
     operations: frozenset[Operation] = frozenset(Operation)
+    #: pay forms whose create_payment only signs locally (no network call)
+    offline_methods: frozenset[str] = frozenset({"page", "wap", "app"})
 
     def __init__(
         self,

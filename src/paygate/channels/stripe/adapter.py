@@ -122,6 +122,8 @@ class StripeAdapter:
     channel: str = "stripe"
     methods: frozenset[str] = METHODS
     operations: frozenset[Operation] = frozenset(Operation) - {Operation.CANCEL}
+    #: every pay form calls the channel's API (none is signed locally)
+    offline_methods: frozenset[str] = frozenset()
 
     def __init__(
         self,

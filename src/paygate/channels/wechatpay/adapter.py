@@ -133,6 +133,8 @@ class WechatPayAdapter:
     channel: str = "wechatpay"
     methods: frozenset[str] = PAY_FORMS
     operations: frozenset[Operation] = frozenset(Operation) - {Operation.CANCEL}
+    #: every pay form calls the channel's API (none is signed locally)
+    offline_methods: frozenset[str] = frozenset()
 
     def __init__(
         self,
