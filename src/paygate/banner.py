@@ -14,15 +14,22 @@ paygate is starting (database: {s.database_url})
   internal API     {s.internal_base_url}      docs: {s.internal_base_url}/docs
   public callbacks {s.public_base_url}      (/notify/{{channel}}/…, /return/{{channel}}/…)
   sandboxes        {s.sandbox_base_url}      Alipay gateway: {s.sandbox_base_url}/alipay/gateway.do
+                                             WeChat Pay v3:  {s.sandbox_base_url}/wechatpay/v3/…
+                                             Stripe:         {s.sandbox_base_url}/stripe/v1/…
 
 Demo app credentials (JSON):   .venv/bin/paygate demo credentials
-Sandbox Alipay credentials:    .venv/bin/paygate sandbox credentials alipay
+Sandbox credentials (JSON):    .venv/bin/paygate sandbox credentials alipay|wechatpay|stripe
 
 Walk a payment end to end, in another terminal:
   .venv/bin/paygate demo pay --pay-type alipay.qr --amount 1999     # note trade_no, qr_code
   .venv/bin/paygate sandbox pay alipay '<qr_code from above>'       # the buyer pays
   .venv/bin/paygate demo query <trade_no>                           # state: succeeded
 (or open the qr_code / pay URL in a browser and click Pay)
+
+Other pay types: --pay-type alipay.page|alipay.wap|alipay.app|alipay.jsapi (--buyer-id …)|
+  alipay.barcode (--auth-code 286200000000000001)|wechat.native|wechat.jsapi (--openid …)|
+  wechat.h5 (--client-ip …)|wechat.app|stripe.card (--currency USD --payment-method pm_card_visa)
+then `.venv/bin/paygate sandbox pay <alipay|wechatpay|stripe> <qr_code, url or order number>`.
 """,
         flush=True,
     )

@@ -88,6 +88,22 @@ def test_walk_a_payment_end_to_end_with_the_cli(env: dict[str, str], server: sub
     assert "BEGIN RSA PRIVATE KEY" in sandbox["app_private_key"]
     assert "BEGIN PUBLIC KEY" in sandbox["alipay_public_key"]
 
+    wechat = run_json(env, "sandbox", "credentials", "wechatpay")
+    assert set(wechat) >= {
+        "base_url",
+        "mchid",
+        "appid",
+        "merchant_private_key",
+        "merchant_serial_no",
+        "apiv3_key",
+        "platform_public_key",
+        "platform_public_key_id",
+    }
+    assert "BEGIN PRIVATE KEY" in wechat["merchant_private_key"] and len(wechat["apiv3_key"]) == 32
+    stripe = run_json(env, "sandbox", "credentials", "stripe")
+    assert stripe["api_base"].endswith("/stripe") and stripe["secret_key"].startswith("sk_test_")
+    assert stripe["webhook_secret"].startswith("whsec_")
+
     trade = run_json(env, "demo", "pay", "--pay-type", "alipay.qr", "--amount", "1999")
     assert trade["state"] == "pending" and trade["action"]["type"] == "qr_code"
     run(env, "sandbox", "pay", "alipay", trade["action"]["qr_code"])
