@@ -19,7 +19,8 @@ Exceptions an adapter raises::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -57,6 +58,7 @@ __all__ = [
     "ReturnInfo",
     "UnknownChannelStatus",
     "UnsupportedOperation",
+    "answer_mapping",
 ]
 
 
@@ -437,3 +439,23 @@ class ChannelAdapter(Protocol):
 
     async def aclose(self) -> None:
         """Release HTTP clients."""
+
+
+# --------------------------------------------------------------------------- adapter helper
+
+
+@contextlib.contextmanager
+def answer_mapping(channel: str, exchange: Exchange) -> Iterator[None]:
+    """Around a transformer reading a *verified* answer: an unknown status keeps its kind
+    (and gets the exchange); any other complaint (``ValueError``: mismatched order or amount,
+    unreadable money, a bad bill) becomes a :class:`ChannelProtocolError` — the answer
+    cannot be trusted, so the outcome is unknown."""
+    try:
+        yield
+    except UnknownChannelStatus as exc:
+        exc.exchange = exc.exchange or exchange
+        exchange.error = exc.message
+        raise
+    except ValueError as exc:
+        exchange.error = str(exc)
+        raise ChannelProtocolError(f"{channel}: {exc}", exchange=exchange) from None

@@ -23,8 +23,7 @@ answer contradicting the request (other order number or amount) is a ChannelProt
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Final
@@ -59,7 +58,6 @@ from paygate.channels.contract import (
     CloseResult,
     CreatePayment,
     CreateResult,
-    Exchange,
     Notification,
     NotificationRejected,
     NotifyReply,
@@ -72,6 +70,7 @@ from paygate.channels.contract import (
     RefundStatus,
     ReturnInfo,
     UnknownChannelStatus,
+    answer_mapping,
 )
 
 __all__ = ["AlipayAdapter"]
@@ -82,21 +81,6 @@ _CHARSETS: Final = frozenset({"utf-8", "utf8", "gbk", "gb2312", "gb18030"})
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@contextlib.contextmanager
-def _mapping(exchange: Exchange) -> Iterator[None]:
-    """Turn a transformer's complaint about a verified answer into a channel error that
-    carries the exchange."""
-    try:
-        yield
-    except UnknownChannelStatus as exc:
-        exc.exchange = exc.exchange or exchange
-        exchange.error = exc.message
-        raise
-    except ValueError as exc:  # ResponseMismatch, MoneyError, BillFormatError
-        exchange.error = str(exc)
-        raise ChannelProtocolError(f"alipay: {exc}", exchange=exchange) from None
 
 
 def _trade_biz(attempt_no: str, channel_trade_no: str | None) -> dict[str, str]:
@@ -186,7 +170,7 @@ class AlipayAdapter:
             return CreateResult(action=action, exchange=exchange)
         reply = await self._client.execute(account, call.method, call.biz, operation=op)
         to_result = {"qr": precreate_result, "jsapi": jsapi_result, "barcode": barcode_result}
-        with _mapping(reply.exchange):
+        with answer_mapping("alipay", reply.exchange):
             result = to_result[form](reply.data, request)
         return replace(result, exchange=reply.exchange)
 
@@ -210,7 +194,7 @@ class AlipayAdapter:
                 channel_status=exc.sub_code,
                 exchange=exc.exchange,
             )
-        with _mapping(reply.exchange):
+        with answer_mapping("alipay", reply.exchange):
             result = query_result(reply.data, attempt_no)
         return replace(result, exchange=reply.exchange)
 
@@ -248,7 +232,7 @@ class AlipayAdapter:
             if exc.sub_code != _TRADE_NOT_EXIST:
                 raise
             return CloseResult(closed=False, exchange=exc.exchange)
-        with _mapping(reply.exchange):
+        with answer_mapping("alipay", reply.exchange):
             out_trade_no = reply.data.get("out_trade_no")
             if out_trade_no not in (None, "", attempt_no):
                 raise ResponseMismatch(f"out_trade_no {out_trade_no!r} is not {attempt_no!r}")
@@ -262,7 +246,7 @@ class AlipayAdapter:
         reply = await self._client.execute(
             account, "alipay.trade.refund", refund_biz(request), operation=Operation.REFUND.value
         )
-        with _mapping(reply.exchange):
+        with answer_mapping("alipay", reply.exchange):
             result = replace(refund_result(reply.data, request), exchange=reply.exchange)
         if result.status is not RefundStatus.PROCESSING:
             return result
@@ -304,7 +288,7 @@ class AlipayAdapter:
                 channel_status=exc.sub_code,
                 exchange=exc.exchange,
             )
-        with _mapping(reply.exchange):
+        with answer_mapping("alipay", reply.exchange):
             result = refund_query_result(reply.data, refund_no, attempt_no)
         return replace(result, exchange=reply.exchange)
 
@@ -371,5 +355,5 @@ class AlipayAdapter:
             reply.exchange.error = "no bill_download_url"
             raise ChannelProtocolError("alipay bill: no bill_download_url", exchange=reply.exchange)
         content = await self._client.download(account, url, operation=Operation.BILL.value)
-        with _mapping(reply.exchange):
+        with answer_mapping("alipay", reply.exchange):
             return parse_trade_bill(content, bill_date)

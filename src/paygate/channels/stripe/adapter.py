@@ -28,9 +28,8 @@ a ChannelProtocolError.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
@@ -60,6 +59,7 @@ from paygate.channels.contract import (
     RefundStatus,
     ReturnInfo,
     UnknownChannelStatus,
+    answer_mapping,
 )
 from paygate.channels.stripe.bill import bill_line
 from paygate.channels.stripe.client import DEFAULT_MAX_RETRIES, DEFAULT_RETRY_DELAY, StripeClient
@@ -88,20 +88,6 @@ _MAX_BILL_PAGES: Final = 1000
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@contextlib.contextmanager
-def _mapping(exchange: Exchange) -> Iterator[None]:
-    """A transformer's complaint about an answer → a channel error carrying the exchange."""
-    try:
-        yield
-    except UnknownChannelStatus as exc:
-        exc.exchange = exc.exchange or exchange
-        exchange.error = exc.message
-        raise
-    except ValueError as exc:  # ResponseMismatch, MoneyError
-        exchange.error = str(exc)
-        raise ChannelProtocolError(f"stripe: {exc}", exchange=exchange) from None
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
@@ -172,7 +158,7 @@ class StripeAdapter:
             operation=Operation.CREATE.value,
             idempotency_key=idempotency_key("create", request.attempt_no),
         )
-        with _mapping(reply.exchange):
+        with answer_mapping("stripe", reply.exchange):
             result = create_result(reply.data, request)
         return replace(result, exchange=reply.exchange)
 
@@ -210,7 +196,7 @@ class StripeAdapter:
                 channel_status=_MISSING,
                 exchange=exchange,
             )
-        with _mapping(exchange):
+        with answer_mapping("stripe", exchange):
             result = query_result(intent, attempt_no)
         return replace(result, exchange=exchange)
 
@@ -227,7 +213,7 @@ class StripeAdapter:
         intent, exchange = await self._intent(account, attempt_no, channel_trade_no, Operation.CLOSE)
         if intent is None:
             return CloseResult(closed=False, exchange=exchange)
-        with _mapping(exchange):
+        with answer_mapping("stripe", exchange):
             intent_id = check_intent(intent, attempt_no)
         status = str(intent.get("status", ""))
         if status in _CLOSED_ALREADY:
@@ -247,7 +233,7 @@ class StripeAdapter:
             operation=Operation.CLOSE.value,
             idempotency_key=idempotency_key("close", f"{attempt_no}:{status}"),
         )
-        with _mapping(reply.exchange):
+        with answer_mapping("stripe", reply.exchange):
             check_intent(reply.data, attempt_no)
             if reply.data.get("status") != "canceled":
                 raise ResponseMismatch(f"the cancel left the intent {reply.data.get('status')!r}")
@@ -267,7 +253,7 @@ class StripeAdapter:
                 raise ChannelBusinessError(
                     f"stripe refund: {exchange.error}", code=_MISSING, exchange=exchange
                 )
-            with _mapping(exchange):
+            with answer_mapping("stripe", exchange):
                 intent_id = check_intent(intent, request.attempt_no)
         params = refund_params(request, intent_id)
         reply = await self._client.post(
@@ -277,7 +263,7 @@ class StripeAdapter:
             operation=Operation.REFUND.value,
             idempotency_key=idempotency_key("refund", request.refund_no),
         )
-        with _mapping(reply.exchange):
+        with answer_mapping("stripe", reply.exchange):
             result = refund_result(reply.data, request.refund_no, amount=request.amount, intent_id=intent_id)
         return replace(result, exchange=reply.exchange)
 
@@ -311,7 +297,7 @@ class StripeAdapter:
             return RefundResult(
                 refund_no=refund_no, status=RefundStatus.NOT_FOUND, channel_status=_MISSING, exchange=exchange
             )
-        with _mapping(exchange):
+        with answer_mapping("stripe", exchange):
             metadata = refund.get("metadata")
             owner = metadata.get("attempt_no") if isinstance(metadata, Mapping) else None
             if owner not in (None, attempt_no):
@@ -382,7 +368,7 @@ class StripeAdapter:
                 account, "/v1/balance_transactions", query, operation=Operation.BILL.value
             )
             items = reply.data.get("data")
-            with _mapping(reply.exchange):
+            with answer_mapping("stripe", reply.exchange):
                 if not isinstance(items, list):
                     raise ResponseMismatch("balance transactions: no data list")
                 for item in items:

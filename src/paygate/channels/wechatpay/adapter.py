@@ -33,11 +33,10 @@ combined orders, partner (service-provider) mode, profit sharing, fund-flow bill
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any, Final
@@ -49,11 +48,9 @@ from paygate.channels.contract import (
     ChannelAccount,
     ChannelBusinessError,
     ChannelError,
-    ChannelProtocolError,
     CloseResult,
     CreatePayment,
     CreateResult,
-    Exchange,
     Notification,
     NotifyReply,
     Operation,
@@ -63,7 +60,7 @@ from paygate.channels.contract import (
     RefundResult,
     RefundStatus,
     ReturnInfo,
-    UnknownChannelStatus,
+    answer_mapping,
 )
 from paygate.channels.wechatpay.bill import parse_trade_bill
 from paygate.channels.wechatpay.certificates import DEFAULT_REFRESH_INTERVAL
@@ -97,21 +94,6 @@ _FAIL_BODY: Final = json.dumps({"code": "FAIL", "message": "失败"}, ensure_asc
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@contextlib.contextmanager
-def _mapping(exchange: Exchange) -> Iterator[None]:
-    """Turn a transformer's complaint about a verified answer into a channel error that
-    carries the exchange."""
-    try:
-        yield
-    except UnknownChannelStatus as exc:
-        exc.exchange = exc.exchange or exchange
-        exchange.error = exc.message
-        raise
-    except ValueError as exc:  # ResponseMismatch, MoneyError, BillFormatError
-        exchange.error = str(exc)
-        raise ChannelProtocolError(f"wechatpay: {exc}", exchange=exchange) from None
 
 
 def _gunzip(data: bytes) -> bytes:
@@ -182,7 +164,7 @@ class WechatPayAdapter:
         reply = await self._client.call(
             account, "POST", call.path, body=call.body, operation=Operation.CREATE.value, read=False
         )
-        with _mapping(reply.exchange):
+        with answer_mapping("wechatpay", reply.exchange):
             data = reply.data
             if data is None:
                 raise ResponseMismatch("the pay answer is empty")
@@ -231,7 +213,7 @@ class WechatPayAdapter:
                 channel_status=exc.code,
                 exchange=exc.exchange,
             )
-        with _mapping(reply.exchange):
+        with answer_mapping("wechatpay", reply.exchange):
             result = query_result(
                 reply.data or {},
                 attempt_no,
@@ -270,7 +252,7 @@ class WechatPayAdapter:
         reply = await self._client.call(
             account, "POST", _REFUNDS, body=body, operation=Operation.REFUND.value, read=False
         )
-        with _mapping(reply.exchange):
+        with answer_mapping("wechatpay", reply.exchange):
             result = refund_result(reply.data or {}, request)
         return replace(result, exchange=reply.exchange)
 
@@ -292,7 +274,7 @@ class WechatPayAdapter:
                 channel_status=exc.code,
                 exchange=exc.exchange,
             )
-        with _mapping(reply.exchange):
+        with answer_mapping("wechatpay", reply.exchange):
             result = refund_query_result(reply.data or {}, refund_no, attempt_no)
         return replace(result, exchange=reply.exchange)
 
@@ -334,13 +316,13 @@ class WechatPayAdapter:
         )
         data: dict[str, Any] = reply.data or {}
         url, hash_type, hash_value = (data.get(k) for k in ("download_url", "hash_type", "hash_value"))
-        with _mapping(reply.exchange):
+        with answer_mapping("wechatpay", reply.exchange):
             if not isinstance(url, str) or not url or not isinstance(hash_value, str):
                 raise ResponseMismatch("the bill answer lacks download_url or hash_value")
             if hash_type != "SHA1":
                 raise ResponseMismatch(f"unsupported hash_type {hash_type!r}")
         content = await self._client.download(account, url, operation=Operation.BILL.value)
-        with _mapping(reply.exchange):
+        with answer_mapping("wechatpay", reply.exchange):
             text = _gunzip(content) if content[:2] == b"\x1f\x8b" else content
             if hashlib.sha1(text, usedforsecurity=False).hexdigest() != hash_value.lower():
                 raise ResponseMismatch("the bill file does not match its hash_value")
