@@ -184,8 +184,9 @@ class PayFlow:
                 account, "create", lambda: adapter.create_payment(account, request)
             )
         except ChannelError as exc:
-            # nothing was written and nothing left the process: the caller may simply retry
-            raise UpstreamError(exc.message, code=ErrorCode.CHANNEL_UNAVAILABLE, retryable=True) from None
+            # nothing was written and nothing left the process (e.g. an unusable key)
+            code = ErrorCode.CHANNEL_UNAVAILABLE if exc.retryable else ErrorCode.CHANNEL_ERROR
+            raise UpstreamError(exc.message, code=code, retryable=exc.retryable) from None
         if result.status is not PaymentStatus.PENDING:
             raise AssertionError(f"a local pay form answered {result.status}")  # adapter contract
         step = transition(TradeState.CREATED, TradeEvent.ACCEPTED)
