@@ -19,9 +19,11 @@ cli = typer.Typer(help="paygate: a payment middle platform", no_args_is_help=Tru
 demo_cli = typer.Typer(help="The demo app and a walk through a payment", no_args_is_help=True)
 sandbox_cli = typer.Typer(help="The channel sandboxes", no_args_is_help=True)
 app_cli = typer.Typer(help="Apps (business systems calling paygate)", no_args_is_help=True)
+account_cli = typer.Typer(help="Channel accounts (merchant credentials at a channel)", no_args_is_help=True)
 cli.add_typer(demo_cli, name="demo")
 cli.add_typer(sandbox_cli, name="sandbox")
 cli.add_typer(app_cli, name="app")
+cli.add_typer(account_cli, name="account")
 
 
 def _print(data: Any) -> None:
@@ -205,6 +207,71 @@ def app_create(
         )
 
     _print(asyncio.run(_with_container(settings, go)))
+
+
+def _pairs(items: list[str], what: str) -> dict[str, str]:
+    """``name=value`` or ``name=@file`` (the file's content, for keys)."""
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            typer.echo(f"{what} must look like name=value or name=@file: {item!r}", err=True)
+            raise typer.Exit(2)
+        if value.startswith("@"):
+            with open(value[1:]) as fh:
+                value = fh.read()
+        out[name] = value
+    return out
+
+
+@account_cli.command("add")
+def account_add(
+    channel: str,
+    name: str = typer.Option(..., help="display name"),
+    merchant_id: str = typer.Option(..., help="Alipay app_id, WeChat mchid, Stripe account id"),
+    gateway_url: str = typer.Option(..., help="the channel's API base or gateway URL"),
+    secret: list[str] = typer.Option([], help="secret as name=value or name=@file (repeat)"),
+    param: list[str] = typer.Option([], help="non-secret setting as name=value (repeat)"),
+    fee_rate_bp: int = typer.Option(0, help="fee rate in basis points (0.6% = 60)"),
+    timeout: float = typer.Option(10.0, help="HTTP timeout towards the channel, seconds"),
+    priority: int = typer.Option(0, help="higher is preferred when several accounts serve a channel"),
+) -> None:
+    """Add a channel account; secrets are sealed with the master key and never printed."""
+    from paygate.provisioning import add_channel_account
+
+    secrets, params = _pairs(secret, "--secret"), _pairs(param, "--param")
+
+    async def go(container: Any) -> Any:
+        account_id = await add_channel_account(
+            container,
+            channel,
+            name,
+            merchant_id,
+            gateway_url,
+            secrets,
+            params,
+            fee_rate_bp=fee_rate_bp,
+            timeout_seconds=timeout,
+            priority=priority,
+        )
+        return {
+            "id": account_id,
+            "channel": channel,
+            "name": name,
+            "merchant_id": merchant_id,
+            "secrets": sorted(secrets),
+            "notify_url": container.codec.notify_url(channel, account_id),
+        }
+
+    _print(asyncio.run(_with_container(load_settings(), go)))
+
+
+@account_cli.command("list")
+def account_list() -> None:
+    """List channel accounts (secret names only, never their values)."""
+    from paygate.provisioning import list_channel_accounts
+
+    _print(asyncio.run(_with_container(load_settings(), list_channel_accounts)))
 
 
 def main() -> None:

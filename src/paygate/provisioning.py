@@ -14,7 +14,13 @@ from paygate.kit.crypto import load_public_key
 from paygate.models import App, ChannelAccountRow
 from paygate.repositories import AppRepository, ChannelAccountRepository
 
-__all__ = ["add_channel_account", "create_app", "find_channel_account", "reveal_app_secret"]
+__all__ = [
+    "add_channel_account",
+    "create_app",
+    "find_channel_account",
+    "list_channel_accounts",
+    "reveal_app_secret",
+]
 
 
 async def create_app(
@@ -106,3 +112,28 @@ async def find_channel_account(container: Container, channel: str, merchant_id: 
     async with container.sessions() as session:
         row = await ChannelAccountRepository(session).by_merchant(channel, merchant_id)
         return row.id if row else None
+
+
+async def list_channel_accounts(container: Container) -> list[dict[str, Any]]:
+    """Every channel account as an operator may see it: no secret values."""
+    out = []
+    async with container.sessions() as session:
+        rows = await ChannelAccountRepository(session).all()
+    for row in rows:
+        account = container.codec.to_account(row)
+        out.append(
+            {
+                "id": row.id,
+                "channel": row.channel,
+                "name": row.name,
+                "merchant_id": row.merchant_id,
+                "gateway_url": row.gateway_url,
+                "enabled": row.enabled,
+                "priority": row.priority,
+                "fee_rate_bp": row.fee_rate_bp,
+                "params": dict(row.params or {}),
+                "secrets": sorted(account.secrets),
+                "notify_url": account.notify_url,
+            }
+        )
+    return out

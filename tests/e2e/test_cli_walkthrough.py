@@ -165,3 +165,53 @@ def test_sandbox_pay_explains_what_it_cannot_find(env: dict[str, str], server: s
     result = run(env, "sandbox", "pay", "alipay", "NO-SUCH-TRADE", check=False)
     assert result.returncode == 1
     assert "NO-SUCH-TRADE" in result.stdout or "not" in result.stdout.lower()
+
+
+def test_operators_add_and_list_channel_accounts_without_seeing_secrets(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    run(env, "migrate")
+    key = tmp_path / "app_private_key.pem"
+    key.write_text(
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEAsecretmaterial\n-----END RSA PRIVATE KEY-----\n"
+    )
+    added = run_json(
+        env,
+        "account",
+        "add",
+        "alipay",
+        "--name",
+        "shop-alipay",
+        "--merchant-id",
+        "2021000000000042",
+        "--gateway-url",
+        "https://openapi.alipay.com/gateway.do",
+        "--secret",
+        f"app_private_key=@{key}",
+        "--secret",
+        "alipay_public_key=MIIBIjANBgkq",
+        "--param",
+        "seller_id=2088000000000042",
+    )
+    assert added["secrets"] == ["alipay_public_key", "app_private_key"]
+    assert added["notify_url"].endswith(f"/notify/alipay/{added['id']}")
+    listed = run_json(env, "account", "list")
+    assert [a["merchant_id"] for a in listed] == ["2021000000000042"]
+    assert listed[0]["params"] == {"seller_id": "2088000000000042"}
+    assert "secretmaterial" not in json.dumps(listed) and "MIIBIjANBgkq" not in json.dumps(listed)
+    bad = run(
+        env,
+        "account",
+        "add",
+        "alipay",
+        "--name",
+        "x",
+        "--merchant-id",
+        "1",
+        "--gateway-url",
+        "u",
+        "--secret",
+        "no-equals-sign",
+        check=False,
+    )
+    assert bad.returncode == 2

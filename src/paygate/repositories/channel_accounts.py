@@ -29,6 +29,10 @@ class ChannelAccountRepository:
         )
         return rows.scalars().first()
 
+    async def all(self) -> list[ChannelAccountRow]:
+        rows = await self.session.execute(select(ChannelAccountRow).order_by(ChannelAccountRow.id))
+        return list(rows.scalars())
+
     async def add(self, row: ChannelAccountRow) -> ChannelAccountRow:
         self.session.add(row)
         await self.session.flush()
