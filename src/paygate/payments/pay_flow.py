@@ -193,27 +193,31 @@ class PayFlow:
         trade = self._trade(app, cmd, pay_type, account, request)
         trade.state = step.after
         action = result.action.to_dict()
-        now = utcnow()
-        trade.version, trade.created_at, trade.updated_at = 1, now, now
-        attempt = ChannelAttempt(
-            attempt_no=request.attempt_no,
-            channel=pay_type.channel,
-            channel_account_id=account.id,
-            status="accepted",
-            action=action,
-            channel_trade_no=result.channel_trade_no,
-        )
-        accepted = TradeLog(
-            event=TradeEvent.ACCEPTED.value,
-            from_state=step.before,
-            to_state=step.after,
-            source="api",
-            exchange=exchange_json(result.exchange),
-        )
         try:
             async with self.s.sessions() as session, session.begin():
-                await TradeRepository(session).insert_new(
-                    trade, attempt, [self._created_log(trade, cmd), accepted]
+                session.add(trade)
+                await session.flush([trade])
+                session.add_all(
+                    [
+                        ChannelAttempt(
+                            attempt_no=request.attempt_no,
+                            trade_id=trade.id,
+                            channel=pay_type.channel,
+                            channel_account_id=account.id,
+                            status="accepted",
+                            action=action,
+                            channel_trade_no=result.channel_trade_no,
+                        ),
+                        self._created_log(trade, cmd),
+                        TradeLog(
+                            trade_id=trade.id,
+                            event=TradeEvent.ACCEPTED.value,
+                            from_state=step.before,
+                            to_state=step.after,
+                            source="api",
+                            exchange=exchange_json(result.exchange),
+                        ),
+                    ]
                 )
         except IntegrityError:
             return None

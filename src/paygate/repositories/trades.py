@@ -1,10 +1,7 @@
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import class_mapper
 
 from paygate.models import ChannelAttempt, Trade, TradeLog
 
@@ -46,31 +43,3 @@ class TradeRepository:
 
     def add(self, *rows: Trade | ChannelAttempt | TradeLog) -> None:
         self.session.add_all(rows)
-
-    async def insert_new(self, trade: Trade, attempt: ChannelAttempt, logs: list[TradeLog]) -> int:
-        """Write a new trade with its attempt and log rows in three plain INSERTs (no ORM
-        unit of work: this is the hot path of local pay forms). Sets the ids on the objects.
-        Raises ``IntegrityError`` when ``(app_id, out_order_no)`` exists."""
-        table: Table = Trade.__table__  # type: ignore[assignment]
-        result = await self.session.execute(insert(table).values(_values(trade)).returning(table.c.id))
-        trade.id = int(result.scalar_one())
-        attempt.trade_id = trade.id
-        for row in logs:
-            row.trade_id = trade.id
-        attempts: Table = ChannelAttempt.__table__  # type: ignore[assignment]
-        trade_logs: Table = TradeLog.__table__  # type: ignore[assignment]
-        await self.session.execute(insert(attempts), [_values(attempt)])
-        await self.session.execute(insert(trade_logs), [_values(row) for row in logs])
-        return trade.id
-
-
-def _values(obj: Trade | ChannelAttempt | TradeLog) -> dict[str, Any]:
-    """Column name → value of a transient object; unset columns with a default are left to it."""
-    out: dict[str, Any] = {}
-    for prop in class_mapper(type(obj)).column_attrs:
-        column = prop.columns[0]
-        value = getattr(obj, prop.key)
-        if column.primary_key or (value is None and column.default is not None):
-            continue
-        out[column.name] = value
-    return out
