@@ -151,3 +151,39 @@ async def test_duplicated_and_reordered_notifications_converge(stack: Stack) -> 
             TradeLog.from_state != "succeeded",
         )
         assert len(logs) == 1
+
+
+async def test_verified_events_about_nothing_paygate_owns_are_acknowledged(stack: Stack) -> None:
+    """A signed Stripe event of a type paygate does not handle is kept as ignored and answered
+    200, so Stripe does not re-send it for three days; nothing else changes."""
+    accounts = await stack.client.pay(
+        out_order_no=order_no("SO"),
+        pay_type="stripe.card",
+        amount=100,
+        currency="USD",
+        subject="x",
+        extra={"payment_method": "pm_card_visa"},
+    )
+    row = await trade_row(stack, accounts["trade_no"])
+    payload = json.dumps(
+        {
+            "id": "evt_other_1",
+            "object": "event",
+            "type": "customer.created",
+            "livemode": False,
+            "created": int(time.time()),
+            "data": {"object": {"id": "cus_1", "object": "customer"}},
+        }
+    )
+    now = int(time.time())
+    secret = stack.sandbox("stripe").credentials()["webhook_secret"]
+    signature = hmac_sha256_hex(secret.encode(), f"{now}.{payload}".encode())
+    reply = await post(
+        stack,
+        f"/notify/stripe/{row.channel_account_id}",
+        payload.encode(),
+        {"Content-Type": "application/json", "Stripe-Signature": f"t={now},v1={signature}"},
+    )
+    assert reply.status_code == 200
+    [note] = await rows(stack, ChannelNotification, ChannelNotification.notification_id == "evt_other_1")
+    assert note.outcome == "ignored" and note.trade_id is None

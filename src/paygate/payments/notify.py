@@ -118,6 +118,23 @@ class NotificationService:
         if seen is not None and seen.outcome in ("processed", "received", "ignored"):
             metrics.NOTIFICATIONS.labels(channel, "duplicate").inc()
             return True
+        if note.kind is NotificationKind.OTHER:
+            # verified, but about nothing paygate owns (e.g. a Stripe event of another type):
+            # kept and acknowledged, so the channel stops re-sending it
+            inbox.add(
+                ChannelNotification(
+                    channel=channel,
+                    channel_account_id=account_id,
+                    notification_id=note.notification_id,
+                    kind=note.kind.value,
+                    outcome="ignored",
+                    payload=mask(dict(note.payload)),
+                    handled_at=utcnow(),
+                )
+            )
+            await session.flush()
+            metrics.NOTIFICATIONS.labels(channel, "ignored").inc()
+            return True
         trades = TradeRepository(session)
         attempt = await trades.attempt(note.attempt_no) if note.attempt_no else None
         trade = await trades.by_id(attempt.trade_id) if attempt else None
