@@ -8,6 +8,7 @@ order.
 from __future__ import annotations
 
 import itertools
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -33,15 +34,16 @@ EXPANDABLE = frozenset(
 
 
 @dataclass(kw_only=True)
-class Record:
+class Record(ABC):
     """Base of every stored object: ``id``, ``created`` (unix seconds) and ``seq``."""
 
     id: str
     created: int
     seq: int = field(default=0)
 
-    def to_wire(self) -> dict[str, Any]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def to_wire(self) -> dict[str, Any]:
+        """The object as Stripe's API shows it."""
 
 
 R = TypeVar("R", bound=Record)

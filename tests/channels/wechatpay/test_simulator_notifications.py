@@ -25,7 +25,7 @@ from paygate.channels.contract import (
 )
 from paygate.channels.wechatpay import WechatPayAdapter
 from paygate.kit.money import Money
-from tests.channels.wechatpay.sandbox_env import Env, Received, new_no, pay_request, running_sandbox
+from tests.channels.wechatpay.simulator_env import Env, Received, new_no, pay_request, running_sandbox
 from tests.channels.wechatpay.support import Keys, signed_headers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -27,7 +27,7 @@ from paygate.channels.contract import (
 )
 from paygate.kit.money import Money
 from paygate.sandbox.alipay import AUTH_CODE_SUCCESS
-from tests.channels.alipay.sandbox_env import (
+from tests.channels.alipay.simulator_env import (
     Env,
     about,
     new_no,
