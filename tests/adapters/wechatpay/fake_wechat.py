@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.channels.wechatpay.support import (
+from tests.adapters.wechatpay.support import (
     APIV3_KEY,
     AUTH_PATTERN,
     MCHID,

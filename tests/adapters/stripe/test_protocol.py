@@ -19,7 +19,7 @@ from paygate.channels.stripe.protocol import (
     parse_signature_header,
     verify_signature,
 )
-from tests.channels.stripe.support import ref_signature
+from tests.adapters.stripe.support import ref_signature
 
 SECRET = "whsec_" + "ab" * 32
 

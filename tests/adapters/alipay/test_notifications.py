@@ -16,7 +16,7 @@ from paygate.channels.contract import (
     RefundStatus,
 )
 from paygate.kit.money import Money
-from tests.channels.alipay.support import (
+from tests.adapters.alipay.support import (
     APP_ID,
     SELLER_ID,
     Keys,

@@ -22,7 +22,7 @@ from paygate.channels.stripe.client import StripeClient
 from paygate.channels.stripe.lookup import Lookup
 from paygate.kit.crypto import Secret
 from paygate.kit.money import Money
-from tests.channels.stripe.support import Env, card_request, paid, sandbox_account
+from tests.adapters.stripe.support import Env, card_request, paid, sandbox_account
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -39,7 +39,7 @@ from paygate.channels.wechatpay.transformers import (
 )
 from paygate.kit.crypto import rsa_sign
 from paygate.kit.money import Money
-from tests.channels.wechatpay.support import APPID, MCHID, OPENID, Keys, pem_private, ref_verify
+from tests.adapters.wechatpay.support import APPID, MCHID, OPENID, Keys, pem_private, ref_verify
 
 NOW = datetime(2026, 6, 5, 8, 0, 0, 123456, tzinfo=UTC)
 TRADE_STATES = ("SUCCESS", "REFUND", "NOTPAY", "CLOSED", "REVOKED", "USERPAYING", "PAYERROR")

@@ -23,7 +23,7 @@ from paygate.channels.contract import (
     RefundStatus,
     UnknownChannelStatus,
 )
-from tests.channels.alipay.test_transformers import NOW, cny
+from tests.adapters.alipay.test_transformers import NOW, cny
 
 # --------------------------------------------------------------------------- refunds
 

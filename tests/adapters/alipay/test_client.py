@@ -23,8 +23,8 @@ from paygate.channels.contract import (
     UnknownChannelStatus,
 )
 from paygate.kit.crypto import Secret
-from tests.channels.alipay.fake_gateway import FakeGateway
-from tests.channels.alipay.support import (
+from tests.adapters.alipay.fake_gateway import FakeGateway
+from tests.adapters.alipay.support import (
     APP_ID,
     Keys,
     make_account,

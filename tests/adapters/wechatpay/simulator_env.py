@@ -34,7 +34,7 @@ from paygate.channels.wechatpay import WechatPayAdapter
 from paygate.kit.money import Money
 from paygate.sandbox.base import SandboxConfig
 from paygate.sandbox.wechatpay import WechatPaySandbox
-from tests.channels.wechatpay.support import OPENID, account_from_credentials
+from tests.adapters.wechatpay.support import OPENID, account_from_credentials
 from tests.support.servers import free_port, serve_asgi
 
 TIME_SCALE = 0.001  # a 15 s notification retry becomes 15 ms, a 5 s refund 5 ms

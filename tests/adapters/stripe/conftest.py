@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest_asyncio
 
-from tests.channels.stripe.support import Env, Switch, running_sandbox
+from tests.adapters.stripe.support import Env, Switch, running_sandbox
 from tests.support.servers import free_port, serve_asgi
 
 

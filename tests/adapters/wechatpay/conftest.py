@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from paygate.channels.contract import ChannelAccount
-from tests.channels.wechatpay.support import Keys, make_account, new_key
+from tests.adapters.wechatpay.support import Keys, make_account, new_key
 
 
 @pytest.fixture(scope="session")

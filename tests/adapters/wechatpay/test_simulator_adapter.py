@@ -28,8 +28,8 @@ from paygate.channels.contract import (
 )
 from paygate.channels.wechatpay import WechatPayAdapter
 from paygate.kit.money import Money
-from tests.channels.wechatpay.simulator_env import Env, new_no, pay_request, running_sandbox
-from tests.channels.wechatpay.support import ref_verify
+from tests.adapters.wechatpay.simulator_env import Env, new_no, pay_request, running_sandbox
+from tests.adapters.wechatpay.support import ref_verify
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 MODES = ["public_key", "certificate"]

@@ -4,7 +4,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from paygate.channels.contract import ChannelAccount
-from tests.channels.alipay.support import Keys, make_account
+from tests.adapters.alipay.support import Keys, make_account
 
 
 @pytest.fixture(scope="session")

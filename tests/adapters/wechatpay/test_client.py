@@ -22,8 +22,8 @@ from paygate.channels.contract import (
 )
 from paygate.channels.wechatpay.client import WechatPayClient
 from paygate.kit.crypto import Secret
-from tests.channels.wechatpay.fake_wechat import Answer, FakeWechat, answer
-from tests.channels.wechatpay.support import (
+from tests.adapters.wechatpay.fake_wechat import Answer, FakeWechat, answer
+from tests.adapters.wechatpay.support import (
     APIV3_KEY,
     AUTH_PATTERN,
     MCHID,

@@ -15,7 +15,7 @@ from paygate.channels.alipay.protocol import (
     sign_text,
     verify_text,
 )
-from tests.channels.alipay.support import (
+from tests.adapters.alipay.support import (
     Keys,
     pem_private,
     pem_public,

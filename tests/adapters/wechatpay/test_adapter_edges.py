@@ -29,8 +29,8 @@ from paygate.channels.contract import (
 )
 from paygate.channels.wechatpay import WechatPayAdapter
 from paygate.kit.money import Money
-from tests.channels.wechatpay.fake_wechat import Answer, FakeWechat, Seen, answer
-from tests.channels.wechatpay.support import (
+from tests.adapters.wechatpay.fake_wechat import Answer, FakeWechat, Seen, answer
+from tests.adapters.wechatpay.support import (
     APIV3_KEY,
     APPID,
     MCHID,
@@ -42,7 +42,7 @@ from tests.channels.wechatpay.support import (
     make_account,
     signed_headers,
 )
-from tests.channels.wechatpay.test_bill import PAYMENT, REFUND, bill
+from tests.adapters.wechatpay.test_bill import PAYMENT, REFUND, bill
 from tests.support.servers import serve_asgi
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

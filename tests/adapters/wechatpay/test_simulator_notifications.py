@@ -25,8 +25,8 @@ from paygate.channels.contract import (
 )
 from paygate.channels.wechatpay import WechatPayAdapter
 from paygate.kit.money import Money
-from tests.channels.wechatpay.simulator_env import Env, Received, new_no, pay_request, running_sandbox
-from tests.channels.wechatpay.support import Keys, signed_headers
+from tests.adapters.wechatpay.simulator_env import Env, Received, new_no, pay_request, running_sandbox
+from tests.adapters.wechatpay.support import Keys, signed_headers
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 WECHATPAY_HEADERS = ("wechatpay-signature", "wechatpay-timestamp", "wechatpay-nonce", "wechatpay-serial")

@@ -21,7 +21,7 @@ from paygate.channels.contract import (
 from paygate.channels.stripe import StripeAdapter
 from paygate.kit.crypto import Secret
 from paygate.kit.money import Money
-from tests.channels.stripe.support import (
+from tests.adapters.stripe.support import (
     Env,
     card_request,
     paid,

@@ -21,7 +21,7 @@ from paygate.channels.contract import (
     PaymentStatus,
 )
 from paygate.sandbox.alipay import AUTH_CODE_NO_BALANCE, AUTH_CODE_SUCCESS, AUTH_CODE_WAIT_BUYER
-from tests.channels.alipay.simulator_env import (
+from tests.adapters.alipay.simulator_env import (
     Env,
     about,
     paid_by_barcode,

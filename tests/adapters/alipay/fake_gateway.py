@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.channels.alipay.support import Keys, ref_request_string, ref_verify, signed_body
+from tests.adapters.alipay.support import Keys, ref_request_string, ref_verify, signed_body
 
 Answer = Callable[[dict[str, str]], tuple[int, str]]
 

@@ -27,7 +27,7 @@ from paygate.channels.contract import (
 )
 from paygate.kit.money import Money
 from paygate.sandbox.alipay import AUTH_CODE_SUCCESS
-from tests.channels.alipay.simulator_env import (
+from tests.adapters.alipay.simulator_env import (
     Env,
     about,
     new_no,
@@ -36,7 +36,7 @@ from tests.channels.alipay.simulator_env import (
     refund_of,
     running_sandbox,
 )
-from tests.channels.alipay.support import Keys, ref_notify_string, ref_sign
+from tests.adapters.alipay.support import Keys, ref_notify_string, ref_sign
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -10,7 +10,7 @@ import pytest
 from paygate.channels.contract import ChannelBusinessError, ChannelTimeout, RefundStatus
 from paygate.channels.stripe import StripeAdapter
 from paygate.kit.money import Money
-from tests.channels.stripe.support import Env, card_request, paid, refund_of, sandbox_account
+from tests.adapters.stripe.support import Env, card_request, paid, refund_of, sandbox_account
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

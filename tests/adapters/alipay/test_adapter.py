@@ -31,15 +31,15 @@ from paygate.channels.contract import (
     UnsupportedOperation,
 )
 from paygate.kit.money import Money
-from tests.channels.alipay.fake_gateway import FakeGateway
-from tests.channels.alipay.support import (
+from tests.adapters.alipay.fake_gateway import FakeGateway
+from tests.adapters.alipay.support import (
     Keys,
     make_account,
     ref_request_string,
     ref_verify,
     signed_body,
 )
-from tests.channels.alipay.test_bill import DETAIL, DETAIL_NAME, bill_zip
+from tests.adapters.alipay.test_bill import DETAIL, DETAIL_NAME, bill_zip
 from tests.support.servers import serve_asgi
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
