@@ -71,7 +71,7 @@ ACCOUNT_BUILDERS = {
 
 
 async def seed_demo(container: Container, host: SandboxHost) -> dict[str, Any]:
-    """Idempotent: creates what is missing, changes nothing that exists."""
+    """Idempotent: creates what is missing; the demo app gains pay types configured since."""
     accounts: dict[str, int] = {}
     for channel, sandbox in host.sandboxes.items():
         builder = ACCOUNT_BUILDERS.get(channel)
@@ -88,10 +88,15 @@ async def seed_demo(container: Container, host: SandboxHost) -> dict[str, Any]:
             spec["secrets"],
             spec["params"],
         )
-    async with container.sessions() as session:
+    pay_types = container.registry.pay_type_names
+    async with container.sessions() as session, session.begin():
         app = await AppRepository(session).get(DEMO_APP_ID)
+        if app is not None and set(app.allowed_pay_types or []) != set(pay_types):
+            # the demo app may use every configured pay type, also ones added since it was made
+            app.allowed_pay_types = sorted(set(app.allowed_pay_types or []) | set(pay_types))
     if app is None:
-        await create_app(container, DEMO_APP_ID, "Demo shop", container.registry.pay_type_names)
+        await create_app(container, DEMO_APP_ID, "Demo shop", pay_types)
+    container.authenticator.forget(DEMO_APP_ID)
     return {"accounts": accounts, "app_id": DEMO_APP_ID}
 
 

@@ -117,3 +117,21 @@ def test_production_refuses_to_run_without_a_master_key(tmp_path: Path) -> None:
     settings = Settings(env="production", data_dir=tmp_path)
     with pytest.raises(RuntimeError, match="MASTER_KEY"):
         settings.master_key_bytes()
+
+
+async def test_reseeding_gives_the_demo_app_pay_types_added_since(stack: Stack) -> None:
+    """`make run` on an older var/: the demo app learns the pay types configured since."""
+    from sqlalchemy import update
+
+    from paygate.demo import seed_demo
+
+    async with stack.container.sessions() as session, session.begin():
+        await session.execute(update(App).where(App.app_id == "demo").values(allowed_pay_types=["alipay.qr"]))
+    await seed_demo(stack.container, stack.sandboxes)
+    async with stack.container.sessions() as session:
+        app = (await session.execute(select(App).where(App.app_id == "demo"))).scalar_one()
+    assert set(app.allowed_pay_types) == set(stack.container.registry.pay_type_names)
+    trade = await stack.client.pay(
+        out_order_no=order_no("RS"), pay_type="wechat.native", amount=100, subject="x"
+    )
+    assert trade["state"] == "pending"
