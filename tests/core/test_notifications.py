@@ -153,3 +153,22 @@ async def test_duplicated_and_dropped_sandbox_notifications_converge(stack: Stac
     assert len(logs) == 1
     processed = await rows(stack, ChannelNotification, ChannelNotification.trade_id == row.id)
     assert len([n for n in processed if n.outcome == "processed"]) == 1
+
+
+async def test_after_pay_hooks_run_once_after_the_committed_change(stack: Stack) -> None:
+    """R-LOG-3: hooks see the new state after the trade log is written, once per change —
+    not for the repeat of a notification."""
+    seen: list[tuple[str, str, int]] = []
+
+    async def hook(view: dict[str, Any]) -> None:
+        [row] = await rows(stack, Trade, Trade.trade_no == view["trade_no"])
+        logs = await rows(stack, TradeLog, TradeLog.trade_id == row.id)
+        seen.append((view["trade_no"], view["state"], len(logs)))
+
+    stack.container.payments.after_pay.append(hook)
+    trade, row = await pending_trade(stack)
+    seen.clear()  # the create itself ran the hook once (created → pending)
+    form = sign_notification(success_params(stack, row), sandbox_key(stack))
+    assert (await post(stack, row, form)).text == "success"
+    assert (await post(stack, row, form)).text == "success"
+    assert seen == [(trade["trade_no"], "succeeded", 3)]

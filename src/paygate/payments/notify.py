@@ -32,6 +32,7 @@ from paygate.kit.masking import mask
 from paygate.models import ChannelNotification, Trade
 from paygate.payments.service import STATUS_EVENTS, PaymentService
 from paygate.payments.transitions import retry_stale
+from paygate.payments.views import trade_view
 from paygate.repositories import ChannelAccountRepository, InboxRepository, TradeRepository
 
 __all__ = ["NotificationService"]
@@ -104,20 +105,24 @@ class NotificationService:
         async with self.sessions() as session:
             try:
                 async with session.begin():
-                    return await self._process_in(session, channel, account_id, note)
+                    changed_view = await self._process_in(session, channel, account_id, note)
             except IntegrityError:
                 # the same notification is being processed concurrently: it is handled
                 metrics.NOTIFICATIONS.labels(channel, "duplicate").inc()
                 return True
+        if changed_view is not None:  # committed: the after_pay hooks may run now
+            await self.payments._run_hooks(changed_view)
+        return True
 
     async def _process_in(
         self, session: AsyncSession, channel: str, account_id: int, note: Notification
-    ) -> bool:
+    ) -> dict[str, Any] | None:
+        """Apply a verified notification; the trade's view when its state changed."""
         inbox = InboxRepository(session)
         seen = await inbox.find(channel, note.notification_id)
         if seen is not None and seen.outcome in ("processed", "received", "ignored"):
             metrics.NOTIFICATIONS.labels(channel, "duplicate").inc()
-            return True
+            return None
         if note.kind is NotificationKind.OTHER:
             # verified, but about nothing paygate owns (e.g. a Stripe event of another type):
             # kept and acknowledged, so the channel stops re-sending it
@@ -134,7 +139,7 @@ class NotificationService:
             )
             await session.flush()
             metrics.NOTIFICATIONS.labels(channel, "ignored").inc()
-            return True
+            return None
         trades = TradeRepository(session)
         attempt = await trades.attempt(note.attempt_no) if note.attempt_no else None
         trade = await trades.by_id(attempt.trade_id) if attempt else None
@@ -152,11 +157,12 @@ class NotificationService:
             payload=mask(dict(note.payload)),
             handled_at=utcnow(),
         )
+        changed = False
         if note.kind is NotificationKind.PAYMENT and note.payment_status is not None:
             self._check_amount(trade, note)
             event = STATUS_EVENTS[note.payment_status]
             if event is not None:
-                await self.payments._apply(
+                changed = await self.payments._apply(
                     session,
                     trade,
                     event,
@@ -174,7 +180,7 @@ class NotificationService:
         await session.flush()
         self.payments.cache.invalidate(trade)
         metrics.NOTIFICATIONS.labels(channel, row.outcome).inc()
-        return True
+        return trade_view(trade) if changed else None
 
     @staticmethod
     def _check_amount(trade: Trade, note: Notification) -> None:

@@ -167,6 +167,7 @@ class PaymentService:
             return False
 
     async def _run_hooks(self, view: dict[str, Any]) -> None:
+        """R-LOG-3: after a committed state change (and its trade-log row), never failing it."""
         for hook in self.after_pay:
             try:
                 await hook(view)
@@ -224,7 +225,8 @@ class PaymentService:
     async def apply_status(
         self, trade_id: int, status: PaymentStatusResult, *, source: str
     ) -> dict[str, Any]:
-        async def unit() -> dict[str, Any]:
+        async def unit() -> tuple[dict[str, Any], bool]:
+            changed = False
             async with self.sessions() as session, session.begin():
                 trade = await TradeRepository(session).by_id(trade_id)
                 assert trade is not None
@@ -244,7 +246,7 @@ class PaymentService:
                         raise UpstreamError(
                             "the channel reports a different amount", code=ErrorCode.CHANNEL_ERROR
                         )
-                    await self._apply(
+                    changed = await self._apply(
                         session,
                         trade,
                         event,
@@ -254,11 +256,12 @@ class PaymentService:
                         status.amount.minor if status.amount else None,
                         status.paid_at,
                     )
-                return trade_view(trade)
+                return trade_view(trade), changed
 
-        view = await retry_stale(unit)
+        view, changed = await retry_stale(unit)
         self.cache.invalidate(view)
-        await self._run_hooks(view)
+        if changed:
+            await self._run_hooks(view)
         return view
 
     async def close(self, app_id: str, ref: TradeRef) -> dict[str, Any]:
