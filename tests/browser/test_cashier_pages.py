@@ -81,3 +81,42 @@ async def test_buyer_scans_a_qr_code_and_cancels(stack: Stack, browser: Any) -> 
         return (await stack.client.query_trade(trade_no=trade["trade_no"]))["state"] == "closed"
 
     await eventually(closed)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_buyer_scans_a_wechat_code_and_pays(stack: Stack, browser: Any) -> None:
+    trade = await stack.client.pay(
+        out_order_no=order_no("WX"), pay_type="wechat.native", amount=990, subject="Noodles"
+    )
+    page = await browser.new_page()
+    await page.goto(trade["action"]["qr_code"])
+    assert "9.90" in await page.content()
+    await page.click("button[value=pay]")
+
+    async def succeeded() -> bool:
+        return (await stack.client.query_trade(trade_no=trade["trade_no"]))["state"] == "succeeded"
+
+    await eventually(succeeded)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_card_holder_completes_3d_secure_and_returns(stack: Stack, browser: Any) -> None:
+    trade = await stack.client.pay(
+        out_order_no=order_no("3DS"),
+        pay_type="stripe.card",
+        amount=2500,
+        currency="USD",
+        subject="Lamp",
+        extra={"payment_method": "pm_card_authenticationRequired"},
+    )
+    assert trade["action"]["type"] == "redirect"
+    page = await browser.new_page()
+    await page.goto(trade["action"]["url"])
+    await page.click("button[value=pay]")
+    await page.wait_for_load_state()
+    assert page.url.startswith(stack.public_url + "/return/stripe/")
+
+    async def succeeded() -> bool:
+        return (await stack.client.query_trade(trade_no=trade["trade_no"]))["state"] == "succeeded"
+
+    await eventually(succeeded)
