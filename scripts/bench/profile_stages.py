@@ -30,6 +30,7 @@ import httpx
 
 import paygate.api.responses as responses
 import paygate.channels.alipay.protocol as alipay_protocol
+import paygate.payments.pay_flow as pay_flow
 import paygate.payments.service as service
 from paygate.api.internal import create_internal_app
 from paygate.auth.apps import AppAuthenticator
@@ -92,14 +93,12 @@ def instrument() -> None:
     wrap(AppAuthenticator, "authenticate", "auth: app lookup, HMAC verify, Redis SET NX nonce")
     wrap(AppAuthenticator, "sign_response", "response: HMAC signature")
     wrap(service.PaymentService, "_check", "pay: checks")
-    wrap(service.PaymentService, "_existing", "pay: _existing (session: SELECT trade by order)")
-    wrap(service.PaymentService, "_route", "pay: _route (session: 2 SELECTs)")
+    wrap(pay_flow.PayFlow, "_route", "pay: _route (2 SELECTs, cached 5 s)")
     wrap(AccountCodec, "to_account", "pay: to_account (decrypt account secrets, cached)")
-    wrap(service.PaymentService, "_insert", "pay: _insert (txn 1: INSERT trade, attempt, log)")
+    wrap(pay_flow.PayFlow, "_pay_locally", "pay: local form (sign, then one txn: trade, attempt, 2 logs)")
     wrap(AlipayAdapter, "create_payment", "pay: Alipay page URL (build, urlencode)")
     wrap(alipay_protocol, "rsa_sign", "pay: RSA-SHA256 sign of the page URL")
-    wrap(service, "retry_stale", "pay: record (txn 2: SELECT x2, UPDATE x2, INSERT log)")
-    wrap(service.PaymentService, "_run_hooks", "pay: after_pay hooks")
+    wrap(service.PaymentService, "run_hooks", "pay: after_pay hooks")
     wrap(responses, "_dumps", "response: JSON encode")
     wrap(responses, "mask", "response: call-log row (mask request+response)")
     wrap(responses, "_finish", "response: envelope, metrics, headers")

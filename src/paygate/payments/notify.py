@@ -111,7 +111,7 @@ class NotificationService:
                 metrics.NOTIFICATIONS.labels(channel, "duplicate").inc()
                 return True
         if changed_view is not None:  # committed: the after_pay hooks may run now
-            await self.payments._run_hooks(changed_view)
+            await self.payments.run_hooks(changed_view)
         return True
 
     async def _process_in(
@@ -162,7 +162,7 @@ class NotificationService:
             self._check_amount(trade, note)
             event = STATUS_EVENTS[note.payment_status]
             if event is not None:
-                changed = await self.payments._apply(
+                changed = await self.payments.apply(
                     session,
                     trade,
                     event,

@@ -222,7 +222,7 @@ class PayFlow:
         except IntegrityError:
             return None
         view = trade_view(trade, action)
-        await self.s._run_hooks(view)
+        await self.s.run_hooks(view)
         return view
 
     # ------------------------------------------------------------------ network pay forms
@@ -282,9 +282,9 @@ class PayFlow:
                 current = [fresh, fresh_attempt]
         assert view is not None
         self.s.cache.invalidate(trade)
-        await self.s._run_hooks(view)
+        await self.s.run_hooks(view)
         if error is not None:
-            raise self.s._upstream(error, view)
+            raise self.s.upstream_error(error, view)
         return view
 
     async def _record(
@@ -298,7 +298,7 @@ class PayFlow:
                 attempt.channel_trade_no = result.channel_trade_no
                 event = self.s.status_event(result.status) or TradeEvent.ACCEPTED
                 paid = result.paid_amount.minor if result.paid_amount else None
-                await self.s._apply(
+                await self.s.apply(
                     session,
                     trade,
                     event,
@@ -317,7 +317,7 @@ class PayFlow:
                 final = isinstance(error, ChannelBusinessError)
                 attempt.status = "rejected" if final else "unknown"
                 event = TradeEvent.REJECTED if final else TradeEvent.UNCERTAIN
-                await self.s._apply(
+                await self.s.apply(
                     session,
                     trade,
                     event,

@@ -116,7 +116,7 @@ class PaymentService:
         return STATUS_EVENTS[status]
 
     @staticmethod
-    def _upstream(error: ChannelError, view: dict[str, Any]) -> UpstreamError:
+    def upstream_error(error: ChannelError, view: dict[str, Any]) -> UpstreamError:
         details = {"trade_no": view["trade_no"], "state": view["state"]}
         if error.code or error.sub_code:
             details["channel_code"] = error.sub_code or error.code
@@ -140,7 +140,7 @@ class PaymentService:
             details=details,
         )
 
-    async def _apply(
+    async def apply(
         self,
         session: AsyncSession,
         trade: Trade,
@@ -166,7 +166,7 @@ class PaymentService:
             await log_anomaly(session, trade, exc, source=source, exchange=exchange)
             return False
 
-    async def _run_hooks(self, view: dict[str, Any]) -> None:
+    async def run_hooks(self, view: dict[str, Any]) -> None:
         """R-LOG-3: after a committed state change (and its trade-log row), never failing it."""
         for hook in self.after_pay:
             try:
@@ -219,7 +219,7 @@ class PaymentService:
                 lambda: adapter.query_payment(account, trade.attempt_no, trade.channel_trade_no),
             )
         except ChannelError as exc:
-            raise self._upstream(exc, trade_view(trade)) from None
+            raise self.upstream_error(exc, trade_view(trade)) from None
         return await self.apply_status(trade.id, status, source=source)
 
     async def apply_status(
@@ -246,7 +246,7 @@ class PaymentService:
                         raise UpstreamError(
                             "the channel reports a different amount", code=ErrorCode.CHANNEL_ERROR
                         )
-                    changed = await self._apply(
+                    changed = await self.apply(
                         session,
                         trade,
                         event,
@@ -261,7 +261,7 @@ class PaymentService:
         view, changed = await retry_stale(unit)
         self.cache.invalidate(view)
         if changed:
-            await self._run_hooks(view)
+            await self.run_hooks(view)
         return view
 
     async def close(self, app_id: str, ref: TradeRef) -> dict[str, Any]:
@@ -297,7 +297,7 @@ class PaymentService:
                 ) from None
             return view
         except ChannelError as exc:
-            raise self._upstream(exc, trade_view(trade)) from None
+            raise self.upstream_error(exc, trade_view(trade)) from None
 
         async def unit() -> dict[str, Any]:
             async with self.sessions() as session, session.begin():
@@ -321,5 +321,5 @@ class PaymentService:
 
         view = await retry_stale(unit)
         self.cache.invalidate(trade)
-        await self._run_hooks(view)
+        await self.run_hooks(view)
         return view
