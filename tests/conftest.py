@@ -25,8 +25,11 @@ if TYPE_CHECKING:
 
 IN_CI = os.environ.get("CI") == "true"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/paygate_test"
-MY_URL = "mysql+asyncmy://root@127.0.0.1:3306/paygate_test"
+#: Name of the throw-away test database; set it to run two checkouts' suites at once.
+TEST_DB = os.environ.get("PAYGATE_TEST_DB", "paygate_test")
+PG_URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{TEST_DB}"
+MY_URL = f"mysql+asyncmy://root@127.0.0.1:3306/{TEST_DB}"
+REDIS_URL = f"redis://127.0.0.1:6379/{os.environ.get('PAYGATE_TEST_REDIS_DB', '15')}"
 MASTER_KEY = base64.b64encode(b"k" * 32).decode()
 
 
@@ -50,8 +53,8 @@ async def _recreate_pg() -> None:
 
     conn = await asyncpg.connect(PG_ADMIN)
     try:
-        await conn.execute("DROP DATABASE IF EXISTS paygate_test WITH (FORCE)")
-        await conn.execute("CREATE DATABASE paygate_test")
+        await conn.execute(f"DROP DATABASE IF EXISTS {TEST_DB} WITH (FORCE)")
+        await conn.execute(f"CREATE DATABASE {TEST_DB}")
     finally:
         await conn.close()
 
@@ -62,8 +65,8 @@ async def _recreate_mysql() -> None:
     conn = await asyncmy.connect(host="127.0.0.1", port=3306, user="root", password="")
     try:
         async with conn.cursor() as cur:
-            await cur.execute("DROP DATABASE IF EXISTS paygate_test")
-            await cur.execute("CREATE DATABASE paygate_test CHARACTER SET utf8mb4")
+            await cur.execute(f"DROP DATABASE IF EXISTS {TEST_DB}")
+            await cur.execute(f"CREATE DATABASE {TEST_DB} CHARACTER SET utf8mb4")
     finally:
         conn.close()
 

@@ -16,7 +16,7 @@ from paygate.config import Settings
 from paygate.kit import metrics
 from paygate.models import App, ChannelAccountRow, Trade
 from paygate.workers.call_log import CallLogWriter
-from tests.conftest import require_service
+from tests.conftest import REDIS_URL, require_service
 from tests.support.helpers import count, order_no
 from tests.support.stack import Stack, running_stack, stack_settings
 
@@ -26,12 +26,12 @@ async def test_with_redis_nonces_and_locks_hold(db_url: str, data_dir: Path) -> 
     require_service(6379, "Redis")
     import redis.asyncio as aioredis
 
-    settings = stack_settings(db_url, data_dir, redis_url="redis://127.0.0.1:6379/15")
+    settings = stack_settings(db_url, data_dir, redis_url=REDIS_URL)
     async with running_stack(settings) as s:
         assert s.container.redis is not None
         order = order_no("R")
         # a lock held elsewhere (another paygate process) makes a duplicate wait its turn
-        r = aioredis.from_url("redis://127.0.0.1:6379/15")
+        r = aioredis.from_url(REDIS_URL)
         await r.set(f"paygate:lock:pay:demo:{order}", "other", px=5000)
         with pytest.raises(PaygateAPIError) as err:
             await s.client.pay(out_order_no=order, pay_type="alipay.qr", amount=100, subject="R")
