@@ -6,7 +6,7 @@
 #   1. checks the pure-Lua HMAC-SHA256 used by wrk against Python's hmac (selftest.py);
 #   2. drops/creates the database $BENCH_DB, migrates it, seeds the demo app and the sandbox
 #      Alipay account (PAYGATE_DATA_DIR in a temp dir);
-#   3. starts `uvicorn --factory paygate.api.asgi:internal_app --workers 2` on 127.0.0.1;
+#   3. starts `uvicorn --factory paygate.asgi:internal_app --workers 2` on 127.0.0.1;
 #   4. wrk: POST /gopay (alipay.page, unique out_order_no, signed in Lua), warm-up + run;
 #      checks: no non-2xx / socket errors, trades in the database == the run's successful
 #      pays (+ at most the requests still in flight when wrk stopped), all of them pending;
@@ -115,7 +115,7 @@ export BENCH_APP_ID=$app_id BENCH_SECRET=$secret
 
 # ---------------------------------------------------------------- 3. paygate
 say "starting paygate internal API: $workers uvicorn workers on 127.0.0.1:$port"
-setsid "$bin/uvicorn" --factory paygate.api.asgi:internal_app --host 127.0.0.1 --port "$port" \
+setsid "$bin/uvicorn" --factory paygate.asgi:internal_app --host 127.0.0.1 --port "$port" \
   --workers "$workers" --no-access-log --log-level warning >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 120); do

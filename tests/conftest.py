@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from paygate.kit.db import Base, create_engine
-from paygate.kit.migrate import upgrade_sync
+from paygate.migrations.runner import upgrade_sync
 
 if TYPE_CHECKING:
     from tests.support.stack import Stack

@@ -30,16 +30,17 @@ import httpx
 
 import paygate.api.responses as responses
 import paygate.channels.alipay.protocol as alipay_protocol
-import paygate.payments.pay_flow as pay_flow
-import paygate.payments.service as service
+from paygate.accounts.channel_accounts import ChannelAccounts
 from paygate.api.internal import create_internal_app
 from paygate.auth.apps import AppAuthenticator
 from paygate.bootstrap import build_container
 from paygate.channels.alipay.adapter import AlipayAdapter
-from paygate.channels.registry import AccountCodec
 from paygate.config import load_settings
 from paygate.demo import demo_credentials
 from paygate.kit.locks import RedisLocks
+from paygate.payments.after_commit import AfterCommit
+from paygate.payments.creating import PaymentCreator
+from paygate.payments.routing import Router
 
 HTTP = "HTTP layer: FastAPI routing + pydantic + the httpx test client"
 acc: dict[str, float] = defaultdict(float)
@@ -92,13 +93,13 @@ def wrap(owner: Any, attr: str, name: str) -> None:
 def instrument() -> None:
     wrap(AppAuthenticator, "authenticate", "auth: app lookup, HMAC verify, Redis SET NX nonce")
     wrap(AppAuthenticator, "sign_response", "response: HMAC signature")
-    wrap(service.PaymentService, "_check", "pay: checks")
-    wrap(pay_flow.PayFlow, "_route", "pay: _route (2 SELECTs, cached 5 s)")
-    wrap(AccountCodec, "to_account", "pay: to_account (decrypt account secrets, cached)")
-    wrap(pay_flow.PayFlow, "_pay_locally", "pay: local form (sign, then one txn: trade, attempt, 2 logs)")
+    wrap(PaymentCreator, "_check", "pay: checks")
+    wrap(Router, "route", "pay: route (2 SELECTs, cached 5 s)")
+    wrap(ChannelAccounts, "_decode", "pay: decode account (decrypt secrets, cached)")
+    wrap(PaymentCreator, "_pay_locally", "pay: local form (sign, then one txn: trade, attempt, 2 logs)")
     wrap(AlipayAdapter, "create_payment", "pay: Alipay page URL (build, urlencode)")
     wrap(alipay_protocol, "rsa_sign", "pay: RSA-SHA256 sign of the page URL")
-    wrap(service.PaymentService, "run_hooks", "pay: after_pay hooks")
+    wrap(AfterCommit, "trade_saved", "pay: after-commit (cache, after_pay hooks)")
     wrap(responses, "_dumps", "response: JSON encode")
     wrap(responses, "mask", "response: call-log row (mask request+response)")
     wrap(responses, "_finish", "response: envelope, metrics, headers")
@@ -108,7 +109,7 @@ def instrument() -> None:
     @contextlib.asynccontextmanager
     async def timed_hold(self: RedisLocks, key: str, ttl_ms: int = 30_000) -> AsyncIterator[bool]:
         cm = hold(self, key, ttl_ms)
-        enter("lock: Redis SET NX")
+        enter("lock: Redis lock acquire")
         try:
             held = await cm.__aenter__()
         finally:
@@ -116,7 +117,7 @@ def instrument() -> None:
         try:
             yield held
         finally:
-            enter("lock: Redis EVAL release")
+            enter("lock: Redis lock release")
             try:
                 await cm.__aexit__(None, None, None)
             finally:
@@ -128,7 +129,7 @@ def instrument() -> None:
 async def main(n: int) -> None:
     instrument()
     container = build_container(load_settings())
-    app = create_internal_app(container, manage_lifespan=False)
+    app = create_internal_app(container.internal_services())
     creds = await demo_credentials(container)
     secret = creds["secret"].encode()
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))

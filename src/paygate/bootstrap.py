@@ -1,110 +1,190 @@
-"""Wiring: builds every long-lived object from :class:`~paygate.config.Settings`, once.
+"""Wiring: builds every long-lived object from :class:`~paygate.config.Settings`, once, and
+gives each what it needs — nothing reaches back into a container for its parts.
 
 Nothing here runs at import time; :func:`build_container` is called by the CLI, the ASGI
-factories and the tests.
+factories, ``paygate run`` and the tests.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from paygate import catalog
+from paygate.accounts.apps import AppDirectory
+from paygate.accounts.channel_accounts import ChannelAccounts
+from paygate.api.internal import ApiLimits, InternalServices
+from paygate.api.public import PublicServices
 from paygate.auth.apps import AppAuthenticator
 from paygate.auth.nonces import DatabaseNonces, NonceStore, RedisNonces
-from paygate.channels.registry import AccountCodec, ChannelRegistry
+from paygate.callbacks.notifications import ChannelNotifications
+from paygate.callbacks.returns import PayerReturns
+from paygate.channels.gateway import ChannelGateway
+from paygate.channels.registry import ChannelRegistry
 from paygate.channels.resilience import ChannelGuard
 from paygate.config import Settings
 from paygate.kit.crypto import SecretBox
 from paygate.kit.db import create_engine, create_sessionmaker
-from paygate.kit.keys import platform_private_key
+from paygate.kit.keys import platform_private_key, platform_public_key
 from paygate.kit.locks import LockProvider, NullLocks, RedisLocks
-from paygate.payments.notify import NotificationService
-from paygate.payments.service import PaymentService
-from paygate.payments.views import TradeCache
+from paygate.payments.after_commit import AfterCommit
+from paygate.payments.closing import TradeCloser
+from paygate.payments.creating import PaymentCreator
+from paygate.payments.query_cache import TradeQueryCache
+from paygate.payments.querying import TradeQueries
+from paygate.payments.routing import Router
+from paygate.payments.syncing import ChannelSync
+from paygate.repositories import Database
 from paygate.workers.call_log import CallLogWriter
 
 __all__ = ["Container", "build_container"]
+
+#: The longest a stop waits for any one part to finish (then it moves on).
+STOP_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass
 class Container:
     settings: Settings
     engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: async_sessionmaker[AsyncSession]  # for tests and tools that inspect the database
+    db: Database
     box: SecretBox
     http: httpx.AsyncClient
     registry: ChannelRegistry
-    codec: AccountCodec
     guard: ChannelGuard
-    payments: PaymentService
-    notifications: NotificationService
+    gateway: ChannelGateway
+    accounts: ChannelAccounts
+    apps: AppDirectory
     authenticator: AppAuthenticator
+    locks: LockProvider
+    nonces: NonceStore
+    cache: TradeQueryCache
+    after_commit: AfterCommit
+    router: Router
+    sync: ChannelSync
+    creator: PaymentCreator
+    queries: TradeQueries
+    closer: TradeCloser
+    notifications: ChannelNotifications
+    returns: PayerReturns
     call_log: CallLogWriter
+    platform_key: str
     redis: Any = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
     async def start(self) -> None:
         await self.call_log.start()
 
     async def aclose(self) -> None:
-        await self.call_log.stop()
-        await self.registry.aclose()
-        await self.http.aclose()
+        """Stop everything, each part within :data:`STOP_TIMEOUT_SECONDS`."""
+        parts = [self.call_log.stop(), self.registry.aclose(), self.http.aclose()]
         if self.redis is not None:
-            await self.redis.aclose()
+            parts.append(self.redis.aclose())
+        for part in parts:
+            try:
+                await asyncio.wait_for(part, STOP_TIMEOUT_SECONDS)
+            except TimeoutError:
+                pass
         await self.engine.dispose()
+
+    def health(self) -> dict[str, Any]:
+        """``up``, or ``degraded`` with the reasons (paygate still serves, with less)."""
+        reasons = [
+            f"{name} unreachable: the database is the fallback"
+            for name, part in (("redis locks", self.locks), ("redis nonces", self.nonces))
+            if getattr(part, "degraded_since", None) is not None
+        ]
+        return {"status": "degraded" if reasons else "up", "reasons": reasons}
+
+    def internal_services(self) -> InternalServices:
+        s = self.settings
+        return InternalServices(
+            limits=ApiLimits(s.max_body_bytes, list(s.internal_allow), list(s.trusted_proxies)),
+            authenticator=self.authenticator,
+            call_log=self.call_log,
+            creator=self.creator,
+            queries=self.queries,
+            closer=self.closer,
+            platform_public_key=platform_public_key(self.platform_key),
+            health=self.health,
+        )
+
+    def public_services(self) -> PublicServices:
+        return PublicServices(
+            channels=frozenset(self.registry.channels),
+            max_body_bytes=self.settings.max_body_bytes,
+            notifications=self.notifications,
+            returns=self.returns,
+        )
 
 
 def build_container(settings: Settings) -> Container:
     engine = create_engine(settings.database_url)
     sessions = create_sessionmaker(engine)
+    db = Database(sessions)
     box = SecretBox(settings.master_key_bytes())
     http = httpx.AsyncClient(
         timeout=settings.channel_timeout_seconds,
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
     )
-    registry = ChannelRegistry(settings.adapters, settings.pay_types, http=http)
-    codec = AccountCodec(box, settings.public_base_url)
+    registry = ChannelRegistry(catalog.adapter_entries(settings.channels), http=http)
     guard = ChannelGuard(settings.breaker_failure_threshold, settings.breaker_reset_seconds)
+    gateway = ChannelGateway(registry, guard)
+    accounts = ChannelAccounts(db, box, registry, settings.public_base_url)
     redis = None
     locks: LockProvider = NullLocks()
-    nonces: NonceStore = DatabaseNonces(sessions, settings.sign_window_seconds)
+    nonces: NonceStore = DatabaseNonces(db, settings.sign_window_seconds)
     if settings.redis_url:
         import redis.asyncio as aioredis
 
-        redis = aioredis.from_url(settings.redis_url)
+        redis = aioredis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
         locks = RedisLocks(redis)
-        nonces = RedisNonces(redis, settings.sign_window_seconds)
-    cache = TradeCache(settings.query_cache_seconds)
-    payments = PaymentService(
-        sessions,
-        registry,
-        codec,
-        guard,
+        nonces = RedisNonces(redis, settings.sign_window_seconds, fallback=nonces)
+    platform_key = platform_private_key(settings.data_dir, production=settings.env == "production")
+    authenticator = AppAuthenticator(db, box, nonces, platform_key, settings.sign_window_seconds)
+    apps = AppDirectory(db, box, registry, on_change=authenticator.forget)
+    cache = TradeQueryCache(settings.query_cache_seconds)
+    after_commit = AfterCommit(cache)
+    router = Router(db, accounts, gateway)
+    sync = ChannelSync(db, accounts, gateway, after_commit)
+    creator = PaymentCreator(
+        db,
+        router,
+        gateway,
         locks,
-        cache,
+        after_commit,
         default_expire_minutes=settings.default_expire_minutes,
         max_expire_minutes=settings.max_expire_minutes,
-    )
-    notifications = NotificationService(sessions, registry, codec, payments)
-    authenticator = AppAuthenticator(
-        sessions, box, nonces, platform_private_key(settings), settings.sign_window_seconds
     )
     return Container(
         settings=settings,
         engine=engine,
         sessions=sessions,
+        db=db,
         box=box,
         http=http,
         registry=registry,
-        codec=codec,
         guard=guard,
-        payments=payments,
-        notifications=notifications,
+        gateway=gateway,
+        accounts=accounts,
+        apps=apps,
         authenticator=authenticator,
-        call_log=CallLogWriter(sessions),
+        locks=locks,
+        nonces=nonces,
+        cache=cache,
+        after_commit=after_commit,
+        router=router,
+        sync=sync,
+        creator=creator,
+        queries=TradeQueries(db, cache, sync),
+        closer=TradeCloser(db, accounts, gateway, sync, after_commit),
+        notifications=ChannelNotifications(db, accounts, gateway, after_commit),
+        returns=PayerReturns(db, accounts, gateway, sync),
+        call_log=CallLogWriter(db),
+        platform_key=platform_key,
         redis=redis,
     )

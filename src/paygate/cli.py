@@ -43,7 +43,7 @@ async def _with_container(settings: Settings, fn: Callable[[Any], Awaitable[T]])
 @cli.command()
 def migrate() -> None:
     """Create or upgrade the database schema (Alembic)."""
-    from paygate.kit.migrate import upgrade_sync
+    from paygate.migrations.runner import upgrade_sync
 
     settings = load_settings()
     upgrade_sync(settings.database_url)
@@ -57,18 +57,17 @@ def run() -> None:
     from paygate.server import serve
 
     settings = load_settings()
-    configure_logging(settings)
+    configure_logging(settings.log_level, json_lines=settings.log_json)
     asyncio.run(serve(settings))
 
 
 @demo_cli.command("seed")
 def demo_seed() -> None:
     """Create the sandbox channel accounts and the demo app (idempotent)."""
-    from paygate.demo import sandbox_config, seed_demo
-    from paygate.sandbox.app import SandboxHost
+    from paygate.demo import sandbox_host, seed_demo
 
     settings = load_settings()
-    host = SandboxHost(sandbox_config(settings))
+    host = sandbox_host(settings)
     _print(asyncio.run(_with_container(settings, lambda c: seed_demo(c, host))))
 
 
@@ -81,8 +80,8 @@ def demo_credentials() -> None:
 
 
 async def _demo_client(settings: Settings) -> Any:
-    from paygate.client import PaygateClient
     from paygate.demo import demo_credentials as creds
+    from paygate.sdk import PaygateClient
 
     c = await _with_container(settings, creds)
     return PaygateClient(c["api_base"], c["app_id"], secret=c["secret"])
@@ -104,7 +103,7 @@ def demo_pay(
     client_ip: str = typer.Option("", help="wechat.h5: the payer's IP address"),
 ) -> None:
     """Pay through the internal API as the demo app; prints the trade and its pay data."""
-    from paygate.client import PaygateAPIError
+    from paygate.sdk import PaygateAPIError
 
     async def go() -> Any:
         client = await _demo_client(load_settings())
@@ -151,13 +150,16 @@ def demo_query(trade_no: str, sync: bool = typer.Option(False, help="ask the cha
 @sandbox_cli.command("credentials")
 def sandbox_credentials(channel: str) -> None:
     """Print the sandbox's demo merchant credentials for CHANNEL as one JSON object."""
+    from paygate import catalog
     from paygate.demo import sandbox_config
-    from paygate.sandbox.app import DEFAULT_SANDBOXES, load_sandbox
+    from paygate.sandbox.app import load_sandbox
 
-    if channel not in DEFAULT_SANDBOXES:
-        typer.echo(f"unknown sandbox {channel!r}; known: {', '.join(DEFAULT_SANDBOXES)}", err=True)
+    settings = load_settings()
+    classes = catalog.sandbox_classes(settings.channels)
+    if channel not in classes:
+        typer.echo(f"unknown sandbox {channel!r}; known: {', '.join(classes)}", err=True)
         raise typer.Exit(2)
-    _print(load_sandbox(channel, sandbox_config(load_settings())).credentials())
+    _print(load_sandbox(channel, sandbox_config(settings), classes).credentials())
 
 
 @sandbox_cli.command("pay")
@@ -195,18 +197,44 @@ def app_create(
     notify_url: str = typer.Option(""),
 ) -> None:
     """Register an app; prints its credentials (the HMAC secret is shown only here)."""
-    from paygate.provisioning import create_app
-
     settings = load_settings()
     public_key = open(public_key_file).read() if public_key_file else None
 
     async def go(container: Any) -> Any:
         types = [p for p in pay_types.split(",") if p] or container.registry.pay_type_names
-        return await create_app(
-            container, app_id, name, types, public_key=public_key, notify_url=notify_url or None
+        return await container.apps.create(
+            app_id, name, types, public_key=public_key, notify_url=notify_url or None
         )
 
-    _print(asyncio.run(_with_container(settings, go)))
+    _print(_run_or_refuse(settings, go))
+
+
+@app_cli.command("bind")
+def app_bind(
+    app_id: str,
+    account_id: int,
+    priority: int = typer.Option(0, help="higher is preferred among the app's bound accounts"),
+) -> None:
+    """Serve APP_ID's payments of a channel from channel account ACCOUNT_ID (R-CH-3): once an
+    app has bindings for a channel, only its bound accounts serve it."""
+
+    async def go(container: Any) -> Any:
+        await container.apps.bind(app_id, account_id, priority)
+        return {"app_id": app_id, "account_id": account_id, "priority": priority}
+
+    _print(_run_or_refuse(load_settings(), go))
+
+
+def _run_or_refuse(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
+    """Run ``fn`` with a container; a refusal (bad input, unknown name) is printed with its
+    stable code and exits 2, never a traceback."""
+    from paygate.kit.errors import PaygateError
+
+    try:
+        return asyncio.run(_with_container(settings, fn))
+    except PaygateError as exc:
+        typer.echo(f"refused ({exc.code.name}): {exc.message}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _pairs(items: list[str], what: str) -> dict[str, str]:
@@ -236,23 +264,22 @@ def account_add(
     timeout: float = typer.Option(10.0, help="HTTP timeout towards the channel, seconds"),
     priority: int = typer.Option(0, help="higher is preferred when several accounts serve a channel"),
 ) -> None:
-    """Add a channel account; secrets are sealed with the master key and never printed."""
-    from paygate.provisioning import add_channel_account
+    """Add a channel account; secrets are sealed with the master key and never printed. Refused
+    at once when a secret or param is missing or unknown to the channel's adapter."""
+    from paygate.accounts.channel_accounts import AccountSettings
 
     secrets, params = _pairs(secret, "--secret"), _pairs(param, "--param")
 
     async def go(container: Any) -> Any:
-        account_id = await add_channel_account(
-            container,
+        account_id = await container.accounts.add(
             channel,
             name,
             merchant_id,
             gateway_url,
             secrets,
-            params,
-            fee_rate_bp=fee_rate_bp,
-            timeout_seconds=timeout,
-            priority=priority,
+            AccountSettings(
+                fee_rate_bp=fee_rate_bp, timeout_seconds=timeout, priority=priority, params=params
+            ),
         )
         return {
             "id": account_id,
@@ -260,18 +287,16 @@ def account_add(
             "name": name,
             "merchant_id": merchant_id,
             "secrets": sorted(secrets),
-            "notify_url": container.codec.notify_url(channel, account_id),
+            "notify_url": container.accounts.notify_url(channel, account_id),
         }
 
-    _print(asyncio.run(_with_container(load_settings(), go)))
+    _print(_run_or_refuse(load_settings(), go))
 
 
 @account_cli.command("list")
 def account_list() -> None:
     """List channel accounts (secret names only, never their values)."""
-    from paygate.provisioning import list_channel_accounts
-
-    _print(asyncio.run(_with_container(load_settings(), list_channel_accounts)))
+    _print(asyncio.run(_with_container(load_settings(), lambda c: c.accounts.describe_all())))
 
 
 def main() -> None:

@@ -19,29 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-__all__ = ["DEFAULT_ADAPTERS", "DEFAULT_PAY_TYPES", "Settings", "load_settings"]
-
-#: channel name → adapter class ("module:Class"). R-API-5: the mapping is configuration.
-DEFAULT_ADAPTERS: dict[str, str] = {
-    "alipay": "paygate.channels.alipay.adapter:AlipayAdapter",
-    "stripe": "paygate.channels.stripe.adapter:StripeAdapter",
-    "wechatpay": "paygate.channels.wechatpay.adapter:WechatPayAdapter",
-}
-
-#: pay type → channel. The pay form (method) is the part after the dot.
-DEFAULT_PAY_TYPES: dict[str, str] = {
-    "alipay.qr": "alipay",
-    "alipay.page": "alipay",
-    "alipay.wap": "alipay",
-    "alipay.app": "alipay",
-    "alipay.jsapi": "alipay",
-    "alipay.barcode": "alipay",
-    "stripe.card": "stripe",
-    "wechat.native": "wechatpay",
-    "wechat.jsapi": "wechatpay",
-    "wechat.h5": "wechatpay",
-    "wechat.app": "wechatpay",
-}
+__all__ = ["Settings", "load_settings"]
 
 
 class Settings(BaseSettings):
@@ -55,7 +33,6 @@ class Settings(BaseSettings):
     #: once and kept in ``data_dir/master.key``; production must set it.
     master_key: str | None = None
     redis_url: str | None = None
-    amqp_url: str | None = None
 
     internal_host: str = "127.0.0.1"
     internal_port: int = 8000
@@ -86,8 +63,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
 
-    adapters: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ADAPTERS))
-    pay_types: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_PAY_TYPES))
+    #: The channels to enable (names from paygate.catalog); all of them when unset.
+    channels: list[str] | None = None
 
     @field_validator("sandbox_time_scale")
     @classmethod

@@ -19,7 +19,7 @@ from paygate.api.internal import create_internal_app
 from paygate.api.public import create_public_app
 from paygate.bootstrap import build_container
 from paygate.config import Settings
-from paygate.demo import connect_sandboxes, sandbox_config
+from paygate.demo import connect_sandboxes, sandbox_host
 from paygate.sandbox.app import SandboxHost
 
 __all__ = ["serve"]
@@ -52,12 +52,20 @@ async def serve(settings: Settings) -> None:
     host: SandboxHost | None = None
     servers = [
         _server(
-            create_internal_app(container), settings.internal_host, settings.internal_port, settings.log_level
+            create_internal_app(container.internal_services()),
+            settings.internal_host,
+            settings.internal_port,
+            settings.log_level,
         ),
-        _server(create_public_app(container), settings.public_host, settings.public_port, settings.log_level),
+        _server(
+            create_public_app(container.public_services()),
+            settings.public_host,
+            settings.public_port,
+            settings.log_level,
+        ),
     ]
     if settings.sandbox_enabled:
-        host = SandboxHost(sandbox_config(settings))
+        host = sandbox_host(settings)
         await host.start()
         await connect_sandboxes(container, host)
         servers.append(_server(host.asgi(), settings.sandbox_host, settings.sandbox_port, settings.log_level))

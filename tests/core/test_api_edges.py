@@ -10,9 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from paygate.auth import signing
+from paygate.kit import signing
 from paygate.models import Trade
-from paygate.provisioning import create_app
 from tests.support.helpers import count, order_no
 from tests.support.stack import Stack
 
@@ -139,7 +138,7 @@ async def test_authentication_failures_each_have_their_code(stack: Stack) -> Non
 
 
 async def test_pay_type_not_allowed_for_the_app(stack: Stack) -> None:
-    created = await create_app(stack.container, "narrow", "Narrow app", ["alipay.qr"])
+    created = await stack.container.apps.create("narrow", "Narrow app", ["alipay.qr"])
     body = json.dumps({**GOOD, "pay_type": "alipay.page"}).encode()
     ts, nonce = str(int(time.time())), "nonce-narrow-1"
     msg = signing.request_message("POST", "/gopay", ts, nonce, body)
@@ -170,11 +169,11 @@ async def test_responses_are_signed_and_secrets_never_returned(stack: Stack) -> 
 
 
 async def test_rsa_app_signs_with_its_key_and_verifies_platform_signature(stack: Stack) -> None:
-    from paygate.client import PaygateClient
     from paygate.kit.crypto import generate_rsa_key, private_key_pem, public_key_pem
+    from paygate.sdk import PaygateClient
 
     key = generate_rsa_key()
-    await create_app(stack.container, "rsa-app", "RSA app", ["alipay.qr"], public_key=public_key_pem(key))
+    await stack.container.apps.create("rsa-app", "RSA app", ["alipay.qr"], public_key=public_key_pem(key))
     async with httpx.AsyncClient() as http:
         platform = (await http.get(f"{stack.internal_url}/platform/public-key")).json()["data"]["public_key"]
     async with PaygateClient(

@@ -8,10 +8,11 @@ import asyncio
 import pytest
 from sqlalchemy import update
 
-from paygate.client import PaygateAPIError, PaygateClient
-from paygate.models import ChannelAccountRow, ChannelAttempt, Trade
-from paygate.payments.states import TradeEvent
-from paygate.payments.transitions import apply_event, retry_stale
+from paygate.domain.trades import TradeEvent
+from paygate.models import CallLog, ChannelAccountRow, ChannelAttempt, Trade, TradeLog
+from paygate.payments.state_changes import Source, record_event
+from paygate.repositories import ConcurrentUpdate, UnitOfWork
+from paygate.sdk import PaygateAPIError, PaygateClient
 from tests.support.helpers import buyer, order_no, rows
 from tests.support.stack import Stack
 
@@ -94,35 +95,39 @@ async def test_the_sdk_queries_after_a_pay_timeout(stack: Stack) -> None:
             out_order_no=order, pay_type="alipay.jsapi", amount=100, subject="T", extra=BUYER
         )
     assert trade["out_order_no"] == order and trade["trade_no"].startswith("T")
+    # the answer came from a trade query by order number, which paygate's call log recorded
+    await stack.container.call_log.flush()
+    calls = await rows(stack, CallLog, CallLog.app_id == "demo")
+    queries = [c for c in calls if c.endpoint == "/query/trade" and c.request.get("out_order_no") == order]
+    assert queries and queries[0].errno == 0 and queries[0].trade_no == trade["trade_no"]
 
 
 async def test_two_writers_one_loses_the_version_check_and_reapplies(stack: Stack) -> None:
-    """Optimistic locking: two sessions load the same trade; the second commit fails the
-    version check and its retry sees the first writer's state."""
+    """Optimistic locking: two units of work load the same trade; the second one's write
+    fails the version check, and re-run from the start it sees the first writer's state."""
     trade = await stack.client.pay(out_order_no=order_no("V"), pay_type="alipay.qr", amount=100, subject="V")
-    sessions = stack.container.sessions
-    async with sessions() as s1, sessions() as s2:
-        [t1] = (await s1.execute(Trade.__table__.select().where(Trade.trade_no == trade["trade_no"]))).all()
-        a = await s1.get(Trade, t1.id)
-        b = await s2.get(Trade, t1.id)
-        assert a is not None and b is not None
-        await apply_event(s1, a, TradeEvent.PAID, source="test")
-        await s1.commit()
-        from sqlalchemy.orm.exc import StaleDataError
+    db = stack.container.db
+    first, second = db.transaction(), db.transaction()
+    u1, u2 = await first.__aenter__(), await second.__aenter__()
+    a, b = await u1.trades.by_no(trade["trade_no"]), await u2.trades.by_no(trade["trade_no"])
+    assert a is not None and b is not None
+    assert await record_event(u1, a, TradeEvent.PAID, source=Source.QUERY)
+    await first.__aexit__(None, None, None)  # commits
+    with pytest.raises(ConcurrentUpdate) as lost:
+        await record_event(u2, b, TradeEvent.CLOSED, source=Source.QUERY)
+    await second.__aexit__(type(lost.value), lost.value, None)  # rolls back
 
-        with pytest.raises(StaleDataError):
-            await apply_event(s2, b, TradeEvent.CLOSED, source="test")
+    async def pay_again(uow: UnitOfWork) -> tuple[bool, str]:
+        fresh = await uow.trades.by_no(trade["trade_no"])
+        assert fresh is not None
+        changed = await record_event(uow, fresh, TradeEvent.PAID, source=Source.QUERY)  # a no-op now
+        return changed, fresh.state
 
-    async def close_again() -> str:
-        async with sessions() as s, s.begin():
-            fresh = await s.get(Trade, t1.id)
-            assert fresh is not None
-            await apply_event(s, fresh, TradeEvent.PAID, source="test")  # the retried event, a no-op now
-            return fresh.state
-
-    assert await retry_stale(close_again) == "succeeded"
+    assert await db.run(pay_again) == (False, "succeeded")
     [row] = await rows(stack, Trade, Trade.trade_no == trade["trade_no"])
     assert row.state == "succeeded" and row.version == 3
+    logs = await rows(stack, TradeLog, TradeLog.trade_id == row.id)
+    assert [log.to_state for log in logs].count("closed") == 0
 
 
 async def test_a_request_that_never_reached_the_channel_is_sent_again_on_retry(stack: Stack) -> None:
@@ -134,7 +139,7 @@ async def test_a_request_that_never_reached_the_channel_is_sent_again_on_retry(s
         await session.execute(
             update(ChannelAccountRow).where(alipay).values(gateway_url="http://127.0.0.1:9/gateway.do")
         )
-    stack.container.payments.refresh_routing()  # as an operator's change would
+    stack.container.router.forget()  # as an operator's change would
     order = order_no("NS")
     with pytest.raises(PaygateAPIError) as err:
         await stack.client.pay(
@@ -143,7 +148,7 @@ async def test_a_request_that_never_reached_the_channel_is_sent_again_on_retry(s
     assert err.value.error == "CHANNEL_UNAVAILABLE" and err.value.data["state"] == "created"
     async with stack.container.sessions() as session, session.begin():
         await session.execute(update(ChannelAccountRow).where(alipay).values(gateway_url=account.gateway_url))
-    stack.container.payments.refresh_routing()
+    stack.container.router.forget()
     trade = await stack.client.pay(
         out_order_no=order, pay_type="alipay.jsapi", amount=100, subject="T", extra=BUYER
     )

@@ -18,7 +18,6 @@ EXPECTED = {
     "call_logs",
     "channel_notifications",
     "outbox",
-    "idempotency_records",
     "request_nonces",
 }
 

@@ -165,7 +165,7 @@ async def test_after_pay_hooks_run_once_after_the_committed_change(stack: Stack)
         logs = await rows(stack, TradeLog, TradeLog.trade_id == row.id)
         seen.append((view["trade_no"], view["state"], len(logs)))
 
-    stack.container.payments.after_pay.append(hook)
+    stack.container.after_commit.after_pay.append(hook)
     trade, row = await pending_trade(stack)
     seen.clear()  # the create itself ran the hook once (created → pending)
     form = sign_notification(success_params(stack, row), sandbox_key(stack))

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from paygate.client import PaygateAPIError
 from paygate.models import CallLog, ChannelAttempt, ChannelNotification, OutboxMessage, Trade, TradeLog
+from paygate.sdk import PaygateAPIError
 from tests.support.helpers import buyer, count, eventually, order_no, rows
 from tests.support.stack import Stack
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from paygate.client import PaygateAPIError
 from paygate.config import Settings
 from paygate.kit import metrics
-from paygate.models import App, ChannelAccountRow, Trade
+from paygate.models import App, ChannelAccountRow, RequestNonce, Trade
+from paygate.sdk import PaygateAPIError
 from paygate.workers.call_log import CallLogWriter
 from tests.conftest import REDIS_URL, require_service
 from tests.support.helpers import count, order_no
@@ -69,16 +69,48 @@ async def test_status_polling_reads_paygate_not_the_channel(db_url: str, data_di
         assert (await s.client.query_trade(trade_no=trade["trade_no"]))["state"] == "closed"
 
 
-async def test_a_broken_call_log_never_fails_a_payment(stack: Stack) -> None:
+async def test_trade_queries_are_answered_from_the_cache_until_a_change_invalidates_it(
+    db_url: str, data_dir: Path
+) -> None:
+    """R-PAY-8: a burst of polls costs one database read. Observed by changing the row behind
+    paygate's back: the cached answer stands (by trade_no and by out_order_no) until paygate
+    itself changes the trade, which drops the entry at once."""
+    from sqlalchemy import update
+
+    settings = stack_settings(db_url, data_dir, query_cache_seconds=30)
+    async with running_stack(settings) as s:
+        order = order_no("C")
+        trade = await s.client.pay(out_order_no=order, pay_type="alipay.qr", amount=100, subject="C")
+        assert (await s.client.query_trade(trade_no=trade["trade_no"]))["subject"] == "C"
+        async with s.container.sessions() as session, session.begin():
+            await session.execute(
+                update(Trade).where(Trade.trade_no == trade["trade_no"]).values(subject="X")
+            )
+        assert (await s.client.query_trade(trade_no=trade["trade_no"]))["subject"] == "C"  # cached
+        assert (await s.client.query_trade(out_order_no=order))["subject"] == "C"  # same entry, by order
+        await s.client.close(trade_no=trade["trade_no"])  # paygate's own change: invalidated
+        fresh = await s.client.query_trade(out_order_no=order)
+        assert fresh["state"] == "closed" and fresh["subject"] == "X"
+
+
+async def test_a_broken_call_log_never_fails_a_payment(db_url: str, data_dir: Path) -> None:
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+    from paygate.bootstrap import build_container
+    from paygate.repositories import Database
+
     broken = create_async_engine("sqlite+aiosqlite:////nonexistent/dir/x.db")
-    stack.container.call_log = CallLogWriter(async_sessionmaker(broken))
+    settings = stack_settings(db_url, data_dir)
+    container = build_container(settings)
+    container.call_log = CallLogWriter(Database(async_sessionmaker(broken)))
     before = metrics.LOG_DROPPED._value.get()
-    trade = await stack.client.pay(out_order_no=order_no("L"), pay_type="alipay.qr", amount=100, subject="L")
-    assert trade["state"] == "pending"
-    await stack.container.call_log.flush()
-    assert metrics.LOG_DROPPED._value.get() > before
+    async with running_stack(settings, container) as stack:
+        trade = await stack.client.pay(
+            out_order_no=order_no("L"), pay_type="alipay.qr", amount=100, subject="L"
+        )
+        assert trade["state"] == "pending"
+        await stack.container.call_log.flush()
+        assert metrics.LOG_DROPPED._value.get() > before
     await broken.dispose()
 
 
@@ -102,14 +134,14 @@ def test_settings_from_a_toml_file_and_the_environment(
     config = tmp_path / "paygate.toml"
     config.write_text(
         'database_url = "postgresql+asyncpg://u@db/paygate"\ninternal_port = 9000\n'
-        'pay_types = { "alipay.qr" = "alipay" }\n'
+        'channels = ["alipay", "stripe"]\n'
     )
     monkeypatch.setenv("PAYGATE_CONFIG_FILE", str(config))
     monkeypatch.setenv("PAYGATE_INTERNAL_PORT", "9100")
     settings = Settings()
     assert settings.database_url == "postgresql+asyncpg://u@db/paygate"
     assert settings.internal_port == 9100  # the environment wins over the file
-    assert settings.pay_types == {"alipay.qr": "alipay"}
+    assert settings.channels == ["alipay", "stripe"]
     assert not settings.is_sqlite
 
 
@@ -135,3 +167,32 @@ async def test_reseeding_gives_the_demo_app_pay_types_added_since(stack: Stack) 
         out_order_no=order_no("RS"), pay_type="wechat.native", amount=100, subject="x"
     )
     assert trade["state"] == "pending"
+
+
+async def test_with_redis_unreachable_payments_go_on_and_health_says_degraded(
+    db_url: str, data_dir: Path
+) -> None:
+    """R-PAY-7: the unique index is the last line; the database keeps the nonces (a replay is
+    still refused) and /health reports why it is degraded."""
+    import httpx
+
+    from tests.support.servers import free_port
+
+    settings = stack_settings(db_url, data_dir, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    async with running_stack(settings) as s:
+        async with httpx.AsyncClient() as http:
+            assert (await http.get(f"{s.internal_url}/health")).json()["data"]["status"] == "up"
+            order = order_no("D")
+            results = await asyncio.gather(
+                *(
+                    s.client.pay(out_order_no=order, pay_type="alipay.qr", amount=100, subject="D")
+                    for _ in range(4)
+                ),
+                return_exceptions=True,
+            )
+            assert len({r["trade_no"] for r in results if isinstance(r, dict)}) == 1
+            assert await count(s, Trade, Trade.out_order_no == order) == 1
+            health = (await http.get(f"{s.internal_url}/health")).json()["data"]
+        assert health["status"] == "degraded"
+        assert any("redis" in reason for reason in health["reasons"])
+        assert await count(s, RequestNonce, RequestNonce.app_id == "demo") >= 4  # the fallback kept them

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from paygate.client import PaygateAPIError
 from paygate.models import ChannelNotification, Trade
+from paygate.sdk import PaygateAPIError
 from tests.support.helpers import buyer, eventually, order_no, rows
 from tests.support.stack import Stack
 

@@ -15,7 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from paygate.auth import signing
+from paygate.kit import signing
 from tests.e2e.test_cli_walkthrough import PAYGATE, run, run_json
 from tests.e2e.test_cli_walkthrough import env as env
 

@@ -164,7 +164,7 @@ def test_wechat_and_stripe_end_to_end_with_the_cli(
 def test_sandbox_pay_explains_what_it_cannot_find(env: dict[str, str], server: subprocess.Popen[str]) -> None:
     result = run(env, "sandbox", "pay", "alipay", "NO-SUCH-TRADE", check=False)
     assert result.returncode == 1
-    assert "NO-SUCH-TRADE" in result.stdout or "not" in result.stdout.lower()
+    assert "NO-SUCH-TRADE" in result.stdout  # the sandbox names what it could not find
 
 
 def test_operators_add_and_list_channel_accounts_without_seeing_secrets(
@@ -215,3 +215,25 @@ def test_operators_add_and_list_channel_accounts_without_seeing_secrets(
         check=False,
     )
     assert bad.returncode == 2
+
+
+def test_an_account_with_a_missing_or_misspelt_secret_is_refused_at_once(env: dict[str, str]) -> None:
+    """Issue 6 item 4: the adapter's account spec is checked when the account is added."""
+    run(env, "migrate")
+    common = ["account", "add", "alipay", "--name", "typo", "--merchant-id", "2021000000000043"]
+    typo = run(
+        env,
+        *common,
+        "--gateway-url",
+        "https://openapi.alipay.com/gateway.do",
+        "--secret",
+        "app_private_key=MIIEkey",
+        "--secret",
+        "alipay_pub_key=MIIBkey",
+        check=False,
+    )
+    assert typo.returncode == 2
+    assert "missing secret 'alipay_public_key'" in typo.stderr
+    assert "unknown secret 'alipay_pub_key' (did you mean 'alipay_public_key'?)" in typo.stderr
+    assert "Traceback" not in typo.stderr
+    assert run_json(env, "account", "list") == []  # nothing was stored

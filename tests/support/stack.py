@@ -11,10 +11,10 @@ from typing import Any
 from paygate.api.internal import create_internal_app
 from paygate.api.public import create_public_app
 from paygate.bootstrap import Container, build_container
-from paygate.client import PaygateClient
 from paygate.config import Settings
-from paygate.demo import connect_sandboxes, demo_credentials, sandbox_config, seed_demo
+from paygate.demo import connect_sandboxes, demo_credentials, sandbox_host, seed_demo
 from paygate.sandbox.app import SandboxHost
+from paygate.sdk import PaygateClient
 from tests.support.servers import free_port, serve_asgi
 
 
@@ -63,16 +63,17 @@ def stack_settings(db_url: str, data_dir: Path, **overrides: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def running_stack(settings: Settings) -> AsyncIterator[Stack]:
-    container = build_container(settings)
-    host = SandboxHost(sandbox_config(settings))
+async def running_stack(settings: Settings, container: Container | None = None) -> AsyncIterator[Stack]:
+    """Everything on loopback; ``container`` when a test built (and adjusted) its own."""
+    container = container or build_container(settings)
+    host = sandbox_host(settings)
     await container.start()
     await host.start()
     try:
         async with (
             serve_asgi(host.asgi(), settings.sandbox_port),
-            serve_asgi(create_internal_app(container), settings.internal_port),
-            serve_asgi(create_public_app(container), settings.public_port),
+            serve_asgi(create_internal_app(container.internal_services()), settings.internal_port),
+            serve_asgi(create_public_app(container.public_services()), settings.public_port),
         ):
             await seed_demo(container, host)
             await connect_sandboxes(container, host)

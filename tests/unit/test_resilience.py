@@ -3,7 +3,7 @@ through after the reset time, and closes again when the probe succeeds."""
 
 import pytest
 
-from paygate.channels.contract import ChannelAccount, ChannelBusinessError, ChannelTimeout
+from paygate.channels.contract import ChannelAccount, ChannelBusinessError, ChannelTimeout, Operation
 from paygate.channels.resilience import ChannelGuard, CircuitOpen
 
 ACCOUNT = ChannelAccount(
@@ -29,22 +29,22 @@ async def test_breaker_opens_probes_and_recovers(monkeypatch: pytest.MonkeyPatch
     guard = ChannelGuard(failure_threshold=3, reset_seconds=30)
     for _ in range(3):
         with pytest.raises(ChannelTimeout):
-            await guard.call(ACCOUNT, "create", timeout)
+            await guard.call(ACCOUNT, Operation.CREATE, timeout)
     assert guard.is_open(1)
     with pytest.raises(CircuitOpen):
-        await guard.call(ACCOUNT, "create", ok)
+        await guard.call(ACCOUNT, Operation.CREATE, ok)
     now[0] += 31
-    assert await guard.call(ACCOUNT, "create", ok) == "ok"  # the probe
+    assert await guard.call(ACCOUNT, Operation.CREATE, ok) == "ok"  # the probe
     assert not guard.is_open(1)
-    assert await guard.call(ACCOUNT, "create", ok) == "ok"
+    assert await guard.call(ACCOUNT, Operation.CREATE, ok) == "ok"
 
 
 async def test_successes_reset_the_count_and_business_errors_do_not_count() -> None:
     guard = ChannelGuard(failure_threshold=3, reset_seconds=30)
     for _ in range(5):
         with pytest.raises(ChannelTimeout):
-            await guard.call(ACCOUNT, "q", timeout)
+            await guard.call(ACCOUNT, Operation.QUERY, timeout)
         with pytest.raises(ChannelBusinessError):
-            await guard.call(ACCOUNT, "q", declined)
-        await guard.call(ACCOUNT, "q", ok)
+            await guard.call(ACCOUNT, Operation.QUERY, declined)
+        await guard.call(ACCOUNT, Operation.QUERY, ok)
     assert not guard.is_open(1)

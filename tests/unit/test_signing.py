@@ -1,6 +1,6 @@
 """R-SEC-1: the app signing scheme, with the test vectors published in docs/api.md."""
 
-from paygate.auth import signing
+from paygate.kit import signing
 from paygate.kit.crypto import generate_rsa_key, private_key_pem, public_key_pem
 
 SECRET = "demo-secret-please-change"

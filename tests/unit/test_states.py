@@ -1,47 +1,69 @@
 """R-PAY-3: explicit state machines; terminal states stay terminal; money counted once."""
 
+from datetime import UTC, datetime, timedelta
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paygate.payments.states import (
-    REFUND_TERMINAL,
-    TERMINAL,
-    IllegalTransition,
-    RefundEvent,
-    RefundState,
-    TradeEvent,
-    TradeState,
-    refund_transition,
-    transition,
+from paygate.domain.machine import IllegalTransition
+from paygate.domain.refunds import REFUND_TERMINAL, REFUNDS, RefundEvent, RefundState
+from paygate.domain.trades import TERMINAL, TRADES, TradeEvent, TradeState
+from paygate.models import Trade
+from paygate.payments.state_changes import Facts, apply_event
+
+transition = TRADES.step
+refund_transition = REFUNDS.step
+
+
+def new_trade() -> Trade:
+    return Trade(trade_no="T1", amount=1999, currency="CNY", state=TradeState.CREATED, refunded_amount=0)
+
+
+#: an event together with what the channel said with it (a paid amount, its trade number)
+steps = st.tuples(
+    st.sampled_from(list(TradeEvent)),
+    st.one_of(st.none(), st.integers(min_value=1, max_value=10**6)),
+    st.one_of(st.none(), st.sampled_from(["CH-1", "CH-2"])),
 )
 
 
-def run(events: list[TradeEvent]) -> tuple[list[str], int]:
-    """Drive a trade through events as the services do; count how often money is booked."""
-    state = TradeState.CREATED.value
-    history = [state]
-    booked = 0
-    for event in events:
-        try:
-            step = transition(state, event)
-        except IllegalTransition:
-            continue  # refused: nothing changes
-        if step.changed and step.after == TradeState.SUCCEEDED:
-            booked += 1
-        state = step.after
-        history.append(state)
-    return history, booked
-
-
 @settings(max_examples=500)
-@given(st.lists(st.sampled_from(list(TradeEvent)), max_size=30))
-def test_terminal_states_stay_terminal_and_money_is_counted_once(events: list[TradeEvent]) -> None:
-    history, booked = run(events)
+@given(st.lists(steps, max_size=30))
+def test_terminal_states_stay_terminal_and_money_is_counted_once(
+    events: list[tuple[TradeEvent, int | None, str | None]],
+) -> None:
+    """Drives a real Trade through :func:`apply_event`, the one function services use to
+    change a trade's state: once paid, the amount and time it recorded never change again,
+    whatever arrives later; a channel trade number, once known, is never replaced."""
+    trade = new_trade()
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    history = [trade.state]
+    booked: tuple[int | None, datetime | None] | None = None
+    channel_trade_no: str | None = None
+    for i, (event, paid, channel_no) in enumerate(events):
+        before = trade.state
+        try:
+            step = apply_event(trade, event, Facts(channel_no, paid), now + timedelta(seconds=i))
+        except IllegalTransition:
+            assert trade.state == before  # refused: nothing changes
+            continue
+        assert step.before == before and trade.state == step.after
+        history.append(trade.state)
+        if step.changed and step.after is TradeState.SUCCEEDED:
+            assert booked is None, "money booked twice"
+            assert trade.paid_amount == (paid if paid is not None else trade.amount)
+            booked = (trade.paid_amount, trade.paid_at)
+        if booked is not None:
+            assert (trade.paid_amount, trade.paid_at) == booked
+        if channel_trade_no is not None:
+            assert trade.channel_trade_no == channel_trade_no
+        channel_trade_no = trade.channel_trade_no
     first_terminal = next((i for i, s in enumerate(history) if s in TERMINAL), None)
     if first_terminal is not None:
         assert set(history[first_terminal:]) == {history[first_terminal]}
-    assert booked <= 1
-    assert booked == (1 if TradeState.SUCCEEDED.value in history else 0)
+    assert (booked is not None) == (TradeState.SUCCEEDED in history)
+    if TradeState.SUCCEEDED not in history:
+        assert trade.paid_amount is None and trade.paid_at is None
 
 
 @given(st.sampled_from(list(TradeState)), st.sampled_from(list(TradeEvent)))

@@ -12,7 +12,6 @@ from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from paygate.auth.apps import AuthenticatedApp
-from paygate.bootstrap import Container
 from paygate.kit.errors import ErrorCode, RequestError
 
 __all__ = ["SourceAllowList", "authenticated"]
@@ -96,8 +95,8 @@ class SourceAllowList:
 async def authenticated(request: Request) -> AuthenticatedApp:
     """Size, media type and signature checks, in that order, before the body is parsed."""
     request.state.started = time.perf_counter()
-    container: Container = request.app.state.container
-    limit = container.settings.max_body_bytes
+    services = request.app.state.services
+    limit: int = services.limits.max_body_bytes
     length = request.headers.get("content-length")
     if length is not None and (not (length.isascii() and length.isdigit()) or int(length) > limit):
         raise RequestError(code=ErrorCode.BODY_TOO_LARGE)
@@ -111,7 +110,7 @@ async def authenticated(request: Request) -> AuthenticatedApp:
     path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
     query = request.scope.get("query_string", b"").decode("latin-1")
     target = f"{path}?{query}" if query else path
-    app = await container.authenticator.authenticate(
+    app: AuthenticatedApp = await services.authenticator.authenticate(
         request.method, target, {k.lower(): v for k, v in request.headers.items()}, body
     )
     request.state.paygate_app = app

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import structlog
@@ -16,13 +17,40 @@ from starlette.responses import Response
 from paygate.api.guards import SourceAllowList, authenticated
 from paygate.api.responses import code_response, error_response, ok_response
 from paygate.api.schemas import Envelope, ErrorEnvelope, PayRequest, QueryRequest, TradeData, TradeRefRequest
-from paygate.auth.apps import AuthenticatedApp
-from paygate.bootstrap import Container
+from paygate.auth.apps import AppAuthenticator, AuthenticatedApp
 from paygate.kit.errors import ErrorCode, PaygateError
-from paygate.kit.keys import platform_public_key
+from paygate.payments.closing import TradeCloser
 from paygate.payments.commands import PayCommand, TradeRef
+from paygate.payments.creating import PaymentCreator
+from paygate.payments.querying import TradeQueries
+from paygate.workers.call_log import CallLogWriter
 
-__all__ = ["create_internal_app"]
+__all__ = ["ApiLimits", "InternalServices", "Lifespan", "create_internal_app"]
+
+#: Start and stop callables run around the app's life (when it owns its services).
+Lifespan = tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]
+
+
+@dataclass(frozen=True)
+class ApiLimits:
+    max_body_bytes: int
+    internal_allow: list[str]  # source networks allowed on the internal listener (R-SEC-2)
+    trusted_proxies: list[str]  # honour X-Forwarded-For from these only
+
+
+@dataclass(frozen=True)
+class InternalServices:
+    """Everything the internal listener calls, given to it explicitly."""
+
+    limits: ApiLimits
+    authenticator: AppAuthenticator
+    call_log: CallLogWriter
+    creator: PaymentCreator
+    queries: TradeQueries
+    closer: TradeCloser
+    platform_public_key: str
+    health: Callable[[], dict[str, Any]]
+
 
 log = structlog.get_logger("paygate.api")
 App = Annotated[AuthenticatedApp, Depends(authenticated)]
@@ -74,33 +102,33 @@ def install_error_handlers(app: FastAPI) -> None:
         return code_response(request, ErrorCode.INTERNAL)
 
 
-def create_internal_app(container: Container, *, manage_lifespan: bool = False) -> FastAPI:
-    """The internal API. With ``manage_lifespan`` the app starts/stops the container."""
+def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None = None) -> FastAPI:
+    """The internal API. With ``lifespan`` the app starts and stops what it runs on."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if manage_lifespan:
-            await container.start()
+    async def run(_: FastAPI) -> AsyncIterator[None]:
+        if lifespan:
+            await lifespan[0]()
         try:
             yield
         finally:
-            if manage_lifespan:
-                await container.aclose()
+            if lifespan:
+                await lifespan[1]()
 
     app = FastAPI(
         title="paygate internal API",
         version="1.0",
         description="The unified payment API. Every request is signed (see docs/api.md); "
         "every answer is `{errno, msg, data}`.",
-        lifespan=lifespan,
+        lifespan=run,
         responses=_ERRORS,
     )
-    app.state.container = container
+    app.state.services = services
     install_error_handlers(app)
     app.add_middleware(
         SourceAllowList,
-        networks=container.settings.internal_allow,
-        trusted_proxies=container.settings.trusted_proxies,
+        networks=services.limits.internal_allow,
+        trusted_proxies=services.limits.trusted_proxies,
     )
 
     @app.post(
@@ -110,7 +138,7 @@ def create_internal_app(container: Container, *, manage_lifespan: bool = False) 
         summary="Pay: create a trade and get the pay data (idempotent on out_order_no)",
     )
     async def gopay(body: PayRequest, request: Request, app_: App) -> Response:
-        view = await container.payments.pay(
+        view = await services.creator.pay(
             app_.context,
             PayCommand(
                 out_order_no=body.out_order_no,
@@ -136,7 +164,7 @@ def create_internal_app(container: Container, *, manage_lifespan: bool = False) 
         summary="Trade query: paygate's state, or the channel's with sync=true",
     )
     async def query_trade(body: QueryRequest, request: Request, app_: App) -> Response:
-        view = await container.payments.query(
+        view = await services.queries.query(
             app_.context.app_id, TradeRef(body.trade_no, body.out_order_no), sync=body.sync
         )
         return ok_response(request, view)
@@ -148,12 +176,12 @@ def create_internal_app(container: Container, *, manage_lifespan: bool = False) 
         summary="Close an unpaid trade (at the channel too)",
     )
     async def close(body: TradeRefRequest, request: Request, app_: App) -> Response:
-        view = await container.payments.close(app_.context.app_id, TradeRef(body.trade_no, body.out_order_no))
+        view = await services.closer.close(app_.context.app_id, TradeRef(body.trade_no, body.out_order_no))
         return ok_response(request, view)
 
-    @app.get("/health", tags=["operations"], summary="Liveness")
+    @app.get("/health", tags=["operations"], summary="Liveness: up, or degraded with the reasons")
     async def health() -> dict[str, Any]:
-        return {"errno": 0, "msg": "ok", "data": {"status": "up"}}
+        return {"errno": 0, "msg": "ok", "data": services.health()}
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     async def metrics_endpoint() -> Response:
@@ -165,6 +193,6 @@ def create_internal_app(container: Container, *, manage_lifespan: bool = False) 
         summary="paygate's public key (verifies responses to RSA apps)",
     )
     async def public_key() -> dict[str, Any]:
-        return {"errno": 0, "msg": "ok", "data": {"public_key": platform_public_key(container.settings)}}
+        return {"errno": 0, "msg": "ok", "data": {"public_key": services.platform_public_key}}
 
     return app

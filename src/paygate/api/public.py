@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import html
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import structlog
@@ -12,27 +13,44 @@ from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from paygate.bootstrap import Container
+from paygate.api.internal import Lifespan
+from paygate.callbacks.notifications import ChannelNotifications
+from paygate.callbacks.returns import PayerReturns
 from paygate.kit.errors import PaygateError
 
-__all__ = ["create_public_app"]
+__all__ = ["PublicServices", "create_public_app"]
 
 log = structlog.get_logger("paygate.public")
 
 
-def create_public_app(container: Container, *, manage_lifespan: bool = False) -> FastAPI:
+@dataclass(frozen=True)
+class PublicServices:
+    """Everything the public listener calls, given to it explicitly."""
+
+    channels: frozenset[str]
+    max_body_bytes: int
+    notifications: ChannelNotifications
+    returns: PayerReturns
+
+
+def _account(channel: str, account_id: str, services: PublicServices) -> int | None:
+    if channel not in services.channels or not account_id.isascii() or not account_id.isdigit():
+        return None
+    return int(account_id)
+
+
+def create_public_app(services: PublicServices, *, lifespan: Lifespan | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if manage_lifespan:
-            await container.start()
+    async def run(_: FastAPI) -> AsyncIterator[None]:
+        if lifespan:
+            await lifespan[0]()
         try:
             yield
         finally:
-            if manage_lifespan:
-                await container.aclose()
+            if lifespan:
+                await lifespan[1]()
 
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
-    app.state.container = container
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, lifespan=run)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
@@ -47,39 +65,41 @@ def create_public_app(container: Container, *, manage_lifespan: bool = False) ->
 
     @app.post("/notify/{channel}/{account_id}")
     async def notify(channel: str, account_id: str, request: Request) -> Response:
-        if channel not in container.registry.channels or not account_id.isascii() or not account_id.isdigit():
+        account = _account(channel, account_id, services)
+        if account is None:
             return PlainTextResponse("not found", status_code=404)
         body = await request.body()
-        if len(body) > container.settings.max_body_bytes:
+        if len(body) > services.max_body_bytes:
             return PlainTextResponse("too large", status_code=413)
-        reply = await container.notifications.handle(channel, int(account_id), dict(request.headers), body)
+        reply = await services.notifications.handle(channel, account, dict(request.headers), body)
         return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)
 
     @app.api_route("/return/{channel}/{account_id}", methods=["GET", "POST"])
     async def channel_return(channel: str, account_id: str, request: Request) -> Response:
-        if channel not in container.registry.channels or not account_id.isascii() or not account_id.isdigit():
+        account = _account(channel, account_id, services)
+        if account is None:
             return PlainTextResponse("not found", status_code=404)
         params = dict(request.query_params)
         if request.method == "POST":
             form = await request.form()
             params.update({k: str(v) for k, v in form.items()})
         try:
-            trade, info = await container.notifications.handle_return(channel, int(account_id), params)
+            back = await services.returns.handle(channel, account, params)
         except PaygateError:
-            trade, info = None, None
-        if trade is None:
+            back = None
+        if back is None:
             return HTMLResponse("<h1>Unknown payment</h1>", status_code=404)
-        if trade.return_url:
-            sep = "&" if "?" in trade.return_url else "?"
+        if back.return_url:
+            sep = "&" if "?" in back.return_url else "?"
             query = urlencode(
-                {"trade_no": trade.trade_no, "out_order_no": trade.out_order_no, "state": trade.state}
+                {"trade_no": back.trade_no, "out_order_no": back.out_order_no, "state": back.state}
             )
-            return RedirectResponse(f"{trade.return_url}{sep}{query}", status_code=302)
+            return RedirectResponse(f"{back.return_url}{sep}{query}", status_code=302)
         return HTMLResponse(
-            f"<!doctype html><title>Payment {html.escape(trade.state)}</title>"
-            f"<h1>Payment {html.escape(trade.state)}</h1>"
-            f"<p>Trade {html.escape(trade.trade_no)} — order {html.escape(trade.out_order_no)}</p>"
-            f"<p>verified return: {bool(info and info.verified)}</p>"
+            f"<!doctype html><title>Payment {html.escape(back.state)}</title>"
+            f"<h1>Payment {html.escape(back.state)}</h1>"
+            f"<p>Trade {html.escape(back.trade_no)} — order {html.escape(back.out_order_no)}</p>"
+            f"<p>verified return: {back.verified}</p>"
         )
 
     return app

@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from paygate.auth.apps import AuthenticatedApp
-from paygate.bootstrap import Container
 from paygate.kit import metrics
 from paygate.kit.errors import ErrorCode, PaygateError
 from paygate.kit.masking import mask
@@ -23,12 +22,12 @@ def _dumps(payload: dict[str, Any]) -> bytes:
 
 
 def _finish(request: Request, status: int, payload: dict[str, Any]) -> Response:
-    container: Container = request.app.state.container
+    services = request.app.state.services
     body = _dumps(payload)
     headers: dict[str, str] = {}
     app: AuthenticatedApp | None = getattr(request.state, "paygate_app", None)
     if app is not None:
-        headers = container.authenticator.sign_response(app, body)
+        headers = services.authenticator.sign_response(app, body)
     started = getattr(request.state, "started", None)
     duration_ms = int((time.perf_counter() - started) * 1000) if started else 0
     endpoint = request.url.path
@@ -39,7 +38,7 @@ def _finish(request: Request, status: int, payload: dict[str, Any]) -> Response:
         metrics.API_LATENCY.labels(label).observe(time.perf_counter() - started)
     data = payload.get("data") or {}
     request_json = getattr(request.state, "request_json", None)
-    container.call_log.submit(
+    services.call_log.submit(
         {
             "app_id": app.context.app_id if app else None,
             "endpoint": endpoint[:128],

@@ -6,20 +6,17 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from cachetools import TTLCache
 
-from paygate.auth import signing
+from paygate.accounts.apps import app_secret_aad
 from paygate.auth.nonces import NonceStore
+from paygate.domain.apps import AppContext
+from paygate.kit import signing
 from paygate.kit.crypto import CryptoError, Secret, SecretBox
 from paygate.kit.errors import AuthError, ErrorCode
-from paygate.payments.commands import AppContext
-from paygate.repositories import AppRepository
+from paygate.repositories import Database
 
-__all__ = ["AppAuthenticator", "AuthenticatedApp", "app_secret_aad"]
-
-
-def app_secret_aad(app_id: str) -> str:
-    return f"app_secret:{app_id}"
+__all__ = ["AppAuthenticator", "AuthenticatedApp"]
 
 
 @dataclass(frozen=True)
@@ -33,28 +30,26 @@ class AuthenticatedApp:
 class AppAuthenticator:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        db: Database,
         box: SecretBox,
         nonces: NonceStore,
         platform_private_key: str,
         window_seconds: int = 300,
         cache_seconds: float = 10.0,
     ) -> None:
-        self._sessions = sessions
+        self._db = db
         self._box = box
         self._nonces = nonces
         self._platform_key = platform_private_key
         self._window = window_seconds
-        self._cache_ttl = cache_seconds
-        self._cache: dict[str, tuple[float, AuthenticatedApp | None]] = {}
+        #: app id → the app (None: unknown or disabled), for ``cache_seconds``
+        self._cache: TTLCache[str, AuthenticatedApp | None] = TTLCache(maxsize=10_000, ttl=cache_seconds)
 
     async def load(self, app_id: str) -> AuthenticatedApp | None:
-        hit = self._cache.get(app_id)
-        now = time.monotonic()
-        if hit and hit[0] > now:
-            return hit[1]
-        async with self._sessions() as session:
-            row = await AppRepository(session).get(app_id)
+        if app_id in self._cache:
+            return self._cache[app_id]
+        async with self._db.reading() as uow:
+            row = await uow.apps.get(app_id)
         app: AuthenticatedApp | None = None
         if row is not None and row.enabled:
             secret = None
@@ -73,7 +68,7 @@ class AppAuthenticator:
                 secret=secret,
                 public_key=row.public_key,
             )
-        self._cache[app_id] = (now + self._cache_ttl, app)
+        self._cache[app_id] = app
         return app
 
     def forget(self, app_id: str) -> None:

@@ -3,15 +3,19 @@ Redis when configured (``SET NX EX``), else the database's unique index."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+import structlog
+from redis.exceptions import RedisError
 
-from paygate.kit.db import utcnow
-from paygate.repositories import NonceRepository
+from paygate.kit.clock import utc_now
+from paygate.repositories import Database
 
 __all__ = ["DatabaseNonces", "NonceStore", "RedisNonces"]
+
+log = structlog.get_logger("paygate.auth")
 
 
 class NonceStore(Protocol):
@@ -21,20 +25,33 @@ class NonceStore(Protocol):
 
 
 class RedisNonces:
-    def __init__(self, redis: object, window_seconds: int) -> None:
+    """``SET NX EX`` in Redis; while Redis cannot be reached, the database keeps the nonces
+    (replay protection never lapses) and ``degraded_since`` says so."""
+
+    def __init__(self, redis: Any, window_seconds: int, fallback: NonceStore) -> None:
         self._redis = redis
         self._ttl = window_seconds * 2
+        self._fallback = fallback
+        self.degraded_since: float | None = None
 
     async def remember(self, app_id: str, nonce: str) -> bool:
         key = f"paygate:nonce:{app_id}:{nonce}"
-        return bool(await self._redis.set(key, "1", nx=True, ex=self._ttl))  # type: ignore[attr-defined]
+        try:
+            fresh = bool(await self._redis.set(key, "1", nx=True, ex=self._ttl))
+        except RedisError as exc:
+            if self.degraded_since is None:
+                self.degraded_since = time.monotonic()
+                log.warning("alert.nonce_store_unreachable", error=type(exc).__name__)
+            return await self._fallback.remember(app_id, nonce)
+        self.degraded_since = None
+        return fresh
 
 
 class DatabaseNonces:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], window_seconds: int) -> None:
-        self._sessions = sessions
+    def __init__(self, db: Database, window_seconds: int) -> None:
+        self._db = db
         self._ttl = timedelta(seconds=window_seconds * 2)
 
     async def remember(self, app_id: str, nonce: str) -> bool:
-        async with self._sessions() as session, session.begin():
-            return await NonceRepository(session).remember(app_id, nonce, utcnow() + self._ttl)
+        async with self._db.transaction() as uow:
+            return await uow.nonces.remember(app_id, nonce, utc_now() + self._ttl)

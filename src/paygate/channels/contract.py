@@ -15,12 +15,17 @@ Exceptions an adapter raises::
     ├── UnknownChannelStatus         a status the transformer's map does not know: alert
     └── UnsupportedOperation         the channel does not offer this operation or pay form
     NotificationRejected             a notification that must change nothing (forged, mismatched)
+    ResponseMismatch (ValueError)    a transformer's complaint about a verified answer (an echo
+                                     that differs from the request, a missing field); the
+                                     adapter turns it into ChannelProtocolError (answer_mapping)
+    AccountSpecError (ValueError)    a channel account's secrets or params do not fit the spec
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+import difflib
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -30,6 +35,8 @@ from paygate.kit.crypto import Secret
 from paygate.kit.money import Money
 
 __all__ = [
+    "AccountSpec",
+    "AccountSpecError",
     "ActionKind",
     "Bill",
     "BillLine",
@@ -55,10 +62,13 @@ __all__ = [
     "RefundRequest",
     "RefundResult",
     "RefundStatus",
+    "ResponseMismatch",
     "ReturnInfo",
     "UnknownChannelStatus",
     "UnsupportedOperation",
     "answer_mapping",
+    "expect_echo",
+    "expect_equal",
 ]
 
 
@@ -93,6 +103,45 @@ class ChannelAccount:
             return self.secrets[name].reveal()
         except KeyError:
             raise ChannelError(f"channel account {self.id} lacks secret {name!r}") from None
+
+
+class AccountSpecError(ValueError):
+    """A channel account's secrets or params do not fit its adapter's :class:`AccountSpec`."""
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    """What a channel account of an adapter must (and may) hold. Checked when an account is
+    added, so a missing or misspelt secret is refused at once, not at the first payment."""
+
+    secrets: frozenset[str]
+    params: frozenset[str] = frozenset()
+    optional_secrets: frozenset[str] = frozenset()
+    optional_params: frozenset[str] = frozenset()
+
+    def check(self, channel: str, secrets: Iterable[str], params: Iterable[str]) -> None:
+        problems = [
+            *self._problems("secret", set(secrets), self.secrets, self.optional_secrets),
+            *self._problems("param", set(params), self.params, self.optional_params),
+        ]
+        if problems:
+            raise AccountSpecError(f"{channel} account: " + "; ".join(problems))
+
+    @staticmethod
+    def _problems(
+        kind: str, given: set[str], required: frozenset[str], optional: frozenset[str]
+    ) -> list[str]:
+        known = required | optional
+        out = [f"missing {kind} {name!r}" for name in sorted(required - given)]
+        for name in sorted(given - known):
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = (
+                f" (did you mean {close[0]!r}?)"
+                if close
+                else f" (known: {', '.join(sorted(known)) or 'none'})"
+            )
+            out.append(f"unknown {kind} {name!r}{hint}")
+        return out
 
 
 # --------------------------------------------------------------------------- statuses
@@ -378,6 +427,26 @@ class UnsupportedOperation(ChannelError):
     """The channel does not offer this operation or pay form."""
 
 
+class ResponseMismatch(ValueError):
+    """A verified answer that does not fit the request: an echoed order number, amount or
+    currency that differs from what was asked, or a field the answer must carry."""
+
+
+def expect_equal(what: str, actual: object, expected: object) -> None:
+    """A value the channel reports must be the one the request asked for."""
+    if actual != expected:
+        raise ResponseMismatch(f"{what} {actual!r} does not match the request's {expected!r}")
+
+
+def expect_echo(data: Mapping[str, Any], field: str, expected: str, *, required: bool = True) -> None:
+    """The channel must echo ``field`` exactly as the request sent it; with ``required``
+    False an answer that leaves the field out passes (it contradicts nothing)."""
+    value = data.get(field)
+    if value in (None, "") and not required:
+        return
+    expect_equal(field, value, expected)
+
+
 class NotificationRejected(Exception):
     """A notification that must change nothing: bad signature, wrong merchant, unreadable."""
 
@@ -394,13 +463,14 @@ class NotificationRejected(Exception):
 class ChannelAdapter(Protocol):
     """One channel's adapter. Stateless apart from caches; one instance per channel.
 
-    ``methods`` lists the pay forms it offers; ``operations`` the operations (capability
-    matrix, docs/channels.md). Anything else raises :class:`UnsupportedOperation`.
+    ``methods`` lists the pay forms it offers; an operation or pay form it does not offer
+    raises :class:`UnsupportedOperation` (the capability matrix is in docs/channels.md).
     """
 
     channel: str
     methods: frozenset[str]
-    operations: frozenset[Operation]
+    #: The secrets and params a channel account of this adapter holds (checked on add).
+    account_spec: AccountSpec
     #: Pay forms whose ``create_payment`` makes no network call (it signs what the payer
     #: takes to the channel, e.g. Alipay page/wap/app). The service then writes the trade
     #: once, after signing; for every other form it writes the trade before the call.

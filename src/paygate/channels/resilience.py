@@ -18,6 +18,7 @@ from paygate.channels.contract import (
     ChannelError,
     ChannelTimeout,
     ChannelUnavailable,
+    Operation,
     UnknownChannelStatus,
 )
 from paygate.kit import metrics
@@ -60,7 +61,7 @@ class ChannelGuard:
         b = self._breaker(account_id)
         return b.opened_at is not None and time.monotonic() - b.opened_at < self._reset
 
-    async def call(self, account: ChannelAccount, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
+    async def call(self, account: ChannelAccount, operation: Operation, fn: Callable[[], Awaitable[T]]) -> T:
         breaker = self._breaker(account.id)
         if breaker.opened_at is not None:
             if time.monotonic() - breaker.opened_at < self._reset or breaker.half_open_probe:

@@ -52,6 +52,7 @@ class ErrorCode(Enum):
     UNSUPPORTED_MEDIA_TYPE = _Code(1008, 415, "the body must be application/json")
     NOT_FOUND_ROUTE = _Code(1009, 404, "no such endpoint")
     METHOD_NOT_ALLOWED = _Code(1010, 405, "method not allowed")
+    UNKNOWN_CHANNEL = _Code(1011, 400, "the channel is unknown")
     # 2xxx: authentication
     MISSING_CREDENTIALS = _Code(2000, 401, "authentication headers are missing")
     UNKNOWN_APP = _Code(2001, 401, "the app is unknown or disabled")

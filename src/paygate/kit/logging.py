@@ -6,16 +6,14 @@ import logging
 
 import structlog
 
-from paygate.config import Settings
+__all__ = ["configure_logging"]
 
 
-def configure_logging(settings: Settings) -> None:
-    level = getattr(logging, settings.log_level.upper(), logging.INFO)
+def configure_logging(level_name: str = "INFO", *, json_lines: bool = False) -> None:
+    level = getattr(logging, level_name.upper(), logging.INFO)
     logging.basicConfig(level=level, format="%(message)s")
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer()
-        if settings.log_json
-        else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer() if json_lines else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[

@@ -1,1 +1,1 @@
-"""Alembic migrations; run with ``paygate migrate`` (see :mod:`paygate.kit.migrate`)."""
+"""Alembic migrations; run with ``paygate migrate`` (see :mod:`paygate.migrations.runner`)."""

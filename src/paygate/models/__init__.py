@@ -4,7 +4,7 @@ query is explicit in a repository (nothing lazy can fire a hidden query)."""
 from paygate.models.apps import App, AppChannelAccount
 from paygate.models.channels import ChannelAccountRow
 from paygate.models.logs import CallLog, ChannelNotification, TradeLog
-from paygate.models.messaging import IdempotencyRecord, OutboxMessage, RequestNonce
+from paygate.models.messaging import OutboxMessage, RequestNonce
 from paygate.models.trades import ChannelAttempt, Refund, Trade
 
 __all__ = [
@@ -14,7 +14,6 @@ __all__ = [
     "ChannelAccountRow",
     "ChannelAttempt",
     "ChannelNotification",
-    "IdempotencyRecord",
     "OutboxMessage",
     "Refund",
     "RequestNonce",

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from paygate.kit.db import Base, BigId, UTCDateTime, utcnow
+from paygate.kit.clock import utc_now
+from paygate.kit.db import Base, BigId, UTCDateTime
 
 
 class App(Base):
@@ -26,7 +27,7 @@ class App(Base):
     allowed_pay_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     notify_url: Mapped[str | None] = mapped_column(String(512), nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from paygate.kit.db import Base, BigId, UTCDateTime, utcnow
+from paygate.kit.clock import utc_now
+from paygate.kit.db import Base, BigId, UTCDateTime
 
 
 class ChannelAccountRow(Base):
@@ -29,5 +30,5 @@ class ChannelAccountRow(Base):
     timeout_seconds: Mapped[float] = mapped_column(Float, default=10.0)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)

@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from paygate.kit.db import Base, BigId, UTCDateTime, utcnow
+from paygate.domain.inbox import InboxOutcome
+from paygate.kit.clock import utc_now
+from paygate.kit.db import Base, BigId, EnumText, UTCDateTime
 
 
 class TradeLog(Base):
@@ -25,7 +27,7 @@ class TradeLog(Base):
     to_state: Mapped[str] = mapped_column(String(20))
     source: Mapped[str] = mapped_column(String(16))  # api | notify | query | return | sweep
     exchange: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
 class CallLog(Base):
@@ -44,7 +46,7 @@ class CallLog(Base):
     request: Mapped[Any] = mapped_column(JSON, nullable=True)
     response: Mapped[Any] = mapped_column(JSON, nullable=True)
     duration_ms: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
 class ChannelNotification(Base):
@@ -60,9 +62,9 @@ class ChannelNotification(Base):
     channel_account_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     notification_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     kind: Mapped[str | None] = mapped_column(String(16), nullable=True)
-    outcome: Mapped[str] = mapped_column(String(16))  # received | processed | rejected | ignored
+    outcome: Mapped[InboxOutcome] = mapped_column(EnumText(InboxOutcome, 16))
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     trade_id: Mapped[int | None] = mapped_column(BigId, nullable=True, index=True)
     payload: Mapped[Any] = mapped_column(JSON, nullable=True)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

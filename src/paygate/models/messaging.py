@@ -1,4 +1,4 @@
-"""Outbox, idempotency records and request nonces."""
+"""Outbox and request nonces."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from paygate.kit.db import Base, BigId, UTCDateTime, utcnow
+from paygate.kit.clock import utc_now
+from paygate.kit.db import Base, BigId, UTCDateTime
 
 
 class OutboxMessage(Base):
@@ -24,27 +25,10 @@ class OutboxMessage(Base):
     app_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     payload: Mapped[Any] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    available_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class IdempotencyRecord(Base):
-    """The first answer to an idempotent request, replayed for its repeats; ``fingerprint``
-    (SHA-256 of the meaningful fields) detects a reused key with different parameters."""
-
-    __tablename__ = "idempotency_records"
-    __table_args__ = (UniqueConstraint("app_id", "scope", "key", name="uq_idempotency"),)
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    app_id: Mapped[str] = mapped_column(String(32))
-    scope: Mapped[str] = mapped_column(String(32))
-    key: Mapped[str] = mapped_column(String(64))
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
 class RequestNonce(Base):
@@ -62,4 +46,4 @@ class RequestNonce(Base):
         return f"RequestNonce({self.app_id!r})"
 
 
-__all__ = ["IdempotencyRecord", "OutboxMessage", "RequestNonce"]
+__all__ = ["OutboxMessage", "RequestNonce"]

@@ -15,7 +15,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from paygate.kit.db import Base, BigId, UTCDateTime, utcnow
+from paygate.domain.refunds import RefundState
+from paygate.domain.trades import AttemptStatus, TradeState
+from paygate.kit.clock import utc_now
+from paygate.kit.db import Base, BigId, EnumText, UTCDateTime
 
 
 class Trade(Base):
@@ -37,7 +40,7 @@ class Trade(Base):
     currency: Mapped[str] = mapped_column(String(3))
     subject: Mapped[str] = mapped_column(String(256))
     description: Mapped[str | None] = mapped_column(String(1024), nullable=True)
-    state: Mapped[str] = mapped_column(String(16), index=True)
+    state: Mapped[TradeState] = mapped_column(EnumText(TradeState, 16), index=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     expire_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -52,8 +55,8 @@ class Trade(Base):
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     fingerprint: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
 
@@ -70,10 +73,10 @@ class ChannelAttempt(Base):
     channel: Mapped[str] = mapped_column(String(32))
     channel_account_id: Mapped[int] = mapped_column(BigId, ForeignKey("channel_accounts.id"))
     channel_trade_no: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    status: Mapped[str] = mapped_column(String(16))  # sent | accepted | unknown | rejected
+    status: Mapped[AttemptStatus] = mapped_column(EnumText(AttemptStatus, 16))
     action: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 
 
 class Refund(Base):
@@ -92,11 +95,11 @@ class Refund(Base):
     reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
     kind: Mapped[str] = mapped_column(String(16), default="business")  # business | duplicate
     route: Mapped[str] = mapped_column(String(16), default="original")  # original | manual
-    state: Mapped[str] = mapped_column(String(20), index=True)
+    state: Mapped[RefundState] = mapped_column(EnumText(RefundState, 20), index=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     channel_refund_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

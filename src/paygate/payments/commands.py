@@ -1,5 +1,5 @@
-"""Commands the payment service accepts (imperative, validated at the API edge for types;
-the service checks meaning: currency, amount bounds, pay type, expiry)."""
+"""Commands the payment services accept (imperative, validated at the API edge for types;
+the services check meaning: currency, amount bounds, pay type, expiry)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["AppContext", "PayCommand", "TradeRef"]
-
-
-@dataclass(frozen=True)
-class AppContext:
-    """The authenticated app making the call."""
-
-    app_id: str
-    allowed_pay_types: frozenset[str]
-    notify_url: str | None = None
+__all__ = ["PayCommand", "TradeRef"]
 
 
 @dataclass(frozen=True)
@@ -44,5 +35,7 @@ class PayCommand:
 
 @dataclass(frozen=True)
 class TradeRef:
+    """A trade named by paygate's number or by the app's order number."""
+
     trade_no: str | None = None
     out_order_no: str | None = None

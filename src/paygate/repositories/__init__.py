@@ -1,19 +1,6 @@
-"""Repositories: all SQL lives here. Each takes an ``AsyncSession``; callers own the
-transaction (services flush, the unit of work commits)."""
+"""Repositories: all SQL lives here. Services reach them only through a unit of work
+(:mod:`.unit_of_work`), which owns the session and the transaction."""
 
-from paygate.repositories.apps import AppRepository
-from paygate.repositories.channel_accounts import ChannelAccountRepository
-from paygate.repositories.logs import CallLogRepository, InboxRepository
-from paygate.repositories.messaging import IdempotencyRepository, NonceRepository, OutboxRepository
-from paygate.repositories.trades import TradeRepository
+from paygate.repositories.unit_of_work import ConcurrentUpdate, Database, UnitOfWork
 
-__all__ = [
-    "AppRepository",
-    "CallLogRepository",
-    "ChannelAccountRepository",
-    "IdempotencyRepository",
-    "InboxRepository",
-    "NonceRepository",
-    "OutboxRepository",
-    "TradeRepository",
-]
+__all__ = ["ConcurrentUpdate", "Database", "UnitOfWork"]

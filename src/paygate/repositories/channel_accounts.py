@@ -1,3 +1,5 @@
+"""Channel-account rows (credentials sealed at rest, R-SEC-4)."""
+
 from __future__ import annotations
 
 from sqlalchemy import select
@@ -5,16 +7,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from paygate.models import ChannelAccountRow
 
+__all__ = ["ChannelAccountRepository"]
+
 
 class ChannelAccountRepository:
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        self._session = session
 
     async def get(self, account_id: int) -> ChannelAccountRow | None:
-        return await self.session.get(ChannelAccountRow, account_id)
+        return await self._session.get(ChannelAccountRow, account_id)
 
     async def enabled_for(self, channel: str) -> list[ChannelAccountRow]:
-        rows = await self.session.execute(
+        rows = await self._session.execute(
             select(ChannelAccountRow)
             .where(ChannelAccountRow.channel == channel, ChannelAccountRow.enabled.is_(True))
             .order_by(ChannelAccountRow.priority.desc(), ChannelAccountRow.id)
@@ -22,7 +26,7 @@ class ChannelAccountRepository:
         return list(rows.scalars())
 
     async def by_merchant(self, channel: str, merchant_id: str) -> ChannelAccountRow | None:
-        rows = await self.session.execute(
+        rows = await self._session.execute(
             select(ChannelAccountRow).where(
                 ChannelAccountRow.channel == channel, ChannelAccountRow.merchant_id == merchant_id
             )
@@ -30,10 +34,10 @@ class ChannelAccountRepository:
         return rows.scalars().first()
 
     async def all(self) -> list[ChannelAccountRow]:
-        rows = await self.session.execute(select(ChannelAccountRow).order_by(ChannelAccountRow.id))
+        rows = await self._session.execute(select(ChannelAccountRow).order_by(ChannelAccountRow.id))
         return list(rows.scalars())
 
-    async def add(self, row: ChannelAccountRow) -> ChannelAccountRow:
-        self.session.add(row)
-        await self.session.flush()
-        return row
+    async def add(self, row: ChannelAccountRow) -> int:
+        self._session.add(row)
+        await self._session.flush([row])
+        return row.id

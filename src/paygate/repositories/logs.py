@@ -1,57 +1,49 @@
+"""The call log and the inbox of channel notifications."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paygate.models import CallLog, ChannelNotification
 
+if TYPE_CHECKING:
+    from paygate.repositories.unit_of_work import UnitOfWork
+
+__all__ = ["CallLogRepository", "InboxRepository"]
+
 
 class CallLogRepository:
     def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+        self._session = session
 
     async def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
-            await self.session.execute(insert(CallLog), list(rows))
-
-    async def recent(self, app_id: str | None = None, limit: int = 50) -> list[CallLog]:
-        query = select(CallLog).order_by(CallLog.id.desc()).limit(limit)
-        if app_id:
-            query = query.where(CallLog.app_id == app_id)
-        return list((await self.session.execute(query)).scalars())
+            await self._session.execute(insert(CallLog), list(rows))
 
 
 class InboxRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, session: AsyncSession, uow: UnitOfWork) -> None:
+        self._session = session
+        self._uow = uow
 
-    async def find(self, channel: str, notification_id: str) -> ChannelNotification | None:
-        rows = await self.session.execute(
-            select(ChannelNotification).where(
-                ChannelNotification.channel == channel,
-                ChannelNotification.notification_id == notification_id,
-            )
-        )
-        return rows.scalar_one_or_none()
+    async def claim(self, row: ChannelNotification) -> bool:
+        """Store a verified notification under its channel identity. False when it was
+        stored before (a repeat, or the same one being processed concurrently): the unit of
+        work is then rollback-only."""
+        return await self._uow.insert_unique(row)
 
     def add(self, row: ChannelNotification) -> None:
-        self.session.add(row)
+        """Keep a notification that has no identity to de-duplicate on (a rejected one)."""
+        self._session.add(row)
 
     async def for_trade(self, trade_id: int) -> list[ChannelNotification]:
-        rows = await self.session.execute(
+        rows = await self._session.execute(
             select(ChannelNotification)
             .where(ChannelNotification.trade_id == trade_id)
             .order_by(ChannelNotification.id)
-        )
-        return list(rows.scalars())
-
-    async def rejected(self, channel: str) -> list[ChannelNotification]:
-        rows = await self.session.execute(
-            select(ChannelNotification).where(
-                ChannelNotification.channel == channel, ChannelNotification.outcome == "rejected"
-            )
         )
         return list(rows.scalars())

@@ -1,45 +1,99 @@
+"""Trades, their channel attempts and their trade-log rows."""
+
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from paygate.models import ChannelAttempt, Trade, TradeLog
+from paygate.repositories.errors import ConcurrentUpdate
+
+if TYPE_CHECKING:
+    from paygate.repositories.unit_of_work import UnitOfWork
+
+__all__ = ["TradeRepository"]
 
 
 class TradeRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, session: AsyncSession, uow: UnitOfWork) -> None:
+        self._session = session
+        self._uow = uow
+
+    # ------------------------------------------------------------------ reads
 
     async def by_no(self, trade_no: str) -> Trade | None:
-        rows = await self.session.execute(select(Trade).where(Trade.trade_no == trade_no))
+        rows = await self._session.execute(select(Trade).where(Trade.trade_no == trade_no))
         return rows.scalar_one_or_none()
 
     async def by_order(self, app_id: str, out_order_no: str) -> Trade | None:
-        rows = await self.session.execute(
+        rows = await self._session.execute(
             select(Trade).where(Trade.app_id == app_id, Trade.out_order_no == out_order_no)
         )
         return rows.scalar_one_or_none()
 
     async def by_id(self, trade_id: int) -> Trade | None:
-        return await self.session.get(Trade, trade_id)
+        return await self._session.get(Trade, trade_id)
+
+    async def by_attempt(self, attempt_no: str) -> tuple[Trade, ChannelAttempt] | None:
+        """The trade an attempt number (the channel's merchant order number) belongs to."""
+        rows = await self._session.execute(
+            select(Trade, ChannelAttempt)
+            .join(ChannelAttempt, ChannelAttempt.trade_id == Trade.id)
+            .where(ChannelAttempt.attempt_no == attempt_no)
+        )
+        row = rows.first()
+        return None if row is None else (row[0], row[1])
 
     async def attempt(self, attempt_no: str) -> ChannelAttempt | None:
-        rows = await self.session.execute(
+        rows = await self._session.execute(
             select(ChannelAttempt).where(ChannelAttempt.attempt_no == attempt_no)
         )
         return rows.scalar_one_or_none()
 
-    async def attempts(self, trade_id: int) -> list[ChannelAttempt]:
-        rows = await self.session.execute(
-            select(ChannelAttempt).where(ChannelAttempt.trade_id == trade_id).order_by(ChannelAttempt.id)
+    async def count_attempts(self, trade_id: int) -> int:
+        rows = await self._session.execute(
+            select(func.count()).select_from(ChannelAttempt).where(ChannelAttempt.trade_id == trade_id)
         )
-        return list(rows.scalars())
+        return int(rows.scalar_one())
 
     async def logs(self, trade_id: int) -> list[TradeLog]:
-        rows = await self.session.execute(
+        rows = await self._session.execute(
             select(TradeLog).where(TradeLog.trade_id == trade_id).order_by(TradeLog.id)
         )
         return list(rows.scalars())
 
-    def add(self, *rows: Trade | ChannelAttempt | TradeLog) -> None:
-        self.session.add_all(rows)
+    # ------------------------------------------------------------------ writes
+
+    async def insert(self, trade: Trade, attempt: ChannelAttempt, logs: list[TradeLog]) -> Trade | None:
+        """Insert a new trade with its first attempt and log rows. ``None`` when the app's
+        order number is taken (a repeat or a concurrent duplicate, R-PAY-7): the unit of
+        work is then rollback-only."""
+        if not await self._uow.insert_unique(trade):
+            return None
+        attempt.trade_id = trade.id
+        for row in logs:
+            row.trade_id = trade.id
+        self._session.add_all([attempt, *logs])
+        return trade
+
+    def attach(self, *rows: Trade | ChannelAttempt) -> None:
+        """Take rows read by an earlier unit of work into this one (their version is checked
+        when they are written)."""
+        self._session.add_all(rows)
+
+    def add_attempt(self, attempt: ChannelAttempt) -> None:
+        self._session.add(attempt)
+
+    async def save_state(self, trade: Trade) -> None:
+        """Write the trade now, so that a concurrent writer's newer version is detected
+        before anything that depends on this change is added."""
+        try:
+            await self._session.flush([trade])
+        except StaleDataError as exc:
+            raise ConcurrentUpdate(str(exc)) from exc
+
+    def add_log(self, row: TradeLog) -> None:
+        self._session.add(row)

@@ -9,10 +9,9 @@ import contextlib
 from typing import Any
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from paygate.kit import metrics
-from paygate.repositories import CallLogRepository
+from paygate.repositories import Database
 
 __all__ = ["CallLogWriter"]
 
@@ -20,10 +19,8 @@ log = structlog.get_logger("paygate.call_log")
 
 
 class CallLogWriter:
-    def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], max_queue: int = 10_000, batch: int = 200
-    ) -> None:
-        self._sessions = sessions
+    def __init__(self, db: Database, max_queue: int = 10_000, batch: int = 200) -> None:
+        self._db = db
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=max_queue)
         self._batch = batch
         self._task: asyncio.Task[None] | None = None
@@ -75,8 +72,8 @@ class CallLogWriter:
         if not rows:
             return
         try:
-            async with self._sessions() as session, session.begin():
-                await CallLogRepository(session).insert_many(rows)
+            async with self._db.transaction() as uow:
+                await uow.call_logs.insert_many(rows)
         except Exception:
             metrics.LOG_DROPPED.inc(len(rows))
             log.exception("call log rows dropped", count=len(rows))

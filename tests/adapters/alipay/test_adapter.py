@@ -24,7 +24,6 @@ from paygate.channels.contract import (
     ChannelBusinessError,
     ChannelProtocolError,
     CreatePayment,
-    Operation,
     PaymentStatus,
     RefundRequest,
     RefundStatus,
@@ -93,7 +92,6 @@ async def test_satisfies_the_contract() -> None:
     assert isinstance(adapter, ChannelAdapter)
     assert adapter.channel == "alipay"
     assert adapter.methods == {"qr", "page", "wap", "app", "jsapi", "barcode"}
-    assert Operation.CANCEL in adapter.operations and Operation.BILL in adapter.operations
     await adapter.aclose()
 
 

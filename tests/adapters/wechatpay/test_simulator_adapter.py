@@ -21,7 +21,6 @@ from paygate.channels.contract import (
     ChannelBusinessError,
     ChannelTimeout,
     ChannelUnavailable,
-    Operation,
     PaymentStatus,
     RefundRequest,
     RefundStatus,
@@ -59,7 +58,6 @@ async def test_satisfies_the_contract() -> None:
     assert isinstance(adapter, ChannelAdapter)
     assert adapter.channel == "wechatpay"
     assert adapter.methods == {"native", "jsapi", "h5", "app"}
-    assert Operation.BILL in adapter.operations and Operation.CANCEL not in adapter.operations
     await adapter.aclose()
 
 

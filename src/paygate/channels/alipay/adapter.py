@@ -49,6 +49,7 @@ from paygate.channels.alipay.transformers import (
     validate_create,
 )
 from paygate.channels.contract import (
+    AccountSpec,
     ActionKind,
     Bill,
     ChannelAccount,
@@ -118,9 +119,12 @@ class AlipayAdapter:
 
     channel: str = "alipay"
     methods: frozenset[str] = frozenset(METHOD_OF_FORM)
-    operations: frozenset[Operation] = frozenset(Operation)
     #: pay forms whose create_payment only signs locally (no network call)
     offline_methods: frozenset[str] = frozenset({"page", "wap", "app"})
+    account_spec: AccountSpec = AccountSpec(
+        secrets=frozenset({"app_private_key", "alipay_public_key"}),
+        optional_params=frozenset({"seller_id", "sign_type"}),
+    )
 
     def __init__(
         self,

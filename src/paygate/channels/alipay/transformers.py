@@ -28,9 +28,11 @@ from paygate.channels.contract import (
     RefundRequest,
     RefundResult,
     RefundStatus,
+    ResponseMismatch,
     ReturnInfo,
     UnknownChannelStatus,
     UnsupportedOperation,
+    expect_echo,
 )
 from paygate.kit.money import Money, MoneyError, from_decimal_string, to_decimal_string
 
@@ -95,10 +97,6 @@ _PASSTHROUGH: Final[Mapping[str, frozenset[str]]] = {
 _ATTEMPT_NO: Final = re.compile(r"[A-Za-z0-9_]{1,64}")
 
 
-class ResponseMismatch(ValueError):
-    """An answer that contradicts the request (another order number, another amount)."""
-
-
 # --------------------------------------------------------------------------- amounts, times
 
 
@@ -135,12 +133,6 @@ def parse_time(text: object) -> datetime | None:
         except ValueError:
             continue
     return None
-
-
-def _expect_echo(data: Mapping[str, Any], field: str, expected: str) -> None:
-    value = data.get(field)
-    if value not in (None, "") and value != expected:
-        raise ResponseMismatch(f"{field} {value!r} does not match the request's {expected!r}")
 
 
 # --------------------------------------------------------------------------- create
@@ -210,7 +202,7 @@ def build_create(request: CreatePayment, now: datetime) -> CreateCall:
 
 
 def precreate_result(data: Mapping[str, Any], request: CreatePayment) -> CreateResult:
-    _expect_echo(data, "out_trade_no", request.attempt_no)
+    expect_echo(data, "out_trade_no", request.attempt_no, required=False)
     qr_code = data.get("qr_code")
     if not isinstance(qr_code, str) or not qr_code:
         raise ResponseMismatch("precreate answered without a qr_code")
@@ -218,7 +210,7 @@ def precreate_result(data: Mapping[str, Any], request: CreatePayment) -> CreateR
 
 
 def jsapi_result(data: Mapping[str, Any], request: CreatePayment) -> CreateResult:
-    _expect_echo(data, "out_trade_no", request.attempt_no)
+    expect_echo(data, "out_trade_no", request.attempt_no, required=False)
     trade_no = data.get("trade_no")
     if not isinstance(trade_no, str) or not trade_no:
         raise ResponseMismatch("trade.create answered without a trade_no")
@@ -230,7 +222,7 @@ def jsapi_result(data: Mapping[str, Any], request: CreatePayment) -> CreateResul
 
 def barcode_result(data: Mapping[str, Any], request: CreatePayment) -> CreateResult:
     """trade.pay: ``10000`` = paid now, ``10003`` = the buyer must confirm in the app."""
-    _expect_echo(data, "out_trade_no", request.attempt_no)
+    expect_echo(data, "out_trade_no", request.attempt_no, required=False)
     trade_no = data.get("trade_no") or None
     action = PayAction(kind=ActionKind.NONE)
     if data.get("code") == "10003":
@@ -268,7 +260,7 @@ def map_trade_status(trade_status: str, *, was_paid: bool = False) -> PaymentSta
 
 
 def query_result(data: Mapping[str, Any], attempt_no: str) -> PaymentStatusResult:
-    _expect_echo(data, "out_trade_no", attempt_no)
+    expect_echo(data, "out_trade_no", attempt_no, required=False)
     trade_status = str(data.get("trade_status", ""))
     paid_at = parse_time(data.get("send_pay_date"))
     total = data.get("total_amount")
@@ -305,7 +297,7 @@ def refund_result(data: Mapping[str, Any], request: RefundRequest) -> RefundResu
     refunded amount, so it must lie between this refund and the payment's total.
     ``fund_change`` = N (nothing moved by *this* call, e.g. a repeat) gives PROCESSING:
     the adapter then confirms with a refund query."""
-    _expect_echo(data, "out_trade_no", request.attempt_no)
+    expect_echo(data, "out_trade_no", request.attempt_no, required=False)
     cumulative = parse_yuan(data.get("refund_fee"), "refund_fee")
     if not request.amount <= cumulative <= request.total:
         raise ResponseMismatch(f"refund_fee {cumulative} outside [{request.amount}, {request.total}]")
@@ -329,8 +321,8 @@ def refund_result(data: Mapping[str, Any], request: RefundRequest) -> RefundResu
 def refund_query_result(data: Mapping[str, Any], refund_no: str, attempt_no: str) -> RefundResult:
     """fastpay.refund.query: no refund data → not found; data with ``refund_status`` empty or
     ``REFUND_SUCCESS`` → succeeded (Alipay's documented rule); another status raises."""
-    _expect_echo(data, "out_trade_no", attempt_no)
-    _expect_echo(data, "out_request_no", refund_no)
+    expect_echo(data, "out_trade_no", attempt_no, required=False)
+    expect_echo(data, "out_request_no", refund_no, required=False)
     amount = data.get("refund_amount")
     if amount in (None, ""):
         return RefundResult(refund_no=refund_no, status=RefundStatus.NOT_FOUND)

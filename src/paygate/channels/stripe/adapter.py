@@ -38,6 +38,7 @@ from urllib.parse import quote
 import httpx
 
 from paygate.channels.contract import (
+    AccountSpec,
     Bill,
     BillLine,
     ChannelAccount,
@@ -107,9 +108,12 @@ class StripeAdapter:
 
     channel: str = "stripe"
     methods: frozenset[str] = METHODS
-    operations: frozenset[Operation] = frozenset(Operation) - {Operation.CANCEL}
     #: every pay form calls the channel's API (none is signed locally)
     offline_methods: frozenset[str] = frozenset()
+    account_spec: AccountSpec = AccountSpec(
+        secrets=frozenset({"secret_key", "webhook_secret"}),
+        optional_params=frozenset({"statement_descriptor"}),
+    )
 
     def __init__(
         self,

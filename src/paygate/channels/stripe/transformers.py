@@ -42,8 +42,10 @@ from paygate.channels.contract import (
     RefundRequest,
     RefundResult,
     RefundStatus,
+    ResponseMismatch,
     UnknownChannelStatus,
     UnsupportedOperation,
+    expect_equal,
 )
 from paygate.channels.stripe.amounts import (
     MAX_STRIPE_AMOUNT,
@@ -78,10 +80,6 @@ _NUMBER: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _METADATA_VALUE_MAX: Final = 500
 
 
-class ResponseMismatch(ValueError):
-    """An answer that contradicts the request (another attempt, amount or currency)."""
-
-
 # --------------------------------------------------------------------------- small readers
 
 
@@ -111,11 +109,6 @@ def object_id(obj: Mapping[str, Any], kind: str) -> str:
     if not isinstance(ident, str) or not ident:
         raise ResponseMismatch(f"the {kind} has no id")
     return ident
-
-
-def _expect(obj: Mapping[str, Any], what: str, actual: object, expected: object) -> None:
-    if actual != expected:
-        raise ResponseMismatch(f"{obj.get('id')}: {what} {actual!r} is not {expected!r}")
 
 
 # --------------------------------------------------------------------------- create
@@ -248,9 +241,11 @@ def _paid_at(intent: Mapping[str, Any]) -> datetime | None:
 def check_intent(intent: Mapping[str, Any], attempt_no: str, amount: Money | None = None) -> str:
     """The intent's id, once it proved to be this attempt's (and of ``amount``)."""
     ident = object_id(intent, "payment_intent")
-    _expect(intent, "metadata.attempt_no", metadata_of(intent).get("attempt_no"), attempt_no)
+    expect_equal(
+        f"{intent.get('id')}: metadata.attempt_no", metadata_of(intent).get("attempt_no"), attempt_no
+    )
     if amount is not None:
-        _expect(intent, "amount", stripe_money(intent), amount)
+        expect_equal(f"{intent.get('id')}: amount", stripe_money(intent), amount)
     return ident
 
 
@@ -263,7 +258,7 @@ def create_result(intent: Mapping[str, Any], request: CreatePayment) -> CreateRe
     paid: Money | None = None
     if status is PaymentStatus.SUCCEEDED:
         paid = stripe_money(intent, "amount_received")
-        _expect(intent, "amount_received", paid, request.amount)
+        expect_equal(f"{intent.get('id')}: amount_received", paid, request.amount)
     return CreateResult(
         action=action,
         status=status,
@@ -326,12 +321,12 @@ def refund_result(
     intent_id: str | None = None,
 ) -> RefundResult:
     ident = object_id(refund, "refund")
-    _expect(refund, "metadata.refund_no", metadata_of(refund).get("refund_no"), refund_no)
+    expect_equal(f"{refund.get('id')}: metadata.refund_no", metadata_of(refund).get("refund_no"), refund_no)
     refunded = stripe_money(refund)
     if amount is not None:
-        _expect(refund, "amount", refunded, amount)
+        expect_equal(f"{refund.get('id')}: amount", refunded, amount)
     if intent_id is not None:
-        _expect(refund, "payment_intent", refund.get("payment_intent"), intent_id)
+        expect_equal(f"{refund.get('id')}: payment_intent", refund.get("payment_intent"), intent_id)
     word = str(refund.get("status", ""))
     status = map_refund_status(word)
     if refund.get("failure_reason"):

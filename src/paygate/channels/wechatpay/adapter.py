@@ -44,6 +44,7 @@ from typing import Any, Final
 import httpx
 
 from paygate.channels.contract import (
+    AccountSpec,
     Bill,
     ChannelAccount,
     ChannelBusinessError,
@@ -114,9 +115,14 @@ class WechatPayAdapter:
 
     channel: str = "wechatpay"
     methods: frozenset[str] = PAY_FORMS
-    operations: frozenset[Operation] = frozenset(Operation) - {Operation.CANCEL}
     #: every pay form calls the channel's API (none is signed locally)
     offline_methods: frozenset[str] = frozenset()
+    account_spec: AccountSpec = AccountSpec(
+        secrets=frozenset({"merchant_private_key", "apiv3_key"}),
+        params=frozenset({"appid", "merchant_serial_no"}),
+        optional_secrets=frozenset({"platform_public_key"}),
+        optional_params=frozenset({"platform_public_key_id"}),
+    )
 
     def __init__(
         self,

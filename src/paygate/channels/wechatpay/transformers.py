@@ -28,8 +28,10 @@ from paygate.channels.contract import (
     RefundRequest,
     RefundResult,
     RefundStatus,
+    ResponseMismatch,
     UnknownChannelStatus,
     UnsupportedOperation,
+    expect_echo,
 )
 from paygate.channels.wechatpay.protocol import client_sign_message, format_time, masked, parse_time
 from paygate.kit.money import Money
@@ -67,10 +69,6 @@ H5_TYPES: Final = frozenset({"Wap", "iOS", "Android"})
 _OUT_TRADE_NO: Final = re.compile(r"[0-9A-Za-z_\-|*]{6,32}")
 
 
-class ResponseMismatch(ValueError):
-    """An answer that contradicts the request (another order, amount, currency, merchant)."""
-
-
 def segment(value: str) -> str:
     """A path segment, percent-encoded (``|`` and ``*`` are legal in out_trade_no)."""
     return quote(value, safe="")
@@ -94,14 +92,6 @@ def _amount(data: Mapping[str, Any], field: str = "total") -> Money:
     if currency != CURRENCY:
         raise ResponseMismatch(f"amount.currency {currency!r} is not {CURRENCY}")
     return Money(_fen(amount.get(field), f"amount.{field}"), CURRENCY)
-
-
-def _expect(data: Mapping[str, Any], field: str, expected: str, *, required: bool = True) -> None:
-    value = data.get(field)
-    if value in (None, "") and not required:
-        return
-    if value != expected:
-        raise ResponseMismatch(f"{field} {value!r} does not match {expected!r}")
 
 
 # --------------------------------------------------------------------------- create
@@ -265,11 +255,11 @@ def query_result(
     transaction_id: str | None = None,
 ) -> PaymentStatusResult:
     """An order answer (query by out_trade_no or by transaction_id)."""
-    _expect(data, "out_trade_no", attempt_no)
-    _expect(data, "mchid", mchid, required=False)
-    _expect(data, "appid", appid, required=False)
+    expect_echo(data, "out_trade_no", attempt_no)
+    expect_echo(data, "mchid", mchid, required=False)
+    expect_echo(data, "appid", appid, required=False)
     if transaction_id is not None:
-        _expect(data, "transaction_id", transaction_id)
+        expect_echo(data, "transaction_id", transaction_id)
     trade_state = str(data.get("trade_state", ""))
     return PaymentStatusResult(
         attempt_no=attempt_no,
@@ -309,8 +299,8 @@ def refund_body(request: RefundRequest, notify_url: str) -> dict[str, Any]:
 
 def refund_query_result(data: Mapping[str, Any], refund_no: str, attempt_no: str) -> RefundResult:
     """A refund answer (apply or query)."""
-    _expect(data, "out_refund_no", refund_no)
-    _expect(data, "out_trade_no", attempt_no)
+    expect_echo(data, "out_refund_no", refund_no)
+    expect_echo(data, "out_trade_no", attempt_no)
     status = str(data.get("status", ""))
     return RefundResult(
         refund_no=refund_no,
@@ -345,7 +335,7 @@ def notification_from_event(
     event_id, event_type = str(event.get("id") or ""), str(event.get("event_type") or "")
     if not event_id:
         raise ValueError("the event has no id")
-    _expect(resource, "mchid", mchid)
+    expect_echo(resource, "mchid", mchid)
     payload = {
         "id": event_id,
         "event_type": event_type,
@@ -360,7 +350,7 @@ def notification_from_event(
         "payload": payload,
     }
     if event_type.startswith("TRANSACTION."):
-        _expect(resource, "appid", appid)
+        expect_echo(resource, "appid", appid)
         trade_state = str(resource.get("trade_state", ""))
         return Notification(
             kind=NotificationKind.PAYMENT,

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Connection
 
 from paygate.kit.db import create_engine
 
-_HERE = Path(__file__).resolve().parent.parent / "migrations"
+_HERE = Path(__file__).resolve().parent
 
 
 def alembic_config(url: str) -> Config:

@@ -2,7 +2,7 @@
 
 ::
 
-    from paygate.client import PaygateClient
+    from paygate.sdk import PaygateClient
 
     async with PaygateClient("http://127.0.0.1:8000", app_id="demo", secret="…") as pg:
         trade = await pg.pay(out_order_no="ORDER-1", pay_type="alipay.qr", amount=1999,
@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from paygate.auth import signing
+from paygate.kit import signing
 
 __all__ = ["PaygateAPIError", "PaygateClient", "SignatureError"]
 

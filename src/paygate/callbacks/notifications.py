@@ -1,0 +1,158 @@
+"""The generic inbound-notification flow (R-NTF-1, R-NTF-2, R-SEC-3).
+
+One template for every channel: parse + verify (the adapter's hook) → claim it in the inbox
+(unique per channel identity: a repeat is recognised and acknowledged) → find the trade →
+check account, amount and currency → move the state machine → reply in the channel's exact
+format. A notification that cannot be verified, or that does not match the trade, changes
+nothing: it is kept in the inbox as *rejected*, counted, and answered with the channel's
+failure reply (so a genuine one is re-sent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from paygate.accounts.channel_accounts import ChannelAccounts
+from paygate.channels.contract import (
+    ChannelAccount,
+    Notification,
+    NotificationKind,
+    NotificationRejected,
+    NotifyReply,
+)
+from paygate.channels.gateway import ChannelGateway
+from paygate.domain.inbox import InboxOutcome
+from paygate.kit import metrics
+from paygate.kit.clock import utc_now
+from paygate.kit.masking import mask
+from paygate.models import ChannelNotification, Trade
+from paygate.payments.after_commit import AfterCommit
+from paygate.payments.outcomes import STATUS_EVENTS
+from paygate.payments.state_changes import Facts, Source, record_event
+from paygate.payments.trade_view import TradeView, trade_view
+from paygate.repositories import Database, UnitOfWork
+
+__all__ = ["ChannelNotifications"]
+
+log = structlog.get_logger("paygate.callbacks")
+
+
+class _Mismatch(Exception):
+    """A verified notification that does not fit paygate's records: it changes nothing."""
+
+
+class ChannelNotifications:
+    def __init__(
+        self, db: Database, accounts: ChannelAccounts, gateway: ChannelGateway, after_commit: AfterCommit
+    ) -> None:
+        self._db = db
+        self._accounts = accounts
+        self._gateway = gateway
+        self._after_commit = after_commit
+
+    async def handle(
+        self, channel: str, account_id: int, headers: Mapping[str, str], body: bytes
+    ) -> NotifyReply:
+        account = await self._accounts.get(account_id)
+        if account is None or account.channel != channel:
+            await self._reject(channel, None, "unknown channel account", {"account_id": account_id})
+            return self._gateway.notify_reply(channel, False)
+        try:
+            note = self._gateway.parse_notification(account, headers, body)
+        except NotificationRejected as exc:
+            await self._reject(channel, account_id, exc.reason, exc.payload)
+            return self._gateway.notify_reply(channel, False)
+        try:
+            changed_view = await self._db.run(lambda uow: self._process(uow, account, note))
+        except _Mismatch as exc:
+            await self._reject(channel, account_id, str(exc), note.payload)
+            return self._gateway.notify_reply(channel, False)
+        if changed_view is not None:  # committed: cache and after_pay hooks
+            await self._after_commit.trade_saved(changed_view, state_changed=True)
+        return self._gateway.notify_reply(channel, True)
+
+    async def _process(
+        self, uow: UnitOfWork, account: ChannelAccount, note: Notification
+    ) -> TradeView | None:
+        """Apply a verified notification; the trade's view when its state changed."""
+        channel = account.channel
+        row = ChannelNotification(
+            channel=channel,
+            channel_account_id=account.id,
+            notification_id=note.notification_id,
+            kind=note.kind.value,
+            outcome=InboxOutcome.PROCESSED,
+            payload=mask(dict(note.payload)),
+            handled_at=utc_now(),
+        )
+        if note.kind is NotificationKind.OTHER:
+            # verified, but about nothing paygate owns (e.g. a Stripe event of another type):
+            # kept and acknowledged, so the channel stops re-sending it
+            row.outcome = InboxOutcome.IGNORED
+            if await uow.inbox.claim(row):
+                metrics.NOTIFICATIONS.labels(channel, "ignored").inc()
+            return None
+        found = await uow.trades.by_attempt(note.attempt_no) if note.attempt_no else None
+        if found is None:
+            raise _Mismatch(f"no trade for attempt {note.attempt_no!r}")
+        trade, _ = found
+        if trade.channel_account_id != account.id or trade.channel != channel:
+            raise _Mismatch("the notification came through another account than the trade's")
+        row.trade_id = trade.id
+        if note.kind is not NotificationKind.PAYMENT or note.payment_status is None:
+            # refunds are kept for their own flow (replayable from the inbox)
+            row.outcome = InboxOutcome.RECEIVED
+            row.handled_at = None
+        if not await uow.inbox.claim(row):
+            metrics.NOTIFICATIONS.labels(channel, "duplicate").inc()
+            return None
+        metrics.NOTIFICATIONS.labels(channel, row.outcome.value).inc()
+        if row.outcome is not InboxOutcome.PROCESSED or note.payment_status is None:
+            return None
+        self._check_amount(trade, note)
+        event = STATUS_EVENTS[note.payment_status]
+        if event is None:
+            return None
+        changed = await record_event(
+            uow,
+            trade,
+            event,
+            source=Source.NOTIFY,
+            exchange={"notification": mask(dict(note.payload)), "channel_status": note.channel_status},
+            facts=Facts(note.channel_trade_no, note.amount.minor if note.amount else None, note.occurred_at),
+        )
+        return trade_view(trade) if changed else None
+
+    @staticmethod
+    def _check_amount(trade: Trade, note: Notification) -> None:
+        if note.amount is None:
+            return
+        if note.amount.currency != trade.currency or note.amount.minor != trade.amount:
+            raise _Mismatch(
+                f"amount {note.amount} does not match the trade's {trade.currency} {trade.amount}"
+            )
+
+    async def _reject(
+        self, channel: str, account_id: int | None, reason: str, payload: Mapping[str, Any]
+    ) -> None:
+        metrics.NOTIFICATIONS.labels(channel, "rejected").inc()
+        metrics.ALERTS.labels("notification_rejected", channel).inc()
+        log.warning("alert.notification_rejected", channel=channel, account_id=account_id, reason=reason)
+        try:
+            async with self._db.transaction() as uow:
+                uow.inbox.add(
+                    ChannelNotification(
+                        channel=channel,
+                        channel_account_id=account_id,
+                        notification_id=None,
+                        outcome=InboxOutcome.REJECTED,
+                        error=reason[:500],
+                        payload=mask(dict(payload)),
+                        handled_at=utc_now(),
+                    )
+                )
+        except Exception:  # recording a rejection must not turn it into a 500
+            log.exception("could not record a rejected notification", channel=channel)

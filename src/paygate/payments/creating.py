@@ -1,0 +1,341 @@
+"""Creating a trade and getting its pay data (R-PAY-2, R-PAY-4, R-PAY-7, R-API-6).
+
+Two paths, one outcome:
+
+- **Network pay forms** (QR precreate, JSAPI, barcode, WeChat, Stripe): the trade is
+  committed *before* the channel is called; the answer is applied in a second transaction
+  through the state machine. A timeout leaves the trade ``unknown``, never ``failed``.
+- **Local pay forms** (the adapter's ``offline_methods``: Alipay page/wap/app, where
+  "creating" means signing what the payer takes to the channel): nothing is sent anywhere,
+  so the pay data is made first and the trade is written once, already ``pending`` — moved
+  there by the same state-machine function, with both steps in its log.
+
+Idempotency: a Redis lock on ``(app, out_order_no)`` when configured is the first line; the
+unique index on ``(app_id, out_order_no)`` decides. An existing trade is read only when the
+insert collides (a repeat or a concurrent duplicate) and returned as it is, with its pay data.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from paygate.channels.contract import ChannelAccount, ChannelError, CreatePayment, CreateResult, PaymentStatus
+from paygate.channels.gateway import ChannelGateway
+from paygate.channels.registry import PayType
+from paygate.domain.apps import AppContext
+from paygate.domain.trades import AttemptStatus, TradeEvent, TradeState
+from paygate.kit.clock import utc_now
+from paygate.kit.errors import ConflictError, ErrorCode, RequestError, UpstreamError
+from paygate.kit.ids import new_attempt_no, new_trade_no
+from paygate.kit.locks import LockProvider
+from paygate.kit.masking import mask
+from paygate.kit.money import CURRENCY_EXPONENTS, MAX_AMOUNT_MINOR, Money
+from paygate.models import ChannelAttempt, Trade, TradeLog
+from paygate.payments.after_commit import AfterCommit
+from paygate.payments.commands import PayCommand
+from paygate.payments.outcomes import create_outcome, upstream_error
+from paygate.payments.routing import Router
+from paygate.payments.state_changes import Facts, Source, apply_event, exchange_json, log_row, record_event
+from paygate.payments.trade_view import TradeView, trade_view
+from paygate.repositories import Database, UnitOfWork
+
+__all__ = ["PaymentCreator"]
+
+
+class PaymentCreator:
+    def __init__(
+        self,
+        db: Database,
+        router: Router,
+        gateway: ChannelGateway,
+        locks: LockProvider,
+        after_commit: AfterCommit,
+        *,
+        default_expire_minutes: int = 30,
+        max_expire_minutes: int = 60 * 24 * 15,
+    ) -> None:
+        self._db = db
+        self._router = router
+        self._gateway = gateway
+        self._locks = locks
+        self._after_commit = after_commit
+        self._default_expire = default_expire_minutes
+        self._max_expire = max_expire_minutes
+
+    async def pay(self, app: AppContext, cmd: PayCommand) -> TradeView:
+        """Create a trade and get its pay data. Idempotent on ``(app, out_order_no)``: a
+        repeat returns the same trade and pay data; another amount, currency or pay type
+        under the same order number is refused (ORDER_MISMATCH)."""
+        pay_type = self._check(app, cmd)
+        async with self._locks.hold(f"pay:{app.app_id}:{cmd.out_order_no}") as held:
+            if not held:  # another process is creating this order right now
+                return await self._after_collision(app, cmd, pay_type, may_redrive=False)
+            account = await self._router.route(app, pay_type)
+            request = self._request(cmd, pay_type, account)
+            try:
+                self._gateway.validate(pay_type, request)
+            except ValueError as exc:
+                raise RequestError(str(exc), code=ErrorCode.CHANNEL_VALIDATION) from None
+            if self._gateway.is_local(pay_type):
+                view = await self._pay_locally(app, cmd, pay_type, account, request)
+            else:
+                inserted = await self._insert(app, cmd, pay_type, account, request)
+                view = None if inserted is None else await self._call_create(*inserted, account, request)
+            if view is None:
+                return await self._after_collision(app, cmd, pay_type, may_redrive=True)
+            return view
+
+    # ------------------------------------------------------------------ building blocks
+
+    def _check(self, app: AppContext, cmd: PayCommand) -> PayType:
+        if cmd.currency not in CURRENCY_EXPONENTS:
+            raise RequestError(f"currency {cmd.currency!r} is not supported", code=ErrorCode.UNKNOWN_CURRENCY)
+        if cmd.amount <= 0 or cmd.amount > MAX_AMOUNT_MINOR:
+            raise RequestError(
+                f"amount must be between 1 and {MAX_AMOUNT_MINOR} minor units", code=ErrorCode.INVALID_AMOUNT
+            )
+        pay_type = self._gateway.pay_type(cmd.pay_type)
+        if cmd.pay_type not in app.allowed_pay_types:
+            raise RequestError(f"this app may not use {cmd.pay_type}", code=ErrorCode.PAY_TYPE_NOT_ALLOWED)
+        expire = cmd.expire_minutes if cmd.expire_minutes is not None else self._default_expire
+        if not 1 <= expire <= self._max_expire:
+            raise RequestError(f"expire_minutes must be between 1 and {self._max_expire}")
+        return pay_type
+
+    def _request(self, cmd: PayCommand, pay_type: PayType, account: ChannelAccount) -> CreatePayment:
+        expire = cmd.expire_minutes if cmd.expire_minutes is not None else self._default_expire
+        trade_no = new_trade_no()
+        return CreatePayment(
+            attempt_no=new_attempt_no(trade_no, 1),
+            trade_no=trade_no,
+            method=pay_type.method,
+            amount=Money(cmd.amount, cmd.currency),
+            subject=cmd.subject,
+            expire_at=utc_now() + timedelta(minutes=expire),
+            description=cmd.description or "",
+            client_ip=cmd.client_ip or "",
+            # the payer's browser always comes back through paygate's /return, which then
+            # sends it on to the app's return_url with the trade's state
+            return_url=account.return_url,
+            extra=cmd.extra,
+        )
+
+    @staticmethod
+    def _new_trade(
+        app: AppContext, cmd: PayCommand, pay_type: PayType, account: ChannelAccount, request: CreatePayment
+    ) -> Trade:
+        return Trade(
+            trade_no=request.trade_no,
+            app_id=app.app_id,
+            out_order_no=cmd.out_order_no,
+            pay_type=cmd.pay_type,
+            channel=pay_type.channel,
+            channel_account_id=account.id,
+            amount=cmd.amount,
+            currency=cmd.currency,
+            subject=cmd.subject,
+            description=cmd.description,
+            state=TradeState.CREATED,
+            expire_at=request.expire_at,
+            attempt_no=request.attempt_no,
+            notify_url=cmd.notify_url or app.notify_url,
+            return_url=cmd.return_url,
+            client_ip=cmd.client_ip,
+            extra=mask(cmd.extra),
+            metadata_=cmd.metadata,
+            fingerprint=cmd.fingerprint(),
+            refunded_amount=0,
+        )
+
+    @staticmethod
+    def _created_log(cmd: PayCommand) -> TradeLog:
+        request = {
+            "pay_type": cmd.pay_type,
+            "amount": cmd.amount,
+            "currency": cmd.currency,
+            "extra": cmd.extra,
+        }
+        return log_row(None, "created", Source.API, {"request": mask(request)}, utc_now())
+
+    # ------------------------------------------------------------------ local pay forms
+
+    async def _pay_locally(
+        self,
+        app: AppContext,
+        cmd: PayCommand,
+        pay_type: PayType,
+        account: ChannelAccount,
+        request: CreatePayment,
+    ) -> TradeView | None:
+        try:
+            result = await self._gateway.create(account, request)
+        except ChannelError as exc:
+            # nothing was written and nothing left the process (e.g. an unusable key)
+            code = ErrorCode.CHANNEL_UNAVAILABLE if exc.retryable else ErrorCode.CHANNEL_ERROR
+            raise UpstreamError(exc.message, code=code, retryable=exc.retryable) from None
+        if result.status is not PaymentStatus.PENDING:
+            raise AssertionError(f"a local pay form answered {result.status}")  # adapter contract
+        trade = self._new_trade(app, cmd, pay_type, account, request)
+        now = utc_now()
+        step = apply_event(trade, TradeEvent.ACCEPTED, Facts(result.channel_trade_no), now)
+        action = result.action.to_dict()
+        attempt = ChannelAttempt(
+            attempt_no=request.attempt_no,
+            channel=pay_type.channel,
+            channel_account_id=account.id,
+            status=AttemptStatus.ACCEPTED,
+            action=action,
+            channel_trade_no=result.channel_trade_no,
+        )
+        logs = [
+            self._created_log(cmd),
+            log_row(step, TradeEvent.ACCEPTED.value, Source.API, exchange_json(result.exchange), now),
+        ]
+        async with self._db.transaction() as uow:
+            stored = await uow.trades.insert(trade, attempt, logs)
+        if stored is None:
+            return None
+        view = trade_view(trade, action)
+        await self._after_commit.trade_saved(view, state_changed=True)
+        return view
+
+    # ------------------------------------------------------------------ network pay forms
+
+    async def _insert(
+        self,
+        app: AppContext,
+        cmd: PayCommand,
+        pay_type: PayType,
+        account: ChannelAccount,
+        request: CreatePayment,
+    ) -> tuple[Trade, ChannelAttempt] | None:
+        trade = self._new_trade(app, cmd, pay_type, account, request)
+        attempt = ChannelAttempt(
+            attempt_no=request.attempt_no,
+            channel=pay_type.channel,
+            channel_account_id=account.id,
+            status=AttemptStatus.SENT,
+        )
+        async with self._db.transaction() as uow:
+            stored = await uow.trades.insert(trade, attempt, [self._created_log(cmd)])
+        return None if stored is None else (trade, attempt)
+
+    async def _call_create(
+        self, trade: Trade, attempt: ChannelAttempt, account: ChannelAccount, request: CreatePayment
+    ) -> TradeView:
+        result: CreateResult | None = None
+        error: ChannelError | None = None
+        try:
+            result = await self._gateway.create(account, request)
+        except ChannelError as exc:
+            error = exc
+        outcome = create_outcome(result, error)
+        rounds = 0
+
+        async def unit(uow: UnitOfWork) -> tuple[TradeView, bool]:
+            nonlocal rounds
+            rounds += 1
+            if rounds == 1:  # the first transaction's objects, still current unless a
+                current, current_attempt = trade, attempt  # notification won the race
+                uow.trades.attach(current, current_attempt)
+            else:
+                found = await uow.trades.by_attempt(request.attempt_no)
+                assert found is not None
+                current, current_attempt = found
+            current_attempt.status = outcome.attempt_status
+            if outcome.action is not None:
+                current_attempt.action = outcome.action
+                current_attempt.channel_trade_no = outcome.channel_trade_no
+            changed = False
+            if outcome.event is not None:
+                changed = await record_event(
+                    uow,
+                    current,
+                    outcome.event,
+                    source=Source.API,
+                    exchange=outcome.exchange,
+                    facts=outcome.facts,
+                )
+            await uow.flush()
+            return trade_view(current, current_attempt.action), changed
+
+        view, changed = await self._db.run(unit)
+        await self._after_commit.trade_saved(view, state_changed=changed)
+        if error is not None:
+            raise upstream_error(error, view)
+        return view
+
+    # ------------------------------------------------------------------ repeats
+
+    async def _after_collision(
+        self, app: AppContext, cmd: PayCommand, pay_type: PayType, *, may_redrive: bool
+    ) -> TradeView:
+        existing = await self._existing(app, cmd)
+        if isinstance(existing, Trade):
+            if not may_redrive:
+                raise ConflictError(code=ErrorCode.TRADE_IN_PROGRESS)
+            return await self._redrive(existing, app, pay_type, cmd)
+        if existing is None:
+            raise ConflictError(code=ErrorCode.TRADE_IN_PROGRESS)
+        return existing
+
+    async def _existing(self, app: AppContext, cmd: PayCommand) -> TradeView | Trade | None:
+        """The view of the order's trade; the trade itself when its last attempt never
+        reached the channel (so the caller may send a new attempt); None if no trade."""
+        async with self._db.reading() as uow:
+            trade = await uow.trades.by_order(app.app_id, cmd.out_order_no)
+            if trade is None:
+                return None
+            if trade.fingerprint != cmd.fingerprint():
+                raise ConflictError(
+                    "out_order_no was already used with a different amount, currency or pay type",
+                    code=ErrorCode.ORDER_MISMATCH,
+                    details={"trade_no": trade.trade_no},
+                )
+            attempt = await uow.trades.attempt(trade.attempt_no)
+        if (
+            trade.state is TradeState.CREATED
+            and attempt is not None
+            and attempt.status is AttemptStatus.NOT_SENT
+        ):
+            return trade
+        if trade.state is TradeState.CREATED and (attempt is None or attempt.action is None):
+            raise ConflictError(code=ErrorCode.TRADE_IN_PROGRESS, details={"trade_no": trade.trade_no})
+        return trade_view(trade, attempt.action if attempt else None)
+
+    async def _redrive(self, trade: Trade, app: AppContext, pay_type: PayType, cmd: PayCommand) -> TradeView:
+        """Send a new attempt for a trade whose previous one never reached the channel."""
+        if trade.expire_at <= utc_now():
+            raise ConflictError(code=ErrorCode.TRADE_EXPIRED, details={"trade_no": trade.trade_no})
+        account = await self._router.route(app, pay_type)
+
+        async def unit(uow: UnitOfWork) -> tuple[Trade, ChannelAttempt]:
+            fresh = await uow.trades.by_id(trade.id)
+            assert fresh is not None
+            fresh.attempt_no = new_attempt_no(fresh.trade_no, await uow.trades.count_attempts(fresh.id) + 1)
+            fresh.channel_account_id = account.id
+            attempt = ChannelAttempt(
+                attempt_no=fresh.attempt_no,
+                trade_id=fresh.id,
+                channel=fresh.channel,
+                channel_account_id=account.id,
+                status=AttemptStatus.SENT,
+            )
+            uow.trades.add_attempt(attempt)
+            await uow.flush()
+            return fresh, attempt
+
+        fresh, attempt = await self._db.run(unit)
+        request = CreatePayment(
+            attempt_no=fresh.attempt_no,
+            trade_no=fresh.trade_no,
+            method=pay_type.method,
+            amount=Money(fresh.amount, fresh.currency),
+            subject=fresh.subject,
+            expire_at=fresh.expire_at,
+            description=fresh.description or "",
+            client_ip=fresh.client_ip or "",
+            return_url=account.return_url,
+            extra=cmd.extra,
+        )
+        return await self._call_create(fresh, attempt, account, request)

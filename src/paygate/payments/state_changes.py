@@ -1,0 +1,210 @@
+"""Changing a trade's state, and everything that must go with it (R-PAY-3, R-LOG-2/3).
+
+:func:`apply_event` is the only code that sets ``Trade.state``: it consults the state
+machine's table and records what the channel said (its trade number, the amount paid, when).
+:func:`record_event` applies an event to a stored trade inside a unit of work and, in the
+same transaction, writes the trade-log row and — for a final state — the outbox messages,
+so a state change is never without its log row or its announcements. An event the table
+refuses (e.g. *paid* after *closed*) changes nothing; it is recorded on the trade's timeline
+with an alert and an outbox message asking for follow-up (R-PAY-5).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import structlog
+
+from paygate.channels.contract import Exchange
+from paygate.domain.machine import IllegalTransition, Transition
+from paygate.domain.trades import TERMINAL, TRADES, TradeEvent, TradeState
+from paygate.kit import metrics
+from paygate.kit.clock import utc_now
+from paygate.kit.masking import mask
+from paygate.models import OutboxMessage, Trade, TradeLog
+from paygate.repositories import UnitOfWork
+
+__all__ = ["NO_FACTS", "Facts", "Source", "apply_event", "exchange_json", "log_row", "record_event"]
+
+log = structlog.get_logger("paygate.payments")
+
+
+class Source(StrEnum):
+    """Where the news of a state change came from (the trade log's ``source``)."""
+
+    API = "api"  # the app's request and the channel's synchronous answer
+    NOTIFY = "notify"  # the channel's asynchronous notification
+    QUERY = "query"  # a query at the channel
+    RETURN = "return"  # the payer's browser came back
+    CLOSE = "close"  # closing the trade
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the channel said along with an event."""
+
+    channel_trade_no: str | None = None
+    paid_amount: int | None = None
+    paid_at: datetime | None = None
+
+
+NO_FACTS = Facts()
+
+_TOPIC = {
+    TradeState.SUCCEEDED: "trade.succeeded",
+    TradeState.FAILED: "trade.failed",
+    TradeState.CLOSED: "trade.closed",
+}
+
+
+def exchange_json(exchange: Exchange | None, **extra: Any) -> dict[str, Any] | None:
+    """A channel exchange as the trade log keeps it (masked)."""
+    if exchange is None and not extra:
+        return None
+    data: dict[str, Any] = dataclasses.asdict(exchange) if exchange is not None else {}
+    data.update(extra)
+    return mask(data)  # type: ignore[no-any-return]
+
+
+def apply_event(trade: Trade, event: TradeEvent, facts: Facts, now: datetime) -> Transition[TradeState]:
+    """Move ``trade`` by ``event``. Raises :class:`IllegalTransition` (nothing changed)."""
+    step = TRADES.step(trade.state, event)
+    if facts.channel_trade_no and not trade.channel_trade_no:
+        trade.channel_trade_no = facts.channel_trade_no
+    if not step.changed:
+        return step
+    trade.state = step.after
+    if step.after is TradeState.SUCCEEDED:
+        # money is counted here, once: the table allows entering SUCCEEDED once
+        trade.paid_amount = facts.paid_amount if facts.paid_amount is not None else trade.amount
+        trade.paid_at = facts.paid_at or now
+    elif step.after is TradeState.CLOSED:
+        trade.closed_at = now
+    return step
+
+
+def log_row(
+    step: Transition[TradeState] | None,
+    event: str,
+    source: Source,
+    exchange: dict[str, Any] | None,
+    now: datetime,
+    *,
+    after: TradeState | None = None,
+) -> TradeLog:
+    """A trade-log row for a step (``trade_id`` is filled in by whoever stores it)."""
+    return TradeLog(
+        event=event,
+        from_state=step.before.value if step else None,
+        to_state=(step.after if step else after or TradeState.CREATED).value,
+        source=source.value,
+        exchange=exchange,
+        created_at=now,
+    )
+
+
+async def record_event(
+    uow: UnitOfWork,
+    trade: Trade,
+    event: TradeEvent,
+    *,
+    source: Source,
+    exchange: dict[str, Any] | None = None,
+    facts: Facts = NO_FACTS,
+) -> bool:
+    """Apply ``event`` to a stored trade, with its log row and announcements. True when the
+    state changed; False for an acknowledged repeat or a refused event (recorded)."""
+    now = utc_now()
+    try:
+        step = apply_event(trade, event, facts, now)
+    except IllegalTransition as exc:
+        _record_refusal(uow, trade, exc, source, exchange, now)
+        return False
+    if not step.changed:
+        return False
+    # the version check first: a concurrent writer must lose here (ConcurrentUpdate, re-run)
+    # before this writer's log and outbox rows can collide with the winner's
+    await uow.trades.save_state(trade)
+    row = log_row(step, event.value, source, exchange, now)
+    row.trade_id = trade.id
+    uow.trades.add_log(row)
+    if step.after in TERMINAL:
+        _announce(uow, trade, now)
+    metrics.TRADE_TRANSITIONS.labels(trade.channel, step.after.value).inc()
+    return True
+
+
+def _announce(uow: UnitOfWork, trade: Trade, now: datetime) -> None:
+    topic = _TOPIC[trade.state]
+    payload = {
+        "event": topic,
+        "trade_no": trade.trade_no,
+        "out_order_no": trade.out_order_no,
+        "app_id": trade.app_id,
+        "state": trade.state.value,
+        "amount": trade.amount,
+        "currency": trade.currency,
+        "paid_amount": trade.paid_amount,
+        "pay_type": trade.pay_type,
+        "channel_trade_no": trade.channel_trade_no,
+        "occurred_at": now.isoformat(),
+    }
+    uow.outbox.add(
+        OutboxMessage(
+            topic=topic,
+            key=f"{topic}:{trade.trade_no}",
+            aggregate=trade.trade_no,
+            app_id=trade.app_id,
+            payload=payload,
+            available_at=now,
+            created_at=now,
+        )
+    )
+    if trade.notify_url:
+        uow.outbox.add(
+            OutboxMessage(
+                topic="app.notify",
+                key=f"app.notify:{topic}:{trade.trade_no}",
+                aggregate=trade.trade_no,
+                app_id=trade.app_id,
+                payload={**payload, "notify_url": trade.notify_url},
+                available_at=now,
+                created_at=now,
+            )
+        )
+
+
+def _record_refusal(
+    uow: UnitOfWork,
+    trade: Trade,
+    error: IllegalTransition,
+    source: Source,
+    exchange: dict[str, Any] | None,
+    now: datetime,
+) -> None:
+    row = log_row(None, f"refused:{error.event}", source, exchange, now, after=trade.state)
+    row.from_state = trade.state.value
+    row.trade_id = trade.id
+    uow.trades.add_log(row)
+    if error.event == TradeEvent.PAID:
+        topic = f"trade.paid_after_{trade.state.value}"
+        uow.outbox.add(
+            OutboxMessage(
+                topic=topic,
+                key=f"{topic}:{trade.trade_no}:{secrets.token_hex(6)}",
+                aggregate=trade.trade_no,
+                app_id=trade.app_id,
+                payload={"trade_no": trade.trade_no, "state": trade.state.value, "exchange": exchange},
+                available_at=now,
+                created_at=now,
+            )
+        )
+    metrics.ALERTS.labels("illegal_transition", trade.channel).inc()
+    log.warning(
+        "alert.illegal_transition", trade_no=trade.trade_no, state=trade.state.value, refused=str(error.event)
+    )

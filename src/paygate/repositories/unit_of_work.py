@@ -1,0 +1,128 @@
+"""The unit of work: one object owns the session, the transaction, and the retry of a writer
+that lost a version race (cosmicpython's pattern; polar's "the entry point owns the
+transaction").
+
+Services never touch a session. They ask :class:`Database` for a unit of work and use its
+repositories::
+
+    async def unit(uow: UnitOfWork) -> View:
+        trade = await uow.trades.by_id(trade_id)
+        ...                                  # change it through the state machine
+        return view
+
+    view = await db.run(unit)                # commits; re-runs ``unit`` if a concurrent
+                                             # writer won the version check
+
+A repository that meets a unique-key collision answers in domain terms (``None``) and marks
+the unit *rollback-only*, so nothing of it is committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from paygate.repositories.apps import AppRepository
+from paygate.repositories.channel_accounts import ChannelAccountRepository
+from paygate.repositories.errors import ConcurrentUpdate
+from paygate.repositories.logs import CallLogRepository, InboxRepository
+from paygate.repositories.nonces import NonceRepository
+from paygate.repositories.outbox import OutboxRepository
+from paygate.repositories.trades import TradeRepository
+
+__all__ = ["ConcurrentUpdate", "Database", "UnitOfWork"]
+
+T = TypeVar("T")
+log = structlog.get_logger("paygate.db")
+
+#: How often :meth:`Database.run` re-runs a unit of work that lost a version race.
+DEFAULT_ATTEMPTS = 5
+
+
+class UnitOfWork:
+    """One session and one transaction, with the repositories that work inside it."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self.rollback_only = False
+        self.trades = TradeRepository(session, self)
+        self.inbox = InboxRepository(session, self)
+        self.outbox = OutboxRepository(session)
+        self.apps = AppRepository(session)
+        self.accounts = ChannelAccountRepository(session)
+        self.nonces = NonceRepository(session, self)
+        self.call_logs = CallLogRepository(session)
+
+    def mark_rollback_only(self) -> None:
+        self.rollback_only = True
+
+    async def insert_unique(self, row: object) -> bool:
+        """Insert ``row`` now. False when it collides with a unique key (nothing of this unit
+        of work will be committed: it is rollback-only from here on)."""
+        self._session.add(row)
+        try:
+            await self._session.flush([row])
+        except IntegrityError:
+            self.mark_rollback_only()
+            return False
+        return True
+
+    async def flush(self) -> None:
+        """Write pending changes now (the version check runs here)."""
+        try:
+            await self._session.flush()
+        except StaleDataError as exc:
+            raise ConcurrentUpdate(str(exc)) from exc
+
+
+class Database:
+    """Hands out units of work over one engine's sessions."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        """A unit of work that commits when the block ends normally (unless a repository
+        marked it rollback-only) and rolls back when it raises."""
+        async with self._sessions() as session:
+            await session.begin()
+            uow = UnitOfWork(session)
+            try:
+                yield uow
+                if uow.rollback_only:
+                    await session.rollback()
+                else:
+                    await session.commit()
+            except StaleDataError as exc:
+                await session.rollback()
+                raise ConcurrentUpdate(str(exc)) from exc
+            except BaseException:
+                await session.rollback()
+                raise
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[UnitOfWork]:
+        """A unit of work for reads only: nothing it loads is written back."""
+        async with self._sessions() as session:
+            yield UnitOfWork(session)
+
+    async def run(self, unit: Callable[[UnitOfWork], Awaitable[T]], *, attempts: int = DEFAULT_ATTEMPTS) -> T:
+        """Run ``unit`` in a transaction and commit; when a concurrent writer won the version
+        check, run it again from the start (it re-reads, and the state machine turns an
+        event the winner already applied into a no-op)."""
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.transaction() as uow:
+                    return await unit(uow)
+            except ConcurrentUpdate:
+                if attempt == attempts:
+                    raise
+                log.info("retry.concurrent_update", attempt=attempt)
+        raise AssertionError("unreachable")
