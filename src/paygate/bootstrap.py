@@ -31,6 +31,7 @@ from paygate.kit.crypto import SecretBox
 from paygate.kit.db import create_engine, create_sessionmaker
 from paygate.kit.keys import platform_private_key, platform_public_key
 from paygate.kit.locks import LockProvider, NullLocks, RedisLocks
+from paygate.operators.directory import OperatorDirectory
 from paygate.payments.after_commit import AfterCommit
 from paygate.payments.closing import TradeCloser
 from paygate.payments.creating import PaymentCreator
@@ -73,6 +74,7 @@ class Container:
     notifications: ChannelNotifications
     returns: PayerReturns
     call_log: CallLogWriter
+    operators: OperatorDirectory
     platform_key: str
     redis: Any = None
 
@@ -111,6 +113,7 @@ class Container:
             closer=self.closer,
             platform_public_key=platform_public_key(self.platform_key),
             health=self.health,
+            operators=self.operators,
         )
 
     def public_services(self) -> PublicServices:
@@ -185,6 +188,7 @@ def build_container(settings: Settings) -> Container:
         notifications=ChannelNotifications(db, accounts, gateway, after_commit),
         returns=PayerReturns(db, accounts, gateway, sync),
         call_log=CallLogWriter(db),
+        operators=OperatorDirectory(db),
         platform_key=platform_key,
         redis=redis,
     )

@@ -20,10 +20,12 @@ demo_cli = typer.Typer(help="The demo app and a walk through a payment", no_args
 sandbox_cli = typer.Typer(help="The channel sandboxes", no_args_is_help=True)
 app_cli = typer.Typer(help="Apps (business systems calling paygate)", no_args_is_help=True)
 account_cli = typer.Typer(help="Channel accounts (merchant credentials at a channel)", no_args_is_help=True)
+operator_cli = typer.Typer(help="Operators: people with a role (viewer|approver|admin)", no_args_is_help=True)
 cli.add_typer(demo_cli, name="demo")
 cli.add_typer(sandbox_cli, name="sandbox")
 cli.add_typer(app_cli, name="app")
 cli.add_typer(account_cli, name="account")
+cli.add_typer(operator_cli, name="operator")
 
 
 def _print(data: Any) -> None:
@@ -297,6 +299,63 @@ def account_add(
 def account_list() -> None:
     """List channel accounts (secret names only, never their values)."""
     _print(asyncio.run(_with_container(load_settings(), lambda c: c.accounts.describe_all())))
+
+
+def _password(password_file: str, *, confirm: bool) -> str:
+    """From a file (first line), else ``PAYGATE_OPERATOR_PASSWORD``, else a hidden prompt."""
+    import os
+
+    if password_file:
+        with open(password_file) as fh:
+            return fh.readline().rstrip("\n")
+    from_env = os.environ.get("PAYGATE_OPERATOR_PASSWORD")
+    if from_env:
+        return from_env
+    return str(typer.prompt("password", hide_input=True, confirmation_prompt=confirm))
+
+
+@operator_cli.command("add")
+def operator_add(
+    name: str,
+    role: str = typer.Option(..., help="viewer | approver | admin"),
+    password_file: str = typer.Option("", help="read the password from this file (else prompt)"),
+) -> None:
+    """Add an operator; the password is stored only as an Argon2id hash."""
+    password = _password(password_file, confirm=True)
+
+    async def go(container: Any) -> Any:
+        who = await container.operators.add(name, role, password)
+        return {"name": who.name, "role": who.role.value}
+
+    _print(_run_or_refuse(load_settings(), go))
+
+
+@operator_cli.command("list")
+def operator_list() -> None:
+    """List operators: name, role, enabled, locked, last login (never a credential)."""
+    _print(asyncio.run(_with_container(load_settings(), lambda c: c.operators.describe_all())))
+
+
+@operator_cli.command("disable")
+def operator_disable(name: str) -> None:
+    """Disable an operator: every credential of theirs is refused from now on."""
+
+    async def go(container: Any) -> Any:
+        await container.operators.set_enabled(name, False)
+        return {"name": name, "enabled": False}
+
+    _print(_run_or_refuse(load_settings(), go))
+
+
+@operator_cli.command("enable")
+def operator_enable(name: str) -> None:
+    """Enable an operator again (also clears a lock-out)."""
+
+    async def go(container: Any) -> Any:
+        await container.operators.set_enabled(name, True)
+        return {"name": name, "enabled": True}
+
+    _print(_run_or_refuse(load_settings(), go))
 
 
 def main() -> None:

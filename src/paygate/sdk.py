@@ -86,7 +86,8 @@ class PaygateClient:
 
     # ------------------------------------------------------------------ signing
 
-    def _headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
+    def signed_headers(self, method: str, path: str, body: bytes) -> dict[str, str]:
+        """The headers that sign a request (for endpoints this client has no method for)."""
         timestamp = str(int(time.time()))
         nonce = secrets.token_hex(16)
         message = signing.request_message(method, path, timestamp, nonce, body)
@@ -124,7 +125,7 @@ class PaygateClient:
 
     async def request(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         body = json.dumps(payload, separators=(",", ":")).encode()
-        response = await self._http.post(path, content=body, headers=self._headers("POST", path, body))
+        response = await self._http.post(path, content=body, headers=self.signed_headers("POST", path, body))
         self._verify(response)
         try:
             envelope = response.json()

@@ -19,6 +19,8 @@ EXPECTED = {
     "channel_notifications",
     "outbox",
     "request_nonces",
+    "operators",
+    "operator_actions",
 }
 
 

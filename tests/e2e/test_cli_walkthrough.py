@@ -237,3 +237,27 @@ def test_an_account_with_a_missing_or_misspelt_secret_is_refused_at_once(env: di
     assert "unknown secret 'alipay_pub_key' (did you mean 'alipay_public_key'?)" in typo.stderr
     assert "Traceback" not in typo.stderr
     assert run_json(env, "account", "list") == []  # nothing was stored
+
+
+def test_operators_are_added_listed_and_disabled_from_the_cli(env: dict[str, str], tmp_path: Path) -> None:
+    run(env, "migrate")
+    secret = tmp_path / "pw"
+    secret.write_text("a long enough password\n")
+    added = run_json(env, "operator", "add", "alice", "--role", "approver", "--password-file", str(secret))
+    assert added == {"name": "alice", "role": "approver"}
+    again = run(
+        env, "operator", "add", "alice", "--role", "viewer", "--password-file", str(secret), check=False
+    )
+    assert again.returncode == 2 and "exists" in again.stderr
+    weak = subprocess.run(
+        [PAYGATE, "operator", "add", "bob", "--role", "viewer"],
+        env={**env, "PAYGATE_OPERATOR_PASSWORD": "short"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert weak.returncode == 2 and "at least 12" in weak.stderr
+    assert run_json(env, "operator", "disable", "alice") == {"name": "alice", "enabled": False}
+    [listed] = run_json(env, "operator", "list")
+    assert listed["name"] == "alice" and listed["role"] == "approver" and listed["enabled"] is False
+    assert "password" not in json.dumps(listed) and "argon2" not in json.dumps(listed)

@@ -15,10 +15,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from paygate.api.guards import SourceAllowList, authenticated
+from paygate.api.operator import OperatorAuth, operator_router
 from paygate.api.responses import code_response, error_response, ok_response
 from paygate.api.schemas import Envelope, ErrorEnvelope, PayRequest, QueryRequest, TradeData, TradeRefRequest
 from paygate.auth.apps import AppAuthenticator, AuthenticatedApp
 from paygate.kit.errors import ErrorCode, PaygateError
+from paygate.operators.directory import OperatorDirectory
 from paygate.payments.closing import TradeCloser
 from paygate.payments.commands import PayCommand, TradeRef
 from paygate.payments.creating import PaymentCreator
@@ -50,6 +52,7 @@ class InternalServices:
     closer: TradeCloser
     platform_public_key: str
     health: Callable[[], dict[str, Any]]
+    operators: OperatorDirectory
 
 
 log = structlog.get_logger("paygate.api")
@@ -78,9 +81,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        if getattr(request.state, "paygate_app", None) is None and request.method == "POST":
-            # FastAPI decodes JSON before dependencies run: authenticate first, so an
-            # unauthenticated caller learns nothing about bodies (checks keep their order)
+        # FastAPI decodes the body before dependencies run: authenticate first, so an
+        # unauthenticated caller learns nothing about bodies (checks keep their order)
+        if request.url.path.startswith("/operator/"):
+            if getattr(request.state, "operator", None) is None:
+                try:
+                    await request.app.state.operator_auth.identify(request)
+                except PaygateError as auth_error:
+                    return error_response(request, auth_error)
+        elif getattr(request.state, "paygate_app", None) is None and request.method == "POST":
             try:
                 await authenticated(request)
             except PaygateError as auth_error:
@@ -124,6 +133,7 @@ def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None
         responses=_ERRORS,
     )
     app.state.services = services
+    app.state.operator_auth = OperatorAuth(services.operators)
     install_error_handlers(app)
     app.add_middleware(
         SourceAllowList,
@@ -195,4 +205,5 @@ def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None
     async def public_key() -> dict[str, Any]:
         return {"errno": 0, "msg": "ok", "data": {"public_key": services.platform_public_key}}
 
+    app.include_router(operator_router(app.state.operator_auth))
     return app

@@ -61,6 +61,8 @@ class ErrorCode(Enum):
     NONCE_REUSED = _Code(2004, 401, "the nonce was already used")
     PAY_TYPE_NOT_ALLOWED = _Code(2005, 403, "the app may not use this pay type")
     SOURCE_NOT_ALLOWED = _Code(2006, 403, "the source address is not allowed")
+    OPERATOR_AUTH = _Code(2007, 401, "operator name or password is wrong, or the operator is locked")
+    OPERATOR_FORBIDDEN = _Code(2008, 403, "the operator's role does not allow this")
     # 3xxx: trades
     TRADE_NOT_FOUND = _Code(3000, 404, "no such trade")
     ORDER_MISMATCH = _Code(3001, 409, "the order number was used with different parameters")
@@ -68,11 +70,22 @@ class ErrorCode(Enum):
     ILLEGAL_STATE = _Code(3003, 409, "the trade's state does not allow this")
     NO_CHANNEL_ACCOUNT = _Code(3004, 503, "no enabled channel account serves this pay type")
     TRADE_EXPIRED = _Code(3005, 409, "the trade has expired")
+    # 4xxx: refunds
+    REFUND_NOT_FOUND = _Code(4000, 404, "no such refund")
+    REFUND_MISMATCH = _Code(4001, 409, "the refund number was used with a different trade or amount")
+    REFUND_EXCEEDS_REMAINDER = _Code(4002, 409, "the amount exceeds what is left to refund")
+    TRADE_NOT_REFUNDABLE = _Code(4003, 409, "only a paid trade can be refunded")
+    CURRENCY_MISMATCH = _Code(4004, 400, "the currency is not the trade's")
+    REFUND_ILLEGAL_STATE = _Code(4005, 409, "the refund's state does not allow this")
+    FOUR_EYES = _Code(4006, 403, "an operator cannot decide a refund they requested")
     # 5xxx: channels
     CHANNEL_ERROR = _Code(5000, 422, "the channel refused the request")
     CHANNEL_UNAVAILABLE = _Code(5001, 503, "the channel is unavailable; retry later")
     CHANNEL_TIMEOUT = _Code(5002, 504, "the channel did not answer in time; query the trade")
     CIRCUIT_OPEN = _Code(5003, 503, "the channel is failing; requests are paused")
+    # 6xxx: operations
+    OPERATOR_NOT_FOUND = _Code(6000, 404, "no such operator")
+    EVENT_NOT_FOUND = _Code(6001, 404, "no such event")
     # 9xxx: ours
     INTERNAL = _Code(9000, 500, "internal error")
 

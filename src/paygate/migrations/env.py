@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
 import paygate.models  # noqa: F401  (registers the tables on Base.metadata)
-from paygate.kit.db import Base, create_engine
+from paygate.kit.db import Base, EnumText, create_engine
 
 config = context.config
 target_metadata = Base.metadata
+
+
+def _render_item(kind: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
+    """Autogenerate writes an enum column as the plain string column it is in the database."""
+    if kind == "type" and isinstance(obj, EnumText):
+        return f"sa.String(length={getattr(obj.impl_instance, 'length', None)})"
+    return False
 
 
 def _run(connection: Connection) -> None:
@@ -20,6 +28,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -5,6 +5,7 @@ from paygate.models.apps import App, AppChannelAccount
 from paygate.models.channels import ChannelAccountRow
 from paygate.models.logs import CallLog, ChannelNotification, TradeLog
 from paygate.models.messaging import OutboxMessage, RequestNonce
+from paygate.models.operators import Operator, OperatorAction
 from paygate.models.trades import ChannelAttempt, Refund, Trade
 
 __all__ = [
@@ -14,6 +15,8 @@ __all__ = [
     "ChannelAccountRow",
     "ChannelAttempt",
     "ChannelNotification",
+    "Operator",
+    "OperatorAction",
     "OutboxMessage",
     "Refund",
     "RequestNonce",

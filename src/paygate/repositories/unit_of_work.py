@@ -33,6 +33,7 @@ from paygate.repositories.channel_accounts import ChannelAccountRepository
 from paygate.repositories.errors import ConcurrentUpdate
 from paygate.repositories.logs import CallLogRepository, InboxRepository
 from paygate.repositories.nonces import NonceRepository
+from paygate.repositories.operators import OperatorRepository
 from paygate.repositories.outbox import OutboxRepository
 from paygate.repositories.trades import TradeRepository
 
@@ -58,6 +59,7 @@ class UnitOfWork:
         self.accounts = ChannelAccountRepository(session)
         self.nonces = NonceRepository(session, self)
         self.call_logs = CallLogRepository(session)
+        self.operators = OperatorRepository(session)
 
     def mark_rollback_only(self) -> None:
         self.rollback_only = True
