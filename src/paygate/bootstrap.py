@@ -39,6 +39,13 @@ from paygate.payments.query_cache import TradeQueryCache
 from paygate.payments.querying import TradeQueries
 from paygate.payments.routing import Router
 from paygate.payments.syncing import ChannelSync
+from paygate.refunds.approval import ApprovalPolicy, ApprovalRule
+from paygate.refunds.creating import RefundCreator
+from paygate.refunds.deciding import RefundDecisions
+from paygate.refunds.querying import RefundQueries
+from paygate.refunds.sending import RefundSender
+from paygate.refunds.syncing import RefundSync
+from paygate.refunds.views import refunds_of_trade
 from paygate.repositories import Database
 from paygate.workers.call_log import CallLogWriter
 
@@ -75,6 +82,11 @@ class Container:
     returns: PayerReturns
     call_log: CallLogWriter
     operators: OperatorDirectory
+    refund_sender: RefundSender
+    refund_sync: RefundSync
+    refund_creator: RefundCreator
+    refund_queries: RefundQueries
+    refund_decisions: RefundDecisions
     platform_key: str
     redis: Any = None
 
@@ -114,6 +126,9 @@ class Container:
             platform_public_key=platform_public_key(self.platform_key),
             health=self.health,
             operators=self.operators,
+            refund_creator=self.refund_creator,
+            refund_queries=self.refund_queries,
+            refund_decisions=self.refund_decisions,
         )
 
     def public_services(self) -> PublicServices:
@@ -163,6 +178,10 @@ def build_container(settings: Settings) -> Container:
         default_expire_minutes=settings.default_expire_minutes,
         max_expire_minutes=settings.max_expire_minutes,
     )
+    operators = OperatorDirectory(db)
+    refund_sender = RefundSender(db, accounts, gateway, after_commit)
+    refund_sync = RefundSync(db, accounts, gateway, refund_sender)
+    policy = ApprovalPolicy([ApprovalRule(**rule.model_dump()) for rule in settings.refund_approval_rules])
     return Container(
         settings=settings,
         engine=engine,
@@ -183,12 +202,17 @@ def build_container(settings: Settings) -> Container:
         router=router,
         sync=sync,
         creator=creator,
-        queries=TradeQueries(db, cache, sync),
+        queries=TradeQueries(db, cache, sync, details=refunds_of_trade),
         closer=TradeCloser(db, accounts, gateway, sync, after_commit),
         notifications=ChannelNotifications(db, accounts, gateway, after_commit),
         returns=PayerReturns(db, accounts, gateway, sync),
         call_log=CallLogWriter(db),
-        operators=OperatorDirectory(db),
+        operators=operators,
+        refund_sender=refund_sender,
+        refund_sync=refund_sync,
+        refund_creator=RefundCreator(db, policy, refund_sender, after_commit),
+        refund_queries=RefundQueries(db, refund_sync),
+        refund_decisions=RefundDecisions(db, refund_sender, operators, after_commit),
         platform_key=platform_key,
         redis=redis,
     )

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,6 +20,25 @@ from pydantic_settings import (
 )
 
 __all__ = ["Settings", "load_settings"]
+
+
+class RefundApprovalRuleSetting(BaseModel):
+    """One refund approval rule (docs/operations.md): the app (``*`` every app) and one
+    condition: ``always``, ``above`` (minor units) or ``daily_total_above`` (minor units)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    app_id: str = "*"
+    always: bool = False
+    above: int | None = Field(default=None, ge=0)
+    daily_total_above: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> RefundApprovalRuleSetting:
+        given = [self.always, self.above is not None, self.daily_total_above is not None]
+        if sum(given) != 1:
+            raise ValueError("a refund approval rule has exactly one of always, above, daily_total_above")
+        return self
 
 
 class Settings(BaseSettings):
@@ -65,6 +84,8 @@ class Settings(BaseSettings):
 
     #: The channels to enable (names from paygate.catalog); all of them when unset.
     channels: list[str] | None = None
+    #: Refunds that wait for an operator's approval (R-REF-5); none when empty.
+    refund_approval_rules: list[RefundApprovalRuleSetting] = Field(default_factory=list)
 
     @field_validator("sandbox_time_scale")
     @classmethod

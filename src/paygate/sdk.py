@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
@@ -166,15 +167,29 @@ class PaygateClient:
             "subject": subject,
             **fields,
         }
+        return await self._or_query(
+            self.request("/gopay", payload),
+            lambda: self.query_trade(out_order_no=out_order_no),
+            "TRADE_NOT_FOUND",
+        )
+
+    async def _or_query(
+        self,
+        call: Awaitable[dict[str, Any]],
+        query: Callable[[], Awaitable[dict[str, Any]]],
+        not_found: str,
+    ) -> dict[str, Any]:
+        """``call``; on a timeout, what ``query`` finds (it was created after all), else the
+        original timeout (it never was)."""
         try:
-            return await self.request("/gopay", payload)
+            return await call
         except (httpx.TimeoutException, httpx.NetworkError) as exc:
             last: Exception = exc
             for _ in range(self._query_attempts):
                 try:
-                    return await self.query_trade(out_order_no=out_order_no)
+                    return await query()
                 except PaygateAPIError as err:
-                    if err.error != "TRADE_NOT_FOUND":
+                    if err.error != not_found:
                         raise
                     break  # never created: the original timeout is the answer
                 except (httpx.TimeoutException, httpx.NetworkError) as again:
@@ -200,3 +215,36 @@ class PaygateClient:
         if out_order_no:
             payload["out_order_no"] = out_order_no
         return await self.request("/close", payload)
+
+    async def refund(
+        self,
+        *,
+        out_refund_no: str,
+        amount: int,
+        trade_no: str | None = None,
+        out_order_no: str | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """Refund (part of) a paid trade (``reason``, ``currency``, ``notify_url`` optional).
+        Idempotent on ``out_refund_no``; on a timeout it asks for the refund by that number
+        before raising."""
+        payload: dict[str, Any] = {"out_refund_no": out_refund_no, "amount": amount, **fields}
+        if trade_no:
+            payload["trade_no"] = trade_no
+        if out_order_no:
+            payload["out_order_no"] = out_order_no
+        return await self._or_query(
+            self.request("/refund", payload),
+            lambda: self.query_refund(out_refund_no=out_refund_no),
+            "REFUND_NOT_FOUND",
+        )
+
+    async def query_refund(
+        self, *, refund_no: str | None = None, out_refund_no: str | None = None, sync: bool = False
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {"sync": sync}
+        if refund_no:
+            payload["refund_no"] = refund_no
+        if out_refund_no:
+            payload["out_refund_no"] = out_refund_no
+        return await self.request("/query/refund", payload)

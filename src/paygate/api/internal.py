@@ -17,7 +17,17 @@ from starlette.responses import Response
 from paygate.api.guards import SourceAllowList, authenticated
 from paygate.api.operator import OperatorAuth, operator_router
 from paygate.api.responses import code_response, error_response, ok_response
-from paygate.api.schemas import Envelope, ErrorEnvelope, PayRequest, QueryRequest, TradeData, TradeRefRequest
+from paygate.api.schemas import (
+    Envelope,
+    ErrorEnvelope,
+    PayRequest,
+    QueryRequest,
+    RefundData,
+    RefundQueryRequest,
+    RefundRequest,
+    TradeData,
+    TradeRefRequest,
+)
 from paygate.auth.apps import AppAuthenticator, AuthenticatedApp
 from paygate.kit.errors import ErrorCode, PaygateError
 from paygate.operators.directory import OperatorDirectory
@@ -25,6 +35,10 @@ from paygate.payments.closing import TradeCloser
 from paygate.payments.commands import PayCommand, TradeRef
 from paygate.payments.creating import PaymentCreator
 from paygate.payments.querying import TradeQueries
+from paygate.refunds.commands import RefundCommand, RefundRef
+from paygate.refunds.creating import RefundCreator
+from paygate.refunds.deciding import RefundDecisions
+from paygate.refunds.querying import RefundQueries
 from paygate.workers.call_log import CallLogWriter
 
 __all__ = ["ApiLimits", "InternalServices", "Lifespan", "create_internal_app"]
@@ -53,6 +67,9 @@ class InternalServices:
     platform_public_key: str
     health: Callable[[], dict[str, Any]]
     operators: OperatorDirectory
+    refund_creator: RefundCreator
+    refund_queries: RefundQueries
+    refund_decisions: RefundDecisions
 
 
 log = structlog.get_logger("paygate.api")
@@ -189,6 +206,39 @@ def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None
         view = await services.closer.close(app_.context.app_id, TradeRef(body.trade_no, body.out_order_no))
         return ok_response(request, view)
 
+    @app.post(
+        "/refund",
+        response_model=Envelope[RefundData],
+        tags=["refunds"],
+        summary="Refund a paid trade, in part or whole (idempotent on out_refund_no)",
+    )
+    async def refund(body: RefundRequest, request: Request, app_: App) -> Response:
+        view = await services.refund_creator.request(
+            app_.context,
+            RefundCommand(
+                trade=TradeRef(body.trade_no, body.out_order_no),
+                out_refund_no=body.out_refund_no,
+                amount=body.amount,
+                currency=body.currency,
+                reason=body.reason,
+                notify_url=body.notify_url,
+            ),
+            requested_by=f"app:{app_.context.app_id}",
+        )
+        return ok_response(request, view)
+
+    @app.post(
+        "/query/refund",
+        response_model=Envelope[RefundData],
+        tags=["refunds"],
+        summary="Refund query: paygate's state, or the channel's with sync=true",
+    )
+    async def query_refund(body: RefundQueryRequest, request: Request, app_: App) -> Response:
+        view = await services.refund_queries.query(
+            app_.context.app_id, RefundRef(body.refund_no, body.out_refund_no), sync=body.sync
+        )
+        return ok_response(request, view)
+
     @app.get("/health", tags=["operations"], summary="Liveness: up, or degraded with the reasons")
     async def health() -> dict[str, Any]:
         return {"errno": 0, "msg": "ok", "data": services.health()}
@@ -205,5 +255,5 @@ def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None
     async def public_key() -> dict[str, Any]:
         return {"errno": 0, "msg": "ok", "data": {"public_key": services.platform_public_key}}
 
-    app.include_router(operator_router(app.state.operator_auth))
+    app.include_router(operator_router(app.state.operator_auth, services))
     return app

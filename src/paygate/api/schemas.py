@@ -87,7 +87,8 @@ class TradeData(BaseModel):
     currency: str
     subject: str
     paid_amount: int | None = None
-    refunded_amount: int = 0
+    refunded_amount: int = Field(0, description="Refunds that succeeded, in minor units.")
+    refund_status: str = Field("none", description="none | partially_refunded | fully_refunded")
     channel_trade_no: str | None = None
     expire_at: str | None = None
     paid_at: str | None = None
@@ -95,6 +96,107 @@ class TradeData(BaseModel):
     created_at: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     action: PayAction | None = None
+    refunds: list[RefundData] | None = Field(
+        default=None, description="The trade's refunds (on /query/trade), oldest first."
+    )
+
+
+class RefundRequest(BaseModel):
+    """Give money back (R-REF-1, R-REF-2). Name the trade by ``trade_no`` or ``out_order_no``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "out_order_no": "ORDER-1001",
+                    "out_refund_no": "RF-1001-1",
+                    "amount": 500,
+                    "reason": "one item back",
+                }
+            ]
+        },
+    )
+
+    trade_no: str | None = Field(default=None, max_length=32)
+    out_order_no: str | None = Field(default=None, max_length=64)
+    out_refund_no: str = Field(
+        min_length=1, max_length=64, pattern=_ORDER_NO, description="The app's refund number, unique per app."
+    )
+    amount: StrictInt = Field(description="Minor units, at most what is left to refund.")
+    currency: str | None = Field(default=None, description="The trade's currency (checked when given).")
+    reason: str | None = Field(default=None, max_length=256)
+    notify_url: str | None = Field(default=None, max_length=512, pattern=_URL)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RefundRequest:
+        if not self.trade_no and not self.out_order_no:
+            raise ValueError("give trade_no or out_order_no")
+        return self
+
+
+class RefundQueryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refund_no: str | None = Field(default=None, max_length=32)
+    out_refund_no: str | None = Field(default=None, max_length=64)
+    sync: StrictBool = Field(default=False, description="Ask the channel now.")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RefundQueryRequest:
+        if not self.refund_no and not self.out_refund_no:
+            raise ValueError("give refund_no or out_refund_no")
+        return self
+
+
+class RefundData(BaseModel):
+    refund_no: str
+    out_refund_no: str
+    trade_no: str
+    out_order_no: str
+    app_id: str
+    amount: int
+    currency: str
+    state: str = Field(
+        description="pending_approval | processing | unknown | succeeded | failed | rejected"
+        " | awaiting_payout"
+    )
+    kind: str = Field(description="business | repeat_payment | paid_after_close")
+    route: str = Field(description="original | manual")
+    reason: str | None = None
+    channel_refund_no: str | None = None
+    failure_reason: str | None = None
+    requested_by: str
+    decided_by: str | None = None
+    decision_reason: str | None = None
+    payout_reference: str | None = None
+    replaces_refund_no: str | None = None
+    created_at: str | None = None
+    refunded_at: str | None = None
+    finished_at: str | None = None
+
+
+class DecisionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=256, description="Why (kept with the refund).")
+
+
+class PayoutRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reference: str = Field(min_length=1, max_length=128, description="The manual payout's reference.")
+
+
+class OperatorRefundRequest(RefundRequest):
+    """An operator asks for a refund on an app's behalf (four eyes: someone else decides it
+    if it is held for approval)."""
+
+    app_id: str = Field(min_length=1, max_length=32)
+
+
+class RefundList(BaseModel):
+    items: list[RefundData]
 
 
 class Envelope(BaseModel, Generic[T]):
@@ -108,3 +210,6 @@ class ErrorEnvelope(BaseModel):
     msg: str
     error: str = Field(description="Stable error code name, e.g. BAD_SIGNATURE")
     data: dict[str, Any] | None = None
+
+
+TradeData.model_rebuild()

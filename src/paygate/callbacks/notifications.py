@@ -32,7 +32,8 @@ from paygate.models import ChannelNotification, Trade
 from paygate.payments.after_commit import AfterCommit
 from paygate.payments.outcomes import STATUS_EVENTS
 from paygate.payments.state_changes import Facts, Source, record_event
-from paygate.payments.trade_view import TradeView, trade_view
+from paygate.payments.trade_view import trade_view
+from paygate.refunds.notifications import RefundNotificationMismatch, apply_refund_notification, refund_of
 from paygate.repositories import Database, UnitOfWork
 
 __all__ = ["ChannelNotifications"]
@@ -66,18 +67,23 @@ class ChannelNotifications:
             await self._reject(channel, account_id, exc.reason, exc.payload)
             return self._gateway.notify_reply(channel, False)
         try:
-            changed_view = await self._db.run(lambda uow: self._process(uow, account, note))
-        except _Mismatch as exc:
+            changed = await self._db.run(lambda uow: self._process(uow, account, note))
+        except (_Mismatch, RefundNotificationMismatch) as exc:
             await self._reject(channel, account_id, str(exc), note.payload)
             return self._gateway.notify_reply(channel, False)
-        if changed_view is not None:  # committed: cache and after_pay hooks
-            await self._after_commit.trade_saved(changed_view, state_changed=True)
+        if changed is not None:  # committed: cache and after_pay / after_refund hooks
+            kind, view = changed
+            if kind is NotificationKind.REFUND:
+                await self._after_commit.refund_saved(view, state_changed=True)
+            else:
+                await self._after_commit.trade_saved(view, state_changed=True)
         return self._gateway.notify_reply(channel, True)
 
     async def _process(
         self, uow: UnitOfWork, account: ChannelAccount, note: Notification
-    ) -> TradeView | None:
-        """Apply a verified notification; the trade's view when its state changed."""
+    ) -> tuple[NotificationKind, dict[str, Any]] | None:
+        """Apply a verified notification; what changed (a trade's or a refund's view), if
+        anything did."""
         channel = account.channel
         row = ChannelNotification(
             channel=channel,
@@ -95,6 +101,15 @@ class ChannelNotifications:
             if await uow.inbox.claim(row):
                 metrics.NOTIFICATIONS.labels(channel, "ignored").inc()
             return None
+        if note.kind is NotificationKind.REFUND:
+            refund = await refund_of(uow, account, note)
+            row.trade_id = refund.trade_id
+            if not await uow.inbox.claim(row):
+                metrics.NOTIFICATIONS.labels(channel, "duplicate").inc()
+                return None
+            metrics.NOTIFICATIONS.labels(channel, "processed").inc()
+            refund_changed = await apply_refund_notification(uow, refund, note)
+            return None if refund_changed is None else (NotificationKind.REFUND, refund_changed)
         found = await uow.trades.by_attempt(note.attempt_no) if note.attempt_no else None
         if found is None:
             raise _Mismatch(f"no trade for attempt {note.attempt_no!r}")
@@ -102,15 +117,11 @@ class ChannelNotifications:
         if trade.channel_account_id != account.id or trade.channel != channel:
             raise _Mismatch("the notification came through another account than the trade's")
         row.trade_id = trade.id
-        if note.kind is not NotificationKind.PAYMENT or note.payment_status is None:
-            # refunds are kept for their own flow (replayable from the inbox)
-            row.outcome = InboxOutcome.RECEIVED
-            row.handled_at = None
         if not await uow.inbox.claim(row):
             metrics.NOTIFICATIONS.labels(channel, "duplicate").inc()
             return None
         metrics.NOTIFICATIONS.labels(channel, row.outcome.value).inc()
-        if row.outcome is not InboxOutcome.PROCESSED or note.payment_status is None:
+        if note.payment_status is None:
             return None
         self._check_amount(trade, note)
         event = STATUS_EVENTS[note.payment_status]
@@ -124,7 +135,7 @@ class ChannelNotifications:
             exchange={"notification": mask(dict(note.payload)), "channel_status": note.channel_status},
             facts=Facts(note.channel_trade_no, note.amount.minor if note.amount else None, note.occurred_at),
         )
-        return trade_view(trade) if changed else None
+        return (NotificationKind.PAYMENT, trade_view(trade)) if changed else None
 
     @staticmethod
     def _check_amount(trade: Trade, note: Notification) -> None:

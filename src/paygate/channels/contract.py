@@ -492,8 +492,16 @@ class ChannelAdapter(Protocol):
     async def refund(self, account: ChannelAccount, request: RefundRequest) -> RefundResult: ...
 
     async def query_refund(
-        self, account: ChannelAccount, refund_no: str, attempt_no: str
-    ) -> RefundResult: ...
+        self,
+        account: ChannelAccount,
+        refund_no: str,
+        attempt_no: str,
+        channel_trade_no: str | None = None,
+        channel_refund_no: str | None = None,
+    ) -> RefundResult:
+        """The refund's status. ``channel_trade_no`` / ``channel_refund_no``, when known, let
+        a channel that lists refunds by its own ids (Stripe) find it directly."""
+        ...
 
     def parse_notification(
         self, account: ChannelAccount, headers: Mapping[str, str], body: bytes

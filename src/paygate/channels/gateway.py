@@ -88,10 +88,20 @@ class ChannelGateway:
         adapter = self._registry.adapter(account.channel)
         return await self._guard.call(account, Operation.REFUND, lambda: adapter.refund(account, request))
 
-    async def query_refund(self, account: ChannelAccount, refund_no: str, attempt_no: str) -> RefundResult:
+    async def query_refund(
+        self,
+        account: ChannelAccount,
+        refund_no: str,
+        attempt_no: str,
+        *,
+        channel_trade_no: str | None = None,
+        channel_refund_no: str | None = None,
+    ) -> RefundResult:
         adapter = self._registry.adapter(account.channel)
         return await self._guard.call(
-            account, Operation.QUERY_REFUND, lambda: adapter.query_refund(account, refund_no, attempt_no)
+            account,
+            Operation.QUERY_REFUND,
+            lambda: adapter.query_refund(account, refund_no, attempt_no, channel_trade_no, channel_refund_no),
         )
 
     async def bill(self, account: ChannelAccount, bill_date: date) -> Bill:

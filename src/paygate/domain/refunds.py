@@ -5,6 +5,13 @@ Refund::
     PENDING_APPROVAL ──approved──▶ PROCESSING ──succeeded──▶ SUCCEEDED
             └──declined──▶ REJECTED        │ └──failed──▶ FAILED
                                            └─uncertain─▶ UNKNOWN ──succeeded / failed──▶ …
+    AWAITING_PAYOUT ──paid_out──▶ SUCCEEDED      (a manual payout, recorded by an operator)
+
+A refund starts in PENDING_APPROVAL (an approval rule matched), PROCESSING (sent, or about to
+be sent, back along the payment's route) or AWAITING_PAYOUT (paid out by hand, R-REF-3). A
+timeout leaves it UNKNOWN — its amount stays reserved and it is re-queried, never failed by
+guess. Money: PENDING_APPROVAL, PROCESSING, UNKNOWN and AWAITING_PAYOUT hold their amount
+reserved against the payment; SUCCEEDED counts as refunded; FAILED and REJECTED release it.
 """
 
 from __future__ import annotations
@@ -14,7 +21,15 @@ from typing import Final
 
 from paygate.domain.machine import StateMachine
 
-__all__ = ["REFUNDS", "REFUND_TERMINAL", "RefundEvent", "RefundState"]
+__all__ = [
+    "IN_FLIGHT",
+    "REFUNDS",
+    "REFUND_TERMINAL",
+    "RefundEvent",
+    "RefundKind",
+    "RefundRoute",
+    "RefundState",
+]
 
 
 class RefundState(StrEnum):
@@ -24,6 +39,7 @@ class RefundState(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     REJECTED = "rejected"  # refused in approval
+    AWAITING_PAYOUT = "awaiting_payout"  # to be paid out by hand; an operator records it
 
 
 class RefundEvent(StrEnum):
@@ -33,9 +49,27 @@ class RefundEvent(StrEnum):
     UNCERTAIN = "uncertain"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    PAID_OUT = "paid_out"
+
+
+class RefundKind(StrEnum):
+    """Why the money goes back (R-REF-3)."""
+
+    BUSINESS = "business"  # the app (or an operator) asked for it
+    REPEAT_PAYMENT = "repeat_payment"  # a second payment of one trade (R-PAY-6)
+    PAID_AFTER_CLOSE = "paid_after_close"  # a payment that arrived after the close (R-PAY-5)
+
+
+class RefundRoute(StrEnum):
+    ORIGINAL = "original"  # back along the payment's channel
+    MANUAL = "manual"  # paid out by hand (the channel could not take it)
 
 
 REFUND_TERMINAL: Final = frozenset({RefundState.SUCCEEDED, RefundState.FAILED, RefundState.REJECTED})
+#: States whose amount is reserved against the payment (not yet refunded, not released).
+IN_FLIGHT: Final = frozenset(
+    {RefundState.PENDING_APPROVAL, RefundState.PROCESSING, RefundState.UNKNOWN, RefundState.AWAITING_PAYOUT}
+)
 
 _R, _RE = RefundState, RefundEvent
 
@@ -52,9 +86,11 @@ REFUNDS: Final = StateMachine(
         (_R.UNKNOWN, _RE.UNCERTAIN): _R.UNKNOWN,
         (_R.UNKNOWN, _RE.SUCCEEDED): _R.SUCCEEDED,
         (_R.UNKNOWN, _RE.FAILED): _R.FAILED,
+        (_R.AWAITING_PAYOUT, _RE.PAID_OUT): _R.SUCCEEDED,
         (_R.SUCCEEDED, _RE.SUCCEEDED): _R.SUCCEEDED,
         (_R.SUCCEEDED, _RE.ACCEPTED): _R.SUCCEEDED,
         (_R.SUCCEEDED, _RE.UNCERTAIN): _R.SUCCEEDED,
+        (_R.SUCCEEDED, _RE.PAID_OUT): _R.SUCCEEDED,
         (_R.FAILED, _RE.FAILED): _R.FAILED,
         (_R.REJECTED, _RE.DECLINED): _R.REJECTED,
     },

@@ -8,6 +8,9 @@ from prometheus_client import Counter, Histogram
 API_REQUESTS = Counter("paygate_api_requests_total", "API calls", ["endpoint", "errno"])
 API_LATENCY = Histogram("paygate_api_latency_seconds", "API latency", ["endpoint"])
 TRADE_TRANSITIONS = Counter("paygate_trade_transitions_total", "Trade state changes", ["channel", "to_state"])
+REFUND_TRANSITIONS = Counter(
+    "paygate_refund_transitions_total", "Refund state changes", ["channel", "to_state"]
+)
 CHANNEL_CALLS = Counter("paygate_channel_calls_total", "Channel calls", ["channel", "operation", "outcome"])
 CHANNEL_LATENCY = Histogram(
     "paygate_channel_latency_seconds", "Channel call latency", ["channel", "operation"]

@@ -22,7 +22,7 @@ class TradeLog(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     trade_id: Mapped[int] = mapped_column(BigId, ForeignKey("trades.id"), index=True)
     refund_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("refunds.id"), nullable=True)
-    event: Mapped[str] = mapped_column(String(32))
+    event: Mapped[str] = mapped_column(String(32))  # a trade's or (with refund_id) a refund's
     from_state: Mapped[str | None] = mapped_column(String(20), nullable=True)
     to_state: Mapped[str] = mapped_column(String(20))
     source: Mapped[str] = mapped_column(String(16))  # api | notify | query | return | sweep

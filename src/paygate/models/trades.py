@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from paygate.domain.refunds import RefundState
+from paygate.domain.refunds import RefundKind, RefundRoute, RefundState
 from paygate.domain.trades import AttemptStatus, TradeState
 from paygate.kit.clock import utc_now
 from paygate.kit.db import Base, BigId, EnumText, UTCDateTime
@@ -46,7 +46,10 @@ class Trade(Base):
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     paid_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
-    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)  # refunds that succeeded
+    #: refunded plus in flight (pending approval, processing, unknown, awaiting payout): the
+    #: sum that may never exceed ``paid_amount`` (R-REF-1); changed by one conditional UPDATE
+    refund_reserved: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     channel_trade_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
     attempt_no: Mapped[str] = mapped_column(String(32))
     notify_url: Mapped[str | None] = mapped_column(String(512), nullable=True)
@@ -80,7 +83,10 @@ class ChannelAttempt(Base):
 
 
 class Refund(Base):
-    """A refund of a trade (flows arrive with the refunds issue; R-REF-1..5)."""
+    """Money going back to the payer (R-REF-1..5). ``refund_no`` is paygate's, unique across
+    apps and sent to the channel as its refund number; ``(app_id, out_refund_no)`` is the
+    app's, unique per app (idempotency). The payment refunded is named by ``attempt_no`` (and
+    its ``payment_channel_trade_no``); ``version`` guards every state change."""
 
     __tablename__ = "refunds"
     __table_args__ = (UniqueConstraint("app_id", "out_refund_no", name="uq_refund_app_no"),)
@@ -93,13 +99,30 @@ class Refund(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
-    kind: Mapped[str] = mapped_column(String(16), default="business")  # business | duplicate
-    route: Mapped[str] = mapped_column(String(16), default="original")  # original | manual
+    kind: Mapped[RefundKind] = mapped_column(EnumText(RefundKind, 16), default=RefundKind.BUSINESS)
+    route: Mapped[RefundRoute] = mapped_column(EnumText(RefundRoute, 16), default=RefundRoute.ORIGINAL)
     state: Mapped[RefundState] = mapped_column(EnumText(RefundState, 20), index=True)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
+    channel: Mapped[str] = mapped_column(String(32), server_default="")
+    channel_account_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("channel_accounts.id", name="fk_refunds_channel_account"), nullable=True
+    )
+    attempt_no: Mapped[str] = mapped_column(String(32), server_default="")
+    payment_channel_trade_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
     channel_refund_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    channel_status: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), server_default="")
+    notify_url: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    requested_by: Mapped[str] = mapped_column(String(80), server_default="")
+    decided_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    failure_reason: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    replaces_refund_no: Mapped[str | None] = mapped_column(String(32), nullable=True)  # a manual payout's
+    payout_reference: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

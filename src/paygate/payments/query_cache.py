@@ -31,5 +31,8 @@ class TradeQueryCache:
             self._views[self.order_key(view["app_id"], view["out_order_no"])] = view
 
     def invalidate(self, view: TradeView) -> None:
-        self._views.pop(view["trade_no"], None)
-        self._views.pop(self.order_key(view["app_id"], view["out_order_no"]), None)
+        self.invalidate_trade(view["trade_no"], view["app_id"], view["out_order_no"])
+
+    def invalidate_trade(self, trade_no: str, app_id: str, out_order_no: str) -> None:
+        self._views.pop(trade_no, None)
+        self._views.pop(self.order_key(app_id, out_order_no), None)

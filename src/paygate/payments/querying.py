@@ -3,6 +3,9 @@ never reaches the channel — or, with ``sync``, the channel's answer recorded."
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from paygate.kit.errors import ErrorCode, NotFoundError, RequestError
 from paygate.models import Trade
 from paygate.payments.commands import TradeRef
@@ -12,7 +15,11 @@ from paygate.payments.syncing import ChannelSync
 from paygate.payments.trade_view import TradeView, trade_view
 from paygate.repositories import Database, UnitOfWork
 
-__all__ = ["TradeQueries", "load_trade"]
+__all__ = ["TradeDetails", "TradeQueries", "load_trade"]
+
+#: More of a trade for its query view, read in the same unit of work (e.g. its refunds,
+#: which the refunds package provides: payments never imports it).
+TradeDetails = Callable[[UnitOfWork, Trade], Awaitable[dict[str, Any]]]
 
 
 async def load_trade(uow: UnitOfWork, app_id: str, ref: TradeRef) -> Trade:
@@ -29,22 +36,28 @@ async def load_trade(uow: UnitOfWork, app_id: str, ref: TradeRef) -> Trade:
 
 
 class TradeQueries:
-    def __init__(self, db: Database, cache: TradeQueryCache, sync: ChannelSync) -> None:
+    def __init__(
+        self, db: Database, cache: TradeQueryCache, sync: ChannelSync, details: TradeDetails | None = None
+    ) -> None:
         self._db = db
         self._cache = cache
         self._sync = sync
+        self._details = details
 
     async def query(self, app_id: str, ref: TradeRef, *, sync: bool = False) -> TradeView:
         if sync:
             async with self._db.reading() as uow:
                 trade = await load_trade(uow, app_id, ref)
-            return await self._sync.sync(trade, source=Source.QUERY)
-        key = ref.trade_no or TradeQueryCache.order_key(app_id, ref.out_order_no or "")
-        cached = self._cache.get(key)
-        if cached is not None and cached["app_id"] == app_id:
-            return cached
+            await self._sync.sync(trade, source=Source.QUERY)
+        else:
+            key = ref.trade_no or TradeQueryCache.order_key(app_id, ref.out_order_no or "")
+            cached = self._cache.get(key)
+            if cached is not None and cached["app_id"] == app_id:
+                return cached
         async with self._db.reading() as uow:
             trade = await load_trade(uow, app_id, ref)
-        view = trade_view(trade)
+            view = trade_view(trade)
+            if self._details is not None:
+                view.update(await self._details(uow, trade))
         self._cache.put(view)
         return view

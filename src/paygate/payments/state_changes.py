@@ -42,6 +42,8 @@ class Source(StrEnum):
     QUERY = "query"  # a query at the channel
     RETURN = "return"  # the payer's browser came back
     CLOSE = "close"  # closing the trade
+    OPERATOR = "operator"  # a person's decision (approval, manual payout)
+    SWEEP = "sweep"  # the reliability engine's own re-checks
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any
 
 from paygate.models import Trade
 
-__all__ = ["TradeView", "trade_view"]
+__all__ = ["TradeView", "refund_status", "trade_view"]
 
 #: A trade as the query API shows it (JSON-ready).
 TradeView = dict[str, Any]
@@ -28,6 +28,7 @@ def trade_view(trade: Trade, action: dict[str, Any] | None = None) -> TradeView:
         "subject": trade.subject,
         "paid_amount": trade.paid_amount,
         "refunded_amount": trade.refunded_amount,
+        "refund_status": refund_status(trade),
         "channel_trade_no": trade.channel_trade_no,
         "expire_at": _iso(trade.expire_at),
         "paid_at": _iso(trade.paid_at),
@@ -38,3 +39,11 @@ def trade_view(trade: Trade, action: dict[str, Any] | None = None) -> TradeView:
     if action is not None:
         view["action"] = action
     return view
+
+
+def refund_status(trade: Trade) -> str:
+    """``none``, ``partially_refunded`` or ``fully_refunded`` — by money that went back."""
+    if not trade.refunded_amount:
+        return "none"
+    paid = trade.paid_amount if trade.paid_amount is not None else trade.amount
+    return "fully_refunded" if trade.refunded_amount >= paid else "partially_refunded"

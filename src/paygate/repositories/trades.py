@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from paygate.domain.trades import TradeState
 from paygate.models import ChannelAttempt, Trade, TradeLog
 from paygate.repositories.errors import ConcurrentUpdate
 
@@ -97,3 +98,40 @@ class TradeRepository:
 
     def add_log(self, row: TradeLog) -> None:
         self._session.add(row)
+
+    # ------------------------------------------------------------------ refund money (R-REF-1)
+
+    async def reserve_refund(self, trade: Trade, amount: int) -> bool:
+        """Reserve ``amount`` of a paid trade for a refund — one conditional UPDATE, so
+        concurrent refunds of one trade can never reserve more than was paid, on any backend
+        (the row lock serialises them). False when the remainder is too small (or the trade is
+        not paid). ``trade`` is refreshed either way."""
+        result = await self._session.execute(
+            update(Trade)
+            .where(
+                Trade.id == trade.id,
+                Trade.state == TradeState.SUCCEEDED,
+                Trade.refund_reserved + amount <= func.coalesce(Trade.paid_amount, Trade.amount),
+            )
+            .values(refund_reserved=Trade.refund_reserved + amount, version=Trade.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        await self._session.refresh(trade)
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def settle_refund(self, trade_id: int, amount: int, *, refunded: bool) -> None:
+        """A refund of ``amount`` ended: it counts as refunded, or its reservation is released."""
+        values = (
+            {"refunded_amount": Trade.refunded_amount + amount}
+            if refunded
+            else {"refund_reserved": Trade.refund_reserved - amount}
+        )
+        await self._session.execute(
+            update(Trade)
+            .where(Trade.id == trade_id)
+            .values(**values, version=Trade.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        loaded = [o for o in self._session.identity_map.values() if isinstance(o, Trade) and o.id == trade_id]
+        for trade in loaded:
+            await self._session.refresh(trade)

@@ -35,6 +35,7 @@ from paygate.repositories.logs import CallLogRepository, InboxRepository
 from paygate.repositories.nonces import NonceRepository
 from paygate.repositories.operators import OperatorRepository
 from paygate.repositories.outbox import OutboxRepository
+from paygate.repositories.refunds import RefundRepository
 from paygate.repositories.trades import TradeRepository
 
 __all__ = ["ConcurrentUpdate", "Database", "UnitOfWork"]
@@ -53,6 +54,7 @@ class UnitOfWork:
         self._session = session
         self.rollback_only = False
         self.trades = TradeRepository(session, self)
+        self.refunds = RefundRepository(session, self)
         self.inbox = InboxRepository(session, self)
         self.outbox = OutboxRepository(session)
         self.apps = AppRepository(session)

@@ -270,7 +270,16 @@ class AlipayAdapter:
             )
         return result
 
-    async def query_refund(self, account: ChannelAccount, refund_no: str, attempt_no: str) -> RefundResult:
+    async def query_refund(
+        self,
+        account: ChannelAccount,
+        refund_no: str,
+        attempt_no: str,
+        channel_trade_no: str | None = None,
+        channel_refund_no: str | None = None,
+    ) -> RefundResult:
+        """By paygate's refund number and the attempt (the channel's own numbers are not
+        needed here)."""
         biz = {
             "out_trade_no": attempt_no,
             "out_request_no": refund_no,

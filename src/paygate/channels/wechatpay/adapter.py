@@ -262,7 +262,16 @@ class WechatPayAdapter:
             result = refund_result(reply.data or {}, request)
         return replace(result, exchange=reply.exchange)
 
-    async def query_refund(self, account: ChannelAccount, refund_no: str, attempt_no: str) -> RefundResult:
+    async def query_refund(
+        self,
+        account: ChannelAccount,
+        refund_no: str,
+        attempt_no: str,
+        channel_trade_no: str | None = None,
+        channel_refund_no: str | None = None,
+    ) -> RefundResult:
+        """By paygate's refund number and the attempt (the channel's own numbers are not
+        needed here)."""
         try:
             reply = await self._client.call(
                 account,

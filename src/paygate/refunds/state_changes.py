@@ -1,0 +1,178 @@
+"""Changing a refund's state, and everything that must go with it (R-PAY-3, R-REF-4, R-LOG-2/3).
+
+:func:`apply_refund_event` is the only code that sets ``Refund.state``. :func:`record_refund_event`
+applies an event to a stored refund inside a unit of work and, in the same transaction,
+writes the trade-log row (with ``refund_id``), settles the trade's refund money when the
+refund ends (refunded, or the reservation released) and writes the outbox message for the
+states an app hears about. A refused event changes nothing and is recorded with an alert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+import structlog
+
+from paygate.domain.machine import IllegalTransition, Transition
+from paygate.domain.refunds import REFUND_TERMINAL, REFUNDS, RefundEvent, RefundState
+from paygate.kit import metrics
+from paygate.kit.clock import utc_now
+from paygate.models import OutboxMessage, Refund, Trade, TradeLog
+from paygate.payments.state_changes import Source
+from paygate.refunds.views import refund_view
+from paygate.repositories import UnitOfWork
+
+__all__ = [
+    "NO_REFUND_FACTS",
+    "RefundFacts",
+    "announce",
+    "apply_refund_event",
+    "record_refund_event",
+    "refund_log",
+]
+
+log = structlog.get_logger("paygate.refunds")
+
+#: The states an app is told about (R-NTF-5), with the event type it gets.
+TOPICS: Final = {
+    RefundState.SUCCEEDED: "refund.succeeded",
+    RefundState.FAILED: "refund.failed",
+    RefundState.PENDING_APPROVAL: "refund.pending_approval",
+    RefundState.REJECTED: "refund.rejected",
+}
+
+
+@dataclass(frozen=True)
+class RefundFacts:
+    """What the channel (or an operator) said along with an event."""
+
+    channel_refund_no: str | None = None
+    channel_status: str | None = None
+    refunded_at: datetime | None = None
+    failure_reason: str | None = None
+
+
+NO_REFUND_FACTS = RefundFacts()
+
+
+def apply_refund_event(
+    refund: Refund, event: RefundEvent, facts: RefundFacts, now: datetime
+) -> Transition[RefundState]:
+    """Move ``refund`` by ``event``. Raises :class:`IllegalTransition` (nothing changed)."""
+    step = REFUNDS.step(refund.state, event)
+    if facts.channel_refund_no and not refund.channel_refund_no:
+        refund.channel_refund_no = facts.channel_refund_no
+    if facts.channel_status:
+        refund.channel_status = facts.channel_status[:64]
+    if not step.changed:
+        return step
+    refund.state = step.after
+    if step.after is RefundState.FAILED and facts.failure_reason:
+        refund.failure_reason = facts.failure_reason[:256]
+    if step.after is RefundState.SUCCEEDED:
+        refund.refunded_at = facts.refunded_at or now
+    if step.after in REFUND_TERMINAL:
+        refund.finished_at = now
+    return step
+
+
+def refund_log(
+    step: Transition[RefundState] | None,
+    event: str,
+    source: Source,
+    exchange: dict[str, Any] | None,
+    now: datetime,
+    *,
+    initial: RefundState | None = None,
+) -> TradeLog:
+    """A trade-log row for a refund's step (``trade_id``/``refund_id`` filled in on storing)."""
+    return TradeLog(
+        event=event,
+        from_state=step.before.value if step else None,
+        to_state=(step.after if step else initial or RefundState.PROCESSING).value,
+        source=source.value,
+        exchange=exchange,
+        created_at=now,
+    )
+
+
+async def record_refund_event(
+    uow: UnitOfWork,
+    refund: Refund,
+    event: RefundEvent,
+    *,
+    source: Source,
+    exchange: dict[str, Any] | None = None,
+    facts: RefundFacts = NO_REFUND_FACTS,
+) -> bool:
+    """Apply ``event`` to a stored refund, with its log row, money and announcement. True when
+    the state changed; False for an acknowledged repeat or a refused event (recorded)."""
+    now = utc_now()
+    try:
+        step = apply_refund_event(refund, event, facts, now)
+    except IllegalTransition as exc:
+        row = refund_log(None, f"refused:{exc.event}", source, exchange, now, initial=refund.state)
+        row.from_state = refund.state.value
+        row.trade_id, row.refund_id = refund.trade_id, refund.id
+        uow.trades.add_log(row)
+        metrics.ALERTS.labels("illegal_refund_transition", refund.channel).inc()
+        log.warning(
+            "alert.illegal_refund_transition",
+            refund_no=refund.refund_no,
+            state=refund.state.value,
+            refused=str(exc.event),
+        )
+        return False
+    if not step.changed:
+        return False
+    await uow.refunds.save_state(refund)  # the version check first (ConcurrentUpdate → re-run)
+    row = refund_log(step, event.value, source, exchange, now)
+    row.trade_id, row.refund_id = refund.trade_id, refund.id
+    uow.trades.add_log(row)
+    if step.after in (RefundState.SUCCEEDED, RefundState.FAILED, RefundState.REJECTED):
+        await uow.trades.settle_refund(
+            refund.trade_id, refund.amount, refunded=step.after is RefundState.SUCCEEDED
+        )
+    trade = await uow.trades.by_id(refund.trade_id)
+    assert trade is not None
+    announce(uow, refund, trade, now)
+    metrics.REFUND_TRANSITIONS.labels(refund.channel, step.after.value).inc()
+    return True
+
+
+def announce(uow: UnitOfWork, refund: Refund, trade: Trade, now: datetime) -> None:
+    """The outbox message for a state an app is told about (nothing for the others)."""
+    topic = TOPICS.get(refund.state)
+    if topic is None:
+        return
+    payload = {
+        "event": topic,
+        **refund_view(refund, trade),
+        "occurred_at": now.isoformat(),
+    }
+    uow.outbox.add(
+        OutboxMessage(
+            topic=topic,
+            key=f"{topic}:{refund.refund_no}",
+            aggregate=trade.trade_no,
+            app_id=refund.app_id,
+            payload=payload,
+            available_at=now,
+            created_at=now,
+        )
+    )
+    notify_url = refund.notify_url or trade.notify_url
+    if notify_url:
+        uow.outbox.add(
+            OutboxMessage(
+                topic="app.notify",
+                key=f"app.notify:{topic}:{refund.refund_no}",
+                aggregate=trade.trade_no,
+                app_id=refund.app_id,
+                payload={**payload, "notify_url": notify_url},
+                available_at=now,
+                created_at=now,
+            )
+        )
