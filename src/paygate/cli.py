@@ -21,11 +21,13 @@ sandbox_cli = typer.Typer(help="The channel sandboxes", no_args_is_help=True)
 app_cli = typer.Typer(help="Apps (business systems calling paygate)", no_args_is_help=True)
 account_cli = typer.Typer(help="Channel accounts (merchant credentials at a channel)", no_args_is_help=True)
 operator_cli = typer.Typer(help="Operators: people with a role (viewer|approver|admin)", no_args_is_help=True)
+refund_cli = typer.Typer(help="Refunds: the approval queue and operators' decisions", no_args_is_help=True)
 cli.add_typer(demo_cli, name="demo")
 cli.add_typer(sandbox_cli, name="sandbox")
 cli.add_typer(app_cli, name="app")
 cli.add_typer(account_cli, name="account")
 cli.add_typer(operator_cli, name="operator")
+cli.add_typer(refund_cli, name="refund")
 
 
 def _print(data: Any) -> None:
@@ -143,6 +145,50 @@ def demo_query(trade_no: str, sync: bool = typer.Option(False, help="ask the cha
         client = await _demo_client(load_settings())
         try:
             return await client.query_trade(trade_no=trade_no, sync=sync)
+        finally:
+            await client.aclose()
+
+    _print(asyncio.run(go()))
+
+
+@demo_cli.command("refund")
+def demo_refund(
+    trade_no: str,
+    amount: int = typer.Option(..., help="minor units"),
+    refund_no: str = typer.Option(
+        "", "--out-refund-no", help="the app's refund number (default: a fresh one)"
+    ),
+    reason: str = typer.Option("", help="why"),
+) -> None:
+    """Refund (part of) a paid trade as the demo app."""
+    from paygate.sdk import PaygateAPIError
+
+    async def go() -> Any:
+        client = await _demo_client(load_settings())
+        fields = {"reason": reason} if reason else {}
+        try:
+            return await client.refund(
+                trade_no=trade_no,
+                out_refund_no=refund_no or f"DEMO-RF-{int(time.time() * 1000)}",
+                amount=amount,
+                **fields,
+            )
+        except PaygateAPIError as exc:
+            return {"errno": exc.errno, "error": exc.error, "msg": exc.msg, "data": exc.data}
+        finally:
+            await client.aclose()
+
+    _print(asyncio.run(go()))
+
+
+@demo_cli.command("query-refund")
+def demo_query_refund(refund_no: str, sync: bool = typer.Option(False, help="ask the channel")) -> None:
+    """Query a refund as the demo app."""
+
+    async def go() -> Any:
+        client = await _demo_client(load_settings())
+        try:
+            return await client.query_refund(refund_no=refund_no, sync=sync)
         finally:
             await client.aclose()
 
@@ -356,6 +402,104 @@ def operator_enable(name: str) -> None:
         return {"name": name, "enabled": True}
 
     _print(_run_or_refuse(load_settings(), go))
+
+
+async def _as_operator(container: Any, name: str, password: str) -> Any:
+    return await container.operators.authenticate(name, password)
+
+
+_OPERATOR = typer.Option(..., "--operator", help="your operator name (the password is asked)")
+_PASSWORD_FILE = typer.Option("", help="read the password from this file")
+
+
+@refund_cli.command("list")
+def refund_list(
+    state: str = typer.Option("", help="e.g. pending_approval (the approval queue), unknown, failed"),
+    app_id: str = typer.Option("", help="one app's refunds only"),
+    limit: int = typer.Option(50, min=1, max=500),
+) -> None:
+    """Refunds, newest first."""
+    from paygate.domain.refunds import RefundState
+
+    try:
+        wanted = RefundState(state) if state else None
+    except ValueError:
+        typer.echo(f"unknown state {state!r}; states: {', '.join(RefundState)}", err=True)
+        raise typer.Exit(2) from None
+    _print(
+        _run_or_refuse(
+            load_settings(),
+            lambda c: c.refund_queries.listing(state=wanted, app_id=app_id or None, limit=limit),
+        )
+    )
+
+
+@refund_cli.command("show")
+def refund_show(refund_no: str) -> None:
+    """One refund, as an operator sees it."""
+    from paygate.refunds.commands import RefundRef
+
+    _print(_run_or_refuse(load_settings(), lambda c: c.refund_queries.query(None, RefundRef(refund_no))))
+
+
+def _decide(action: str, refund_no: str, operator: str, password_file: str, text: str) -> None:
+    password = _password(password_file, confirm=False)
+
+    async def go(container: Any) -> Any:
+        who = await _as_operator(container, operator, password)
+        decide = {
+            "approve": container.refund_decisions.approve,
+            "reject": container.refund_decisions.reject,
+            "manual-payout": container.refund_decisions.manual_payout,
+            "payout": container.refund_decisions.record_payout,
+        }[action]
+        return await decide(who, refund_no, text)
+
+    _print(_run_or_refuse(load_settings(), go))
+
+
+@refund_cli.command("approve")
+def refund_approve(
+    refund_no: str,
+    reason: str = typer.Option(..., help="why (kept with the refund)"),
+    operator: str = _OPERATOR,
+    password_file: str = _PASSWORD_FILE,
+) -> None:
+    """Approve a held refund (not one you requested): it goes to the channel."""
+    _decide("approve", refund_no, operator, password_file, reason)
+
+
+@refund_cli.command("reject")
+def refund_reject(
+    refund_no: str,
+    reason: str = typer.Option(..., help="why (kept with the refund, the app is told)"),
+    operator: str = _OPERATOR,
+    password_file: str = _PASSWORD_FILE,
+) -> None:
+    """Reject a held refund (not one you requested): it ends and its amount is released."""
+    _decide("reject", refund_no, operator, password_file, reason)
+
+
+@refund_cli.command("manual-payout")
+def refund_manual_payout(
+    refund_no: str,
+    reason: str = typer.Option(..., help="why the money goes back by hand"),
+    operator: str = _OPERATOR,
+    password_file: str = _PASSWORD_FILE,
+) -> None:
+    """Replace a refund the channel could not take (failed) by one paid out by hand."""
+    _decide("manual-payout", refund_no, operator, password_file, reason)
+
+
+@refund_cli.command("payout")
+def refund_payout(
+    refund_no: str,
+    reference: str = typer.Option(..., help="the payout's reference (bank transfer id ...)"),
+    operator: str = _OPERATOR,
+    password_file: str = _PASSWORD_FILE,
+) -> None:
+    """Record that a manual payout was made: the refund succeeds."""
+    _decide("payout", refund_no, operator, password_file, reference)
 
 
 def main() -> None:
