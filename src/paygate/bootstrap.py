@@ -112,7 +112,11 @@ class Container:
             for name, part in (("redis locks", self.locks), ("redis nonces", self.nonces))
             if getattr(part, "degraded_since", None) is not None
         ]
-        return {"status": "degraded" if reasons else "up", "reasons": reasons}
+        return {
+            "status": "degraded" if reasons else "up",
+            "reasons": reasons,
+            "breakers": self.guard.states(),
+        }
 
     def internal_services(self) -> InternalServices:
         s = self.settings
@@ -150,7 +154,12 @@ def build_container(settings: Settings) -> Container:
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
     )
     registry = ChannelRegistry(catalog.adapter_entries(settings.channels), http=http)
-    guard = ChannelGuard(settings.breaker_failure_threshold, settings.breaker_reset_seconds)
+    guard = ChannelGuard(
+        settings.breaker_failure_threshold,
+        settings.breaker_reset_seconds,
+        max_in_flight=settings.channel_max_in_flight,
+        queue_seconds=settings.channel_queue_seconds,
+    )
     gateway = ChannelGateway(registry, guard)
     accounts = ChannelAccounts(db, box, registry, settings.public_base_url)
     redis = None

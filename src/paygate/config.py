@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     channel_timeout_seconds: float = 10.0
     breaker_failure_threshold: int = 5
     breaker_reset_seconds: float = 30.0
+    #: R-CH-4 bulkhead: calls in flight per channel account, and how long a call waits for a slot.
+    channel_max_in_flight: int = Field(default=32, ge=1)
+    channel_queue_seconds: float = Field(default=1.0, ge=0)
     workers_enabled: bool = True
     log_level: str = "INFO"
     log_json: bool = False

@@ -48,3 +48,38 @@ async def test_successes_reset_the_count_and_business_errors_do_not_count() -> N
             await guard.call(ACCOUNT, Operation.QUERY, declined)
         await guard.call(ACCOUNT, Operation.QUERY, ok)
     assert not guard.is_open(1)
+
+
+async def test_the_bulkhead_bounds_calls_in_flight_per_account() -> None:
+    """R-CH-4: a hanging account holds at most max_in_flight calls; the next one is refused
+    (nothing sent) instead of queueing without end, and other accounts are unaffected."""
+    import asyncio
+
+    from paygate.channels.resilience import Overloaded
+
+    guard = ChannelGuard(max_in_flight=2, queue_seconds=0.05)
+    release = asyncio.Event()
+
+    async def hang() -> str:
+        await release.wait()
+        return "late"
+
+    stuck = [asyncio.create_task(guard.call(ACCOUNT, Operation.QUERY, hang)) for _ in range(2)]
+    await asyncio.sleep(0)
+    with pytest.raises(Overloaded):
+        await guard.call(ACCOUNT, Operation.QUERY, ok)
+    other = ChannelAccount(
+        id=2,
+        channel="wechatpay",
+        name="w",
+        merchant_id="m",
+        gateway_url="http://y",
+        secrets={},
+        timeout_seconds=1,
+    )
+    assert await guard.call(other, Operation.QUERY, ok) == "ok"
+    assert not guard.is_open(ACCOUNT.id)  # our own back-pressure is not the channel's failure
+    release.set()
+    assert await asyncio.gather(*stuck) == ["late", "late"]
+    assert await guard.call(ACCOUNT, Operation.QUERY, ok) == "ok"  # slots come back
+    assert guard.states() == {"alipay:1": "closed", "wechatpay:2": "closed"}

@@ -23,7 +23,7 @@ from paygate.channels.contract import (
 )
 from paygate.kit import metrics
 
-__all__ = ["ChannelGuard", "CircuitOpen"]
+__all__ = ["ChannelGuard", "CircuitOpen", "Overloaded"]
 
 T = TypeVar("T")
 log = structlog.get_logger("paygate.channels")
@@ -31,6 +31,10 @@ log = structlog.get_logger("paygate.channels")
 
 class CircuitOpen(ChannelUnavailable):
     """The account's breaker is open: the call was not attempted."""
+
+
+class Overloaded(ChannelUnavailable):
+    """The account's bulkhead is full: the call was not attempted (R-CH-4)."""
 
 
 @dataclass
@@ -42,17 +46,35 @@ class _Breaker:
 
 
 class ChannelGuard:
-    """Runs adapter calls with a deadline and a per-account circuit breaker.
+    """Runs adapter calls with a deadline, a bulkhead and a circuit breaker per account.
 
-    The breaker counts *technical* failures (retryable errors); business answers
-    (declined, not found) prove the channel is healthy. After ``failure_threshold``
-    consecutive failures it opens for ``reset_seconds``, then lets one probe through.
+    - **Deadline**: the adapter's own HTTP timeout (the account's ``timeout_seconds``) fires
+      first; ``timeout_seconds + 2`` is the hard limit, so a channel that accepts the
+      connection and never answers holds a call for a bounded time.
+    - **Bulkhead** (R-CH-4): at most ``max_in_flight`` calls per account at once; a call that
+      cannot get a slot within ``queue_seconds`` is refused as :class:`Overloaded` (nothing
+      was sent). A hanging channel account therefore ties up a bounded share of paygate, and
+      the other accounts and channels are not starved.
+    - **Breaker**: it counts *technical* failures (retryable errors); business answers
+      (declined, not found) prove the channel is healthy. After ``failure_threshold``
+      consecutive failures it opens for ``reset_seconds``, then lets one probe through.
     """
 
-    def __init__(self, failure_threshold: int = 5, reset_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        failure_threshold: int = 5,
+        reset_seconds: float = 30.0,
+        *,
+        max_in_flight: int = 32,
+        queue_seconds: float = 1.0,
+    ) -> None:
         self._threshold = failure_threshold
         self._reset = reset_seconds
+        self._max_in_flight = max_in_flight
+        self._queue_seconds = queue_seconds
         self._breakers: dict[int, _Breaker] = {}
+        self._bulkheads: dict[int, asyncio.Semaphore] = {}
+        self._names: dict[int, str] = {}
 
     def _breaker(self, account_id: int) -> _Breaker:
         return self._breakers.setdefault(account_id, _Breaker())
@@ -61,13 +83,51 @@ class ChannelGuard:
         b = self._breaker(account_id)
         return b.opened_at is not None and time.monotonic() - b.opened_at < self._reset
 
+    def states(self) -> dict[str, str]:
+        """``"<channel>:<account id>"`` → ``closed`` | ``open`` | ``half_open``, for every
+        account called so far (``/health``, ``/metrics``)."""
+        out = {}
+        for account_id, breaker in self._breakers.items():
+            if breaker.opened_at is None:
+                state = "closed"
+            elif self.is_open(account_id) and not breaker.half_open_probe:
+                state = "open"
+            else:
+                state = "half_open"
+            out[f"{self._names.get(account_id, '?')}:{account_id}"] = state
+        return out
+
     async def call(self, account: ChannelAccount, operation: Operation, fn: Callable[[], Awaitable[T]]) -> T:
+        self._names[account.id] = account.channel
         breaker = self._breaker(account.id)
         if breaker.opened_at is not None:
             if time.monotonic() - breaker.opened_at < self._reset or breaker.half_open_probe:
                 metrics.CHANNEL_CALLS.labels(account.channel, operation, "circuit_open").inc()
                 raise CircuitOpen(f"{account.channel} account {account.id}: circuit open")
             breaker.half_open_probe = True
+        slots = self._bulkheads.setdefault(account.id, asyncio.Semaphore(self._max_in_flight))
+        try:
+            await asyncio.wait_for(slots.acquire(), self._queue_seconds)
+        except TimeoutError:
+            breaker.half_open_probe = False
+            metrics.CHANNEL_CALLS.labels(account.channel, operation, "overloaded").inc()
+            raise Overloaded(
+                f"{account.channel} account {account.id}: {self._max_in_flight} calls already in flight"
+            ) from None
+        in_flight = metrics.CHANNEL_IN_FLIGHT.labels(account.channel, str(account.id))
+        in_flight.inc()
+        try:
+            return await self._call(account, operation, fn, breaker)
+        finally:
+            in_flight.dec()
+            slots.release()
+            metrics.CHANNEL_BREAKER_OPEN.labels(account.channel, str(account.id)).set(
+                1 if self.is_open(account.id) else 0
+            )
+
+    async def _call(
+        self, account: ChannelAccount, operation: Operation, fn: Callable[[], Awaitable[T]], breaker: _Breaker
+    ) -> T:
         started = time.perf_counter()
         outcome = "ok"
         try:

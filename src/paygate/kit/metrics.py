@@ -3,7 +3,7 @@ process-wide by prometheus-client's design; they hold counts, never configuratio
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 API_REQUESTS = Counter("paygate_api_requests_total", "API calls", ["endpoint", "errno"])
 API_LATENCY = Histogram("paygate_api_latency_seconds", "API latency", ["endpoint"])
@@ -14,6 +14,12 @@ REFUND_TRANSITIONS = Counter(
 CHANNEL_CALLS = Counter("paygate_channel_calls_total", "Channel calls", ["channel", "operation", "outcome"])
 CHANNEL_LATENCY = Histogram(
     "paygate_channel_latency_seconds", "Channel call latency", ["channel", "operation"]
+)
+CHANNEL_IN_FLIGHT = Gauge(
+    "paygate_channel_in_flight", "Channel calls in flight per account (bulkhead)", ["channel", "account"]
+)
+CHANNEL_BREAKER_OPEN = Gauge(
+    "paygate_channel_breaker_open", "1 while the account's circuit breaker is open", ["channel", "account"]
 )
 NOTIFICATIONS = Counter(
     "paygate_channel_notifications_total", "Channel notifications", ["channel", "outcome"]
