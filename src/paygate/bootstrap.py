@@ -29,6 +29,7 @@ from paygate.channels.resilience import ChannelGuard
 from paygate.config import Settings
 from paygate.kit.crypto import SecretBox
 from paygate.kit.db import create_engine, create_sessionmaker
+from paygate.kit.invalidation import InvalidationBus, RedisInvalidationBus
 from paygate.kit.keys import platform_private_key, platform_public_key
 from paygate.kit.locks import LockProvider, NullLocks, RedisLocks
 from paygate.operators.directory import OperatorDirectory
@@ -88,14 +89,16 @@ class Container:
     refund_queries: RefundQueries
     refund_decisions: RefundDecisions
     platform_key: str
+    bus: InvalidationBus
     redis: Any = None
 
     async def start(self) -> None:
         await self.call_log.start()
+        await self.bus.start()
 
     async def aclose(self) -> None:
         """Stop everything, each part within :data:`STOP_TIMEOUT_SECONDS`."""
-        parts = [self.call_log.stop(), self.registry.aclose(), self.http.aclose()]
+        parts = [self.bus.stop(), self.call_log.stop(), self.registry.aclose(), self.http.aclose()]
         if self.redis is not None:
             parts.append(self.redis.aclose())
         for part in parts:
@@ -174,7 +177,8 @@ def build_container(settings: Settings) -> Container:
     platform_key = platform_private_key(settings.data_dir, production=settings.env == "production")
     authenticator = AppAuthenticator(db, box, nonces, platform_key, settings.sign_window_seconds)
     apps = AppDirectory(db, box, registry, on_change=authenticator.forget)
-    cache = TradeQueryCache(settings.query_cache_seconds)
+    bus: InvalidationBus = InvalidationBus() if redis is None else RedisInvalidationBus(redis)
+    cache = TradeQueryCache(settings.query_cache_seconds, bus=bus)
     after_commit = AfterCommit(cache)
     router = Router(db, accounts, gateway)
     sync = ChannelSync(db, accounts, gateway, after_commit)
@@ -223,5 +227,6 @@ def build_container(settings: Settings) -> Container:
         refund_queries=RefundQueries(db, refund_sync),
         refund_decisions=RefundDecisions(db, refund_sender, operators, after_commit),
         platform_key=platform_key,
+        bus=bus,
         redis=redis,
     )

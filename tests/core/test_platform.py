@@ -17,7 +17,7 @@ from paygate.models import App, ChannelAccountRow, RequestNonce, Trade
 from paygate.sdk import PaygateAPIError
 from paygate.workers.call_log import CallLogWriter
 from tests.conftest import REDIS_URL, require_service
-from tests.support.helpers import count, order_no
+from tests.support.helpers import count, eventually, order_no
 from tests.support.stack import Stack, running_stack, stack_settings
 
 
@@ -196,3 +196,32 @@ async def test_with_redis_unreachable_payments_go_on_and_health_says_degraded(
         assert health["status"] == "degraded"
         assert any("redis" in reason for reason in health["reasons"])
         assert await count(s, RequestNonce, RequestNonce.app_id == "demo") >= 4  # the fallback kept them
+
+
+@pytest.mark.redis
+async def test_a_change_in_one_process_drops_the_cached_view_in_another(db_url: str, data_dir: Path) -> None:
+    """R-PAY-8 across processes: two containers (two processes' worth of caches) share the
+    database and Redis; a trade closed through one is seen closed through the other at once,
+    although the other cached it for 30 s."""
+    require_service(6379, "Redis")
+    from paygate.bootstrap import build_container
+    from paygate.payments.commands import TradeRef
+
+    settings = stack_settings(db_url, data_dir, redis_url=REDIS_URL, query_cache_seconds=30)
+    async with running_stack(settings) as s:
+        other = build_container(settings)
+        await other.start()
+        try:
+            trade = await s.client.pay(
+                out_order_no=order_no("X"), pay_type="alipay.qr", amount=100, subject="X"
+            )
+            ref = TradeRef(trade_no=trade["trade_no"])
+            assert (await other.queries.query("demo", ref))["state"] == "pending"  # cached there now
+            await s.client.close(trade_no=trade["trade_no"])  # changed through the first process
+
+            async def seen_closed() -> bool:
+                return (await other.queries.query("demo", ref))["state"] == "closed"
+
+            await eventually(seen_closed, within=2.0)
+        finally:
+            await other.aclose()

@@ -54,10 +54,11 @@ class TradeQueries:
             cached = self._cache.get(key)
             if cached is not None and cached["app_id"] == app_id:
                 return cached
+        read_at = self._cache.now()
         async with self._db.reading() as uow:
             trade = await load_trade(uow, app_id, ref)
             view = trade_view(trade)
             if self._details is not None:
                 view.update(await self._details(uow, trade))
-        self._cache.put(view)
+        self._cache.put(view, read_at)
         return view
