@@ -46,6 +46,7 @@ from paygate.refunds.deciding import RefundDecisions
 from paygate.refunds.querying import RefundQueries
 from paygate.refunds.sending import RefundSender
 from paygate.refunds.syncing import RefundSync
+from paygate.refunds.system import SystemRefunds
 from paygate.refunds.views import refunds_of_trade
 from paygate.repositories import Database
 from paygate.workers.call_log import CallLogWriter
@@ -88,6 +89,7 @@ class Container:
     refund_creator: RefundCreator
     refund_queries: RefundQueries
     refund_decisions: RefundDecisions
+    system_refunds: SystemRefunds
     platform_key: str
     bus: InvalidationBus
     redis: Any = None
@@ -226,6 +228,7 @@ def build_container(settings: Settings) -> Container:
         refund_creator=RefundCreator(db, policy, refund_sender, after_commit),
         refund_queries=RefundQueries(db, refund_sync),
         refund_decisions=RefundDecisions(db, refund_sender, operators, after_commit),
+        system_refunds=SystemRefunds(db, refund_sender, after_commit),
         platform_key=platform_key,
         bus=bus,
         redis=redis,

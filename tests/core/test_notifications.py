@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from paygate.kit.crypto import generate_rsa_key, private_key_pem, rsa_sign
-from paygate.models import ChannelNotification, OutboxMessage, Trade, TradeLog
+from paygate.models import ChannelNotification, ExtraPayment, OutboxMessage, Trade, TradeLog
 from tests.support.helpers import buyer, eventually, order_no, rows
 from tests.support.stack import Stack
 
@@ -133,7 +133,15 @@ async def test_payment_after_close_is_recorded_for_refund_not_applied(stack: Sta
     assert (await post(stack, row, late_paid)).text == "success"
     assert await state(stack, trade["trade_no"]) == "closed"
     topics = [m.topic for m in await rows(stack, OutboxMessage, OutboxMessage.aggregate == trade["trade_no"])]
-    assert "trade.paid_after_closed" in topics
+    assert "trade.paid_after_close" in topics
+    [extra] = await rows(stack, ExtraPayment, ExtraPayment.trade_id == row.id)
+    assert (
+        extra.kind == "paid_after_close" and extra.amount == row.amount and extra.attempt_no == row.attempt_no
+    )
+    # the same late payment reported again is the same extra payment
+    again = sign_notification(success_params(stack, row, notify_id="late-paid-2"), sandbox_key(stack))
+    assert (await post(stack, row, again)).text == "success"
+    assert len(await rows(stack, ExtraPayment, ExtraPayment.trade_id == row.id)) == 1
 
 
 async def test_duplicated_and_dropped_sandbox_notifications_converge(stack: Stack) -> None:

@@ -83,7 +83,7 @@ async def test_pay_is_idempotent_on_the_order_number(stack: Stack) -> None:
         await stack.client.pay(out_order_no=order, pay_type="alipay.qr", amount=501, subject="A")
     assert err.value.error == "ORDER_MISMATCH" and err.value.http_status == 409
     with pytest.raises(PaygateAPIError) as err:
-        await stack.client.pay(out_order_no=order, pay_type="alipay.page", amount=500, subject="A")
+        await stack.client.pay(out_order_no=order, pay_type="alipay.page", amount=499, subject="A")
     assert err.value.error == "ORDER_MISMATCH"
     assert await count(stack, Trade, Trade.out_order_no == order) == 1
 

@@ -89,6 +89,9 @@ class TradeData(BaseModel):
     paid_amount: int | None = None
     refunded_amount: int = Field(0, description="Refunds that succeeded, in minor units.")
     refund_status: str = Field("none", description="none | partially_refunded | fully_refunded")
+    extra_paid_amount: int = Field(
+        0, description="Payments beyond the one the trade kept (after its close, or a second one); refunded."
+    )
     channel_trade_no: str | None = None
     expire_at: str | None = None
     paid_at: str | None = None

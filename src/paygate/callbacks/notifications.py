@@ -113,9 +113,9 @@ class ChannelNotifications:
         found = await uow.trades.by_attempt(note.attempt_no) if note.attempt_no else None
         if found is None:
             raise _Mismatch(f"no trade for attempt {note.attempt_no!r}")
-        trade, _ = found
-        if trade.channel_account_id != account.id or trade.channel != channel:
-            raise _Mismatch("the notification came through another account than the trade's")
+        trade, attempt = found
+        if attempt.channel_account_id != account.id or attempt.channel != channel:
+            raise _Mismatch("the notification came through another account than the attempt's")
         row.trade_id = trade.id
         if not await uow.inbox.claim(row):
             metrics.NOTIFICATIONS.labels(channel, "duplicate").inc()
@@ -133,7 +133,12 @@ class ChannelNotifications:
             event,
             source=Source.NOTIFY,
             exchange={"notification": mask(dict(note.payload)), "channel_status": note.channel_status},
-            facts=Facts(note.channel_trade_no, note.amount.minor if note.amount else None, note.occurred_at),
+            facts=Facts(
+                note.channel_trade_no,
+                note.amount.minor if note.amount else None,
+                note.occurred_at,
+                attempt_no=note.attempt_no,
+            ),
         )
         return (NotificationKind.PAYMENT, trade_view(trade)) if changed else None
 

@@ -6,7 +6,7 @@ from paygate.models.channels import ChannelAccountRow
 from paygate.models.logs import CallLog, ChannelNotification, TradeLog
 from paygate.models.messaging import OutboxMessage, RequestNonce
 from paygate.models.operators import Operator, OperatorAction
-from paygate.models.trades import ChannelAttempt, Refund, Trade
+from paygate.models.trades import ChannelAttempt, ExtraPayment, Refund, Trade
 
 __all__ = [
     "App",
@@ -15,6 +15,7 @@ __all__ = [
     "ChannelAccountRow",
     "ChannelAttempt",
     "ChannelNotification",
+    "ExtraPayment",
     "Operator",
     "OperatorAction",
     "OutboxMessage",

@@ -51,7 +51,13 @@ class Trade(Base):
     #: sum that may never exceed ``paid_amount`` (R-REF-1); changed by one conditional UPDATE
     refund_reserved: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     channel_trade_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    attempt_no: Mapped[str] = mapped_column(String(32))
+    attempt_no: Mapped[str] = mapped_column(String(32))  # the latest attempt (the payer may switch)
+    paid_attempt_no: Mapped[str | None] = mapped_column(String(32), nullable=True)  # the one that paid
+    #: payments beyond the one the trade kept (after its close, or a second one): refunded
+    extra_paid_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    #: when the reliability engine next asks the channel about this open trade (NULL: final)
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    checks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     notify_url: Mapped[str | None] = mapped_column(String(512), nullable=True)
     return_url: Mapped[str | None] = mapped_column(String(512), nullable=True)
     client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -122,7 +128,35 @@ class Refund(Base):
     payout_reference: Mapped[str | None] = mapped_column(String(128), nullable=True)
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: when the reliability engine next asks the channel about this refund (NULL: nothing to ask)
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    checks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now, onupdate=utc_now)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class ExtraPayment(Base):
+    """Money that arrived for a trade beyond the payment it kept (``pay_repeat_transaction``):
+    a payment after the trade was closed or failed (R-PAY-5), or a second payment of a paid
+    trade through another attempt or channel (R-PAY-6). Each is refunded once, by a refund of
+    its own (``refund_no``); ``payment_key`` (attempt and channel trade number) makes the same
+    payment, reported twice, one row."""
+
+    __tablename__ = "extra_payments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    trade_id: Mapped[int] = mapped_column(BigId, ForeignKey("trades.id"), index=True)
+    kind: Mapped[RefundKind] = mapped_column(EnumText(RefundKind, 16))
+    payment_key: Mapped[str] = mapped_column(String(100), unique=True)
+    attempt_no: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(32))
+    channel_account_id: Mapped[int] = mapped_column(BigId, ForeignKey("channel_accounts.id"))
+    channel_trade_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    kept_channel_trade_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    detected_by: Mapped[str] = mapped_column(String(16))
+    refund_no: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)

@@ -1,5 +1,9 @@
-"""Closing an unpaid trade (R-API-1): at the channel first, then here. A trade the channel
-reports paid (or anything else final) is recorded as such and the close is refused."""
+"""Closing an unpaid trade (R-API-1 ``/close``, R-PAY-5 expiry): at the channel first, then
+here. Every attempt that reached a channel is closed there, so none can still be paid; a
+channel that refuses (already paid) is asked what it knows and its answer is recorded — then
+the close is refused. The local close goes through the state machine under the version
+check, so a close and a concurrent success are serialised: exactly one wins, and a success
+that comes later still is a payment after close (refunded, never lost)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from paygate.channels.contract import ChannelBusinessError, ChannelError
 from paygate.channels.gateway import ChannelGateway
 from paygate.domain.trades import TERMINAL, TRADES, TradeEvent, TradeState
 from paygate.kit.errors import ConflictError, ErrorCode, UpstreamError
+from paygate.models import Trade
 from paygate.payments.after_commit import AfterCommit
 from paygate.payments.commands import TradeRef
 from paygate.payments.outcomes import upstream_error
@@ -36,8 +41,12 @@ class TradeCloser:
         self._after_commit = after_commit
 
     async def close(self, app_id: str, ref: TradeRef) -> TradeView:
+        """The app closes its unpaid trade."""
         async with self._db.reading() as uow:
             trade = await load_trade(uow, app_id, ref)
+        return await self.close_trade(trade, source=Source.API)
+
+    async def close_trade(self, trade: Trade, *, source: Source) -> TradeView:
         if trade.state is TradeState.CLOSED:
             return trade_view(trade)
         if trade.state in TERMINAL:
@@ -46,23 +55,32 @@ class TradeCloser:
                 code=ErrorCode.ILLEGAL_STATE,
                 details={"state": trade.state.value},
             )
-        account = await self._accounts.get(trade.channel_account_id)
-        if account is None:
-            raise UpstreamError("the trade's channel account is gone", code=ErrorCode.NO_CHANNEL_ACCOUNT)
-        try:
-            result = await self._gateway.close(account, trade.attempt_no, trade.channel_trade_no)
-        except ChannelBusinessError:
-            # e.g. already paid: find out what the channel knows and record it
-            view = await self._sync.sync(trade, source=Source.CLOSE)
-            if view["state"] != TradeState.CLOSED:
-                raise ConflictError(
-                    f"the trade is {view['state']} at the channel",
-                    code=ErrorCode.ILLEGAL_STATE,
-                    details={"state": view["state"]},
-                ) from None
-            return view
-        except ChannelError as exc:
-            raise upstream_error(exc, trade_view(trade)) from None
+        async with self._db.reading() as uow:
+            attempts = await uow.trades.live_attempts(trade.id)
+        closed_at_channel: dict[str, bool] = {}
+        exchanges = []
+        for attempt in attempts:
+            account = await self._accounts.get(attempt.channel_account_id)
+            if account is None:
+                raise UpstreamError(
+                    "the attempt's channel account is gone", code=ErrorCode.NO_CHANNEL_ACCOUNT
+                )
+            try:
+                result = await self._gateway.close(account, attempt.attempt_no, attempt.channel_trade_no)
+            except ChannelBusinessError:
+                # e.g. already paid: find out what the channel knows and record it
+                view = await self._sync.sync(trade, source=Source.CLOSE)
+                if view["state"] != TradeState.CLOSED:
+                    raise ConflictError(
+                        f"the trade is {view['state']} at the channel",
+                        code=ErrorCode.ILLEGAL_STATE,
+                        details={"state": view["state"]},
+                    ) from None
+                return view
+            except ChannelError as exc:
+                raise upstream_error(exc, trade_view(trade)) from None
+            closed_at_channel[attempt.attempt_no] = result.closed
+            exchanges.append(exchange_json(result.exchange))
 
         async def unit(uow: UnitOfWork) -> tuple[TradeView, bool]:
             fresh = await uow.trades.by_id(trade.id)
@@ -77,8 +95,8 @@ class TradeCloser:
                 uow,
                 fresh,
                 TradeEvent.CLOSED,
-                source=Source.API,
-                exchange=exchange_json(result.exchange, closed_at_channel=result.closed),
+                source=source,
+                exchange={"closed_at_channel": closed_at_channel, "exchanges": exchanges},
             )
             return trade_view(fresh), changed
 

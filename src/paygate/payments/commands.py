@@ -27,9 +27,10 @@ class PayCommand:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def fingerprint(self) -> str:
-        """What makes two pay requests for one order "the same": amount, currency and pay
-        type. A repeat that differs in these is refused (ORDER_MISMATCH)."""
-        core = {"amount": self.amount, "currency": self.currency, "pay_type": self.pay_type}
+        """What makes two pay requests for one order "the same" payment: amount and currency.
+        A repeat that differs in these is refused (ORDER_MISMATCH); one with another pay type
+        is the payer switching method (a new attempt of the same trade)."""
+        core = {"amount": self.amount, "currency": self.currency}
         return hashlib.sha256(json.dumps(core, sort_keys=True).encode()).hexdigest()
 
 

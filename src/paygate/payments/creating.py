@@ -69,7 +69,7 @@ class PaymentCreator:
         pay_type = self._check(app, cmd)
         async with self._locks.hold(f"pay:{app.app_id}:{cmd.out_order_no}") as held:
             if not held:  # another process is creating this order right now
-                return await self._after_collision(app, cmd, pay_type, may_redrive=False)
+                return await self._after_collision(app, cmd, pay_type, may_send=False)
             account = await self._router.route(app, pay_type)
             request = self._request(cmd, pay_type, account)
             try:
@@ -82,7 +82,7 @@ class PaymentCreator:
                 inserted = await self._insert(app, cmd, pay_type, account, request)
                 view = None if inserted is None else await self._call_create(*inserted, account, request)
             if view is None:
-                return await self._after_collision(app, cmd, pay_type, may_redrive=True)
+                return await self._after_collision(app, cmd, pay_type, may_send=True)
             return view
 
     # ------------------------------------------------------------------ building blocks
@@ -177,7 +177,9 @@ class PaymentCreator:
             raise AssertionError(f"a local pay form answered {result.status}")  # adapter contract
         trade = self._new_trade(app, cmd, pay_type, account, request)
         now = utc_now()
-        step = apply_event(trade, TradeEvent.ACCEPTED, Facts(result.channel_trade_no), now)
+        step = apply_event(
+            trade, TradeEvent.ACCEPTED, Facts(result.channel_trade_no, attempt_no=request.attempt_no), now
+        )
         action = result.action.to_dict()
         attempt = ChannelAttempt(
             attempt_no=request.attempt_no,
@@ -229,7 +231,18 @@ class PaymentCreator:
             result = await self._gateway.create(account, request)
         except ChannelError as exc:
             error = exc
-        outcome = create_outcome(result, error)
+        return await self._record_answer(trade, attempt, request, result, error)
+
+    async def _record_answer(
+        self,
+        trade: Trade,
+        attempt: ChannelAttempt,
+        request: CreatePayment,
+        result: CreateResult | None,
+        error: ChannelError | None,
+    ) -> TradeView:
+        """Apply the channel's answer to a create (or its failure) in a second transaction."""
+        outcome = create_outcome(result, error, request.attempt_no)
         rounds = 0
 
         async def unit(uow: UnitOfWork) -> tuple[TradeView, bool]:
@@ -268,74 +281,95 @@ class PaymentCreator:
     # ------------------------------------------------------------------ repeats
 
     async def _after_collision(
-        self, app: AppContext, cmd: PayCommand, pay_type: PayType, *, may_redrive: bool
+        self, app: AppContext, cmd: PayCommand, pay_type: PayType, *, may_send: bool
     ) -> TradeView:
-        existing = await self._existing(app, cmd)
-        if isinstance(existing, Trade):
-            if not may_redrive:
-                raise ConflictError(code=ErrorCode.TRADE_IN_PROGRESS)
-            return await self._redrive(existing, app, pay_type, cmd)
-        if existing is None:
-            raise ConflictError(code=ErrorCode.TRADE_IN_PROGRESS)
-        return existing
-
-    async def _existing(self, app: AppContext, cmd: PayCommand) -> TradeView | Trade | None:
-        """The view of the order's trade; the trade itself when its last attempt never
-        reached the channel (so the caller may send a new attempt); None if no trade."""
+        """The order's trade exists: return it, or send it a new attempt when the payer
+        switched pay type or the last attempt never reached the channel."""
         async with self._db.reading() as uow:
             trade = await uow.trades.by_order(app.app_id, cmd.out_order_no)
-            if trade is None:
-                return None
-            if trade.fingerprint != cmd.fingerprint():
-                raise ConflictError(
-                    "out_order_no was already used with a different amount, currency or pay type",
-                    code=ErrorCode.ORDER_MISMATCH,
-                    details={"trade_no": trade.trade_no},
-                )
-            attempt = await uow.trades.attempt(trade.attempt_no)
-        if (
+            attempt = await uow.trades.attempt(trade.attempt_no) if trade else None
+        if trade is None:
+            raise ConflictError(code=ErrorCode.TRADE_IN_PROGRESS)
+        if trade.amount != cmd.amount or trade.currency != cmd.currency:
+            raise ConflictError(
+                "out_order_no was already used with a different amount or currency",
+                code=ErrorCode.ORDER_MISMATCH,
+                details={"trade_no": trade.trade_no},
+            )
+        open_ = trade.state in (TradeState.CREATED, TradeState.PENDING, TradeState.UNKNOWN)
+        switched = cmd.pay_type != trade.pay_type
+        never_sent = (
             trade.state is TradeState.CREATED
             and attempt is not None
             and attempt.status is AttemptStatus.NOT_SENT
-        ):
-            return trade
+        )
+        if open_ and (switched or never_sent):
+            if not may_send:  # another process holds the order's lock
+                raise ConflictError(code=ErrorCode.TRADE_IN_PROGRESS, details={"trade_no": trade.trade_no})
+            return await self._new_attempt(trade, app, pay_type, cmd)
         if trade.state is TradeState.CREATED and (attempt is None or attempt.action is None):
             raise ConflictError(code=ErrorCode.TRADE_IN_PROGRESS, details={"trade_no": trade.trade_no})
-        return trade_view(trade, attempt.action if attempt else None)
+        same_form = not switched and attempt is not None
+        return trade_view(trade, attempt.action if same_form and attempt else None)
 
-    async def _redrive(self, trade: Trade, app: AppContext, pay_type: PayType, cmd: PayCommand) -> TradeView:
-        """Send a new attempt for a trade whose previous one never reached the channel."""
+    async def _new_attempt(
+        self, trade: Trade, app: AppContext, pay_type: PayType, cmd: PayCommand
+    ) -> TradeView:
+        """Send the trade a new attempt with ``pay_type``: its previous attempts stay open at
+        their channels until the trade ends, and a second payment through one of them is a
+        repeat payment (refunded, R-PAY-6)."""
         if trade.expire_at <= utc_now():
             raise ConflictError(code=ErrorCode.TRADE_EXPIRED, details={"trade_no": trade.trade_no})
         account = await self._router.route(app, pay_type)
-
-        async def unit(uow: UnitOfWork) -> tuple[Trade, ChannelAttempt]:
-            fresh = await uow.trades.by_id(trade.id)
-            assert fresh is not None
-            fresh.attempt_no = new_attempt_no(fresh.trade_no, await uow.trades.count_attempts(fresh.id) + 1)
-            fresh.channel_account_id = account.id
-            attempt = ChannelAttempt(
-                attempt_no=fresh.attempt_no,
-                trade_id=fresh.id,
-                channel=fresh.channel,
-                channel_account_id=account.id,
-                status=AttemptStatus.SENT,
-            )
-            uow.trades.add_attempt(attempt)
-            await uow.flush()
-            return fresh, attempt
-
-        fresh, attempt = await self._db.run(unit)
+        async with self._db.reading() as uow:
+            seq = await uow.trades.count_attempts(trade.id) + 1
         request = CreatePayment(
-            attempt_no=fresh.attempt_no,
-            trade_no=fresh.trade_no,
+            attempt_no=new_attempt_no(trade.trade_no, seq),
+            trade_no=trade.trade_no,
             method=pay_type.method,
-            amount=Money(fresh.amount, fresh.currency),
-            subject=fresh.subject,
-            expire_at=fresh.expire_at,
-            description=fresh.description or "",
-            client_ip=fresh.client_ip or "",
+            amount=Money(trade.amount, trade.currency),
+            subject=trade.subject,
+            expire_at=trade.expire_at,
+            description=trade.description or "",
+            client_ip=cmd.client_ip or trade.client_ip or "",
             return_url=account.return_url,
             extra=cmd.extra,
         )
+        try:
+            self._gateway.validate(pay_type, request)
+        except ValueError as exc:
+            raise RequestError(str(exc), code=ErrorCode.CHANNEL_VALIDATION) from None
+        local: CreateResult | None = None
+        if self._gateway.is_local(pay_type):
+            try:  # sign first: nothing is written when the pay data cannot be made
+                local = await self._gateway.create(account, request)
+            except ChannelError as exc:
+                code = ErrorCode.CHANNEL_UNAVAILABLE if exc.retryable else ErrorCode.CHANNEL_ERROR
+                raise UpstreamError(exc.message, code=code, retryable=exc.retryable) from None
+
+        async def unit(uow: UnitOfWork) -> tuple[Trade, ChannelAttempt] | None:
+            fresh = await uow.trades.by_id(trade.id)
+            assert fresh is not None
+            if fresh.state not in (TradeState.CREATED, TradeState.PENDING, TradeState.UNKNOWN):
+                return None  # it ended meanwhile
+            fresh.attempt_no, fresh.pay_type = request.attempt_no, cmd.pay_type
+            fresh.channel, fresh.channel_account_id = pay_type.channel, account.id
+            attempt = ChannelAttempt(
+                attempt_no=request.attempt_no,
+                trade_id=fresh.id,
+                channel=pay_type.channel,
+                channel_account_id=account.id,
+                status=AttemptStatus.SENT,
+            )
+            if not await uow.insert_unique(attempt):
+                return None  # the same attempt is being made concurrently
+            await uow.flush()
+            return fresh, attempt
+
+        made = await self._db.run(unit)
+        if made is None:
+            raise ConflictError(code=ErrorCode.TRADE_IN_PROGRESS, details={"trade_no": trade.trade_no})
+        fresh, attempt = made
+        if local is not None:
+            return await self._record_answer(fresh, attempt, request, local, None)
         return await self._call_create(fresh, attempt, account, request)

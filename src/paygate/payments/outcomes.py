@@ -50,12 +50,13 @@ class CreateOutcome:
     channel_trade_no: str | None = None
 
 
-def create_outcome(result: CreateResult | None, error: ChannelError | None) -> CreateOutcome:
+def create_outcome(result: CreateResult | None, error: ChannelError | None, attempt_no: str) -> CreateOutcome:
     if result is not None:
         facts = Facts(
             channel_trade_no=result.channel_trade_no,
             paid_amount=result.paid_amount.minor if result.paid_amount else None,
             paid_at=result.paid_at,
+            attempt_no=attempt_no,
         )
         return CreateOutcome(
             AttemptStatus.ACCEPTED,

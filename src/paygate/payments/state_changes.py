@@ -12,7 +12,6 @@ with an alert and an outbox message asking for follow-up (R-PAY-5).
 from __future__ import annotations
 
 import dataclasses
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -22,11 +21,12 @@ import structlog
 
 from paygate.channels.contract import Exchange
 from paygate.domain.machine import IllegalTransition, Transition
+from paygate.domain.refunds import RefundKind
 from paygate.domain.trades import TERMINAL, TRADES, TradeEvent, TradeState
 from paygate.kit import metrics
 from paygate.kit.clock import utc_now
 from paygate.kit.masking import mask
-from paygate.models import OutboxMessage, Trade, TradeLog
+from paygate.models import ExtraPayment, OutboxMessage, Trade, TradeLog
 from paygate.repositories import UnitOfWork
 
 __all__ = ["NO_FACTS", "Facts", "Source", "apply_event", "exchange_json", "log_row", "record_event"]
@@ -48,11 +48,12 @@ class Source(StrEnum):
 
 @dataclass(frozen=True)
 class Facts:
-    """What the channel said along with an event."""
+    """What the channel said along with an event (``attempt_no``: which attempt it is about)."""
 
     channel_trade_no: str | None = None
     paid_amount: int | None = None
     paid_at: datetime | None = None
+    attempt_no: str | None = None
 
 
 NO_FACTS = Facts()
@@ -85,8 +86,11 @@ def apply_event(trade: Trade, event: TradeEvent, facts: Facts, now: datetime) ->
         # money is counted here, once: the table allows entering SUCCEEDED once
         trade.paid_amount = facts.paid_amount if facts.paid_amount is not None else trade.amount
         trade.paid_at = facts.paid_at or now
+        trade.paid_attempt_no = facts.attempt_no or trade.attempt_no
     elif step.after is TradeState.CLOSED:
         trade.closed_at = now
+    if step.after in TERMINAL:
+        trade.next_check_at = None  # nothing left to ask the channel
     return step
 
 
@@ -122,10 +126,16 @@ async def record_event(
     """Apply ``event`` to a stored trade, with its log row and announcements. True when the
     state changed; False for an acknowledged repeat or a refused event (recorded)."""
     now = utc_now()
+    if event is TradeEvent.PAID and _another_payment(trade, facts):
+        # a second payment of a paid trade (R-PAY-6): the trade keeps the first one
+        await _record_extra_payment(uow, trade, RefundKind.REPEAT_PAYMENT, facts, source, exchange, now)
+        return False
     try:
         step = apply_event(trade, event, facts, now)
     except IllegalTransition as exc:
         _record_refusal(uow, trade, exc, source, exchange, now)
+        if exc.event == TradeEvent.PAID:  # money for a closed or failed trade (R-PAY-5)
+            await _record_extra_payment(uow, trade, RefundKind.PAID_AFTER_CLOSE, facts, source, exchange, now)
         return False
     if not step.changed:
         return False
@@ -139,6 +149,104 @@ async def record_event(
         _announce(uow, trade, now)
     metrics.TRADE_TRANSITIONS.labels(trade.channel, step.after.value).inc()
     return True
+
+
+def _another_payment(trade: Trade, facts: Facts) -> bool:
+    """A paid trade hears of a payment that is not the one it kept: another attempt, or the
+    same attempt with another channel trade number (a QR code paid twice)."""
+    if trade.state is not TradeState.SUCCEEDED:
+        return False
+    if facts.attempt_no and trade.paid_attempt_no and facts.attempt_no != trade.paid_attempt_no:
+        return True
+    return bool(
+        facts.channel_trade_no and trade.channel_trade_no and facts.channel_trade_no != trade.channel_trade_no
+    )
+
+
+async def _record_extra_payment(
+    uow: UnitOfWork,
+    trade: Trade,
+    kind: RefundKind,
+    facts: Facts,
+    source: Source,
+    exchange: dict[str, Any] | None,
+    now: datetime,
+) -> None:
+    """Keep the payment (once, however often it is reported) for its refund, tell the app."""
+    attempt_no = facts.attempt_no or trade.attempt_no
+    attempt = await uow.trades.attempt(attempt_no)
+    amount = facts.paid_amount if facts.paid_amount is not None else trade.amount
+    extra = ExtraPayment(
+        trade_id=trade.id,
+        kind=kind,
+        payment_key=f"{attempt_no}:{facts.channel_trade_no or ''}",
+        attempt_no=attempt_no,
+        channel=attempt.channel if attempt else trade.channel,
+        channel_account_id=attempt.channel_account_id if attempt else trade.channel_account_id,
+        channel_trade_no=facts.channel_trade_no,
+        kept_channel_trade_no=trade.channel_trade_no,
+        amount=amount,
+        currency=trade.currency,
+        detected_by=source.value,
+        created_at=now,
+    )
+    if not await uow.trades.add_extra_payment(extra):
+        return  # already known: its refund is on its way
+    trade.extra_paid_amount += amount
+    await uow.trades.save_state(trade)
+    row = log_row(None, kind.value, source, exchange, now, after=trade.state)
+    row.from_state, row.trade_id = trade.state.value, trade.id
+    uow.trades.add_log(row)
+    topic = "trade.paid_after_close" if kind is RefundKind.PAID_AFTER_CLOSE else "trade.repeat_payment"
+    payload = {
+        "event": topic,
+        "trade_no": trade.trade_no,
+        "out_order_no": trade.out_order_no,
+        "app_id": trade.app_id,
+        "state": trade.state.value,
+        "extra_payment": {
+            "amount": amount,
+            "currency": trade.currency,
+            "attempt_no": attempt_no,
+            "channel": extra.channel,
+            "channel_trade_no": facts.channel_trade_no,
+            "kept_channel_trade_no": trade.channel_trade_no,
+        },
+        "occurred_at": now.isoformat(),
+    }
+    for message in _messages(topic, f"{topic}:{extra.payment_key}", trade, payload, now):
+        uow.outbox.add(message)
+    metrics.ALERTS.labels(kind.value, trade.channel).inc()
+    log.warning(f"alert.{kind.value}", trade_no=trade.trade_no, amount=amount, attempt_no=attempt_no)
+
+
+def _messages(
+    topic: str, key: str, trade: Trade, payload: dict[str, Any], now: datetime
+) -> list[OutboxMessage]:
+    out = [
+        OutboxMessage(
+            topic=topic,
+            key=key,
+            aggregate=trade.trade_no,
+            app_id=trade.app_id,
+            payload=payload,
+            available_at=now,
+            created_at=now,
+        )
+    ]
+    if trade.notify_url:
+        out.append(
+            OutboxMessage(
+                topic="app.notify",
+                key=f"app.notify:{key}",
+                aggregate=trade.trade_no,
+                app_id=trade.app_id,
+                payload={**payload, "notify_url": trade.notify_url},
+                available_at=now,
+                created_at=now,
+            )
+        )
+    return out
 
 
 def _announce(uow: UnitOfWork, trade: Trade, now: datetime) -> None:
@@ -156,29 +264,8 @@ def _announce(uow: UnitOfWork, trade: Trade, now: datetime) -> None:
         "channel_trade_no": trade.channel_trade_no,
         "occurred_at": now.isoformat(),
     }
-    uow.outbox.add(
-        OutboxMessage(
-            topic=topic,
-            key=f"{topic}:{trade.trade_no}",
-            aggregate=trade.trade_no,
-            app_id=trade.app_id,
-            payload=payload,
-            available_at=now,
-            created_at=now,
-        )
-    )
-    if trade.notify_url:
-        uow.outbox.add(
-            OutboxMessage(
-                topic="app.notify",
-                key=f"app.notify:{topic}:{trade.trade_no}",
-                aggregate=trade.trade_no,
-                app_id=trade.app_id,
-                payload={**payload, "notify_url": trade.notify_url},
-                available_at=now,
-                created_at=now,
-            )
-        )
+    for message in _messages(topic, f"{topic}:{trade.trade_no}", trade, payload, now):
+        uow.outbox.add(message)
 
 
 def _record_refusal(
@@ -193,19 +280,6 @@ def _record_refusal(
     row.from_state = trade.state.value
     row.trade_id = trade.id
     uow.trades.add_log(row)
-    if error.event == TradeEvent.PAID:
-        topic = f"trade.paid_after_{trade.state.value}"
-        uow.outbox.add(
-            OutboxMessage(
-                topic=topic,
-                key=f"{topic}:{trade.trade_no}:{secrets.token_hex(6)}",
-                aggregate=trade.trade_no,
-                app_id=trade.app_id,
-                payload={"trade_no": trade.trade_no, "state": trade.state.value, "exchange": exchange},
-                available_at=now,
-                created_at=now,
-            )
-        )
     metrics.ALERTS.labels("illegal_transition", trade.channel).inc()
     log.warning(
         "alert.illegal_transition", trade_no=trade.trade_no, state=trade.state.value, refused=str(error.event)

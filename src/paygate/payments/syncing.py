@@ -1,5 +1,10 @@
-"""Asking the channel what became of a trade, and recording a definite answer (R-PAY-9):
-a final status goes through the same state machine as a notification would."""
+"""Asking the channel what became of a trade, and recording a definite answer (R-PAY-9,
+R-NTF-3): a final status goes through the same state machine as a notification would.
+
+A trade may have several attempts (the payer switched pay type, or an attempt was sent again):
+every attempt that reached a channel is asked, newest first, so a payment made through an
+older one is found too — and, when the trade kept another payment, becomes a repeat payment.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from paygate.channels.contract import ChannelError, PaymentStatusResult
 from paygate.channels.gateway import ChannelGateway
 from paygate.domain.trades import TradeEvent
 from paygate.kit.errors import ErrorCode, UpstreamError
-from paygate.models import Trade
+from paygate.models import ChannelAttempt, Trade
 from paygate.payments.after_commit import AfterCommit
 from paygate.payments.outcomes import STATUS_EVENTS, upstream_error
 from paygate.payments.state_changes import Facts, Source, exchange_json, record_event
@@ -32,18 +37,40 @@ class ChannelSync:
         self._after_commit = after_commit
 
     async def sync(self, trade: Trade, *, source: Source) -> TradeView:
-        """Query the channel for ``trade`` and apply a definite answer. A failed query
-        raises the :class:`UpstreamError` the app would see (nothing changes)."""
-        account = await self._accounts.get(trade.channel_account_id)
-        if account is None:
-            raise UpstreamError("the trade's channel account is gone", code=ErrorCode.NO_CHANNEL_ACCOUNT)
-        try:
-            status = await self._gateway.query(account, trade.attempt_no, trade.channel_trade_no)
-        except ChannelError as exc:
-            raise upstream_error(exc, trade_view(trade)) from None
-        return await self._apply_status(trade.id, status, source=source)
+        """Query the channel about every live attempt of ``trade`` and apply definite answers.
+        When no attempt could be asked, raises the :class:`UpstreamError` the app would see
+        (nothing changes)."""
+        async with self._db.reading() as uow:
+            attempts = await uow.trades.live_attempts(trade.id)
+        view = trade_view(trade)
+        failure: UpstreamError | None = None
+        asked = 0
+        for attempt in attempts:
+            try:
+                status = await self.ask(attempt)
+            except ChannelError as exc:
+                failure = failure or upstream_error(exc, view)
+                continue
+            except UpstreamError as exc:
+                failure = failure or exc
+                continue
+            asked += 1
+            view = await self.apply_status(trade.id, attempt, status, source=source)
+        if asked == 0 and failure is not None:
+            raise failure
+        return view
 
-    async def _apply_status(self, trade_id: int, status: PaymentStatusResult, *, source: Source) -> TradeView:
+    async def ask(self, attempt: ChannelAttempt) -> PaymentStatusResult:
+        """The channel's word on one attempt (raises ChannelError, or UpstreamError when the
+        attempt's account is gone)."""
+        account = await self._accounts.get(attempt.channel_account_id)
+        if account is None:
+            raise UpstreamError("the attempt's channel account is gone", code=ErrorCode.NO_CHANNEL_ACCOUNT)
+        return await self._gateway.query(account, attempt.attempt_no, attempt.channel_trade_no)
+
+    async def apply_status(
+        self, trade_id: int, attempt: ChannelAttempt, status: PaymentStatusResult, *, source: Source
+    ) -> TradeView:
         event = STATUS_EVENTS[status.status]
 
         async def unit(uow: UnitOfWork) -> tuple[TradeView, bool]:
@@ -63,6 +90,7 @@ class ChannelSync:
                     status.channel_trade_no,
                     status.amount.minor if status.amount else None,
                     status.paid_at,
+                    attempt_no=attempt.attempt_no,
                 ),
             )
             return trade_view(trade), changed

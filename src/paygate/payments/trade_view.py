@@ -29,6 +29,7 @@ def trade_view(trade: Trade, action: dict[str, Any] | None = None) -> TradeView:
         "paid_amount": trade.paid_amount,
         "refunded_amount": trade.refunded_amount,
         "refund_status": refund_status(trade),
+        "extra_paid_amount": trade.extra_paid_amount,
         "channel_trade_no": trade.channel_trade_no,
         "expire_at": _iso(trade.expire_at),
         "paid_at": _iso(trade.paid_at),

@@ -13,7 +13,7 @@ Who decided, when and why is on the refund and in the audit record; refused atte
 from __future__ import annotations
 
 from paygate.domain.operators import Permission
-from paygate.domain.refunds import RefundEvent, RefundRoute, RefundState
+from paygate.domain.refunds import RefundEvent, RefundKind, RefundRoute, RefundState
 from paygate.kit.clock import utc_now
 from paygate.kit.errors import ConflictError, ErrorCode, NotFoundError, PaygateError, RequestError
 from paygate.kit.ids import new_refund_no
@@ -102,7 +102,8 @@ class RefundDecisions:
                     )
                 trade = await uow.trades.by_id(failed.trade_id)
                 assert trade is not None
-                if not await uow.trades.reserve_refund(trade, failed.amount):
+                business = failed.kind is RefundKind.BUSINESS  # system refunds are their own cap
+                if business and not await uow.trades.reserve_refund(trade, failed.amount):
                     raise ConflictError(
                         "the amount exceeds what is left to refund",
                         code=ErrorCode.REFUND_EXCEEDS_REMAINDER,

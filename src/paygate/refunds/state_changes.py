@@ -16,7 +16,7 @@ from typing import Any, Final
 import structlog
 
 from paygate.domain.machine import IllegalTransition, Transition
-from paygate.domain.refunds import REFUND_TERMINAL, REFUNDS, RefundEvent, RefundState
+from paygate.domain.refunds import REFUND_TERMINAL, REFUNDS, RefundEvent, RefundKind, RefundState
 from paygate.kit import metrics
 from paygate.kit.clock import utc_now
 from paygate.models import OutboxMessage, Refund, Trade, TradeLog
@@ -75,6 +75,7 @@ def apply_refund_event(
         refund.refunded_at = facts.refunded_at or now
     if step.after in REFUND_TERMINAL:
         refund.finished_at = now
+        refund.next_check_at = None  # nothing left to ask the channel
     return step
 
 
@@ -131,7 +132,9 @@ async def record_refund_event(
     row = refund_log(step, event.value, source, exchange, now)
     row.trade_id, row.refund_id = refund.trade_id, refund.id
     uow.trades.add_log(row)
-    if step.after in (RefundState.SUCCEEDED, RefundState.FAILED, RefundState.REJECTED):
+    if refund.kind is RefundKind.BUSINESS and step.after in REFUND_TERMINAL:
+        # a business refund was reserved against the trade's payment; a system refund returns
+        # an extra payment, which is its own cap
         await uow.trades.settle_refund(
             refund.trade_id, refund.amount, refunded=step.after is RefundState.SUCCEEDED
         )

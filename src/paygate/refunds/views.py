@@ -45,6 +45,6 @@ def refund_view(refund: Refund, trade: Trade) -> RefundView:
 
 async def refunds_of_trade(uow: UnitOfWork, trade: Trade) -> dict[str, Any]:
     """The ``refunds`` of a trade's query view (nothing to read when none was ever asked)."""
-    if not trade.refund_reserved and not trade.refunded_amount:
+    if not (trade.refund_reserved or trade.refunded_amount or trade.extra_paid_amount):
         return {"refunds": []}
     return {"refunds": [refund_view(r, trade) for r in await uow.refunds.for_trade(trade.id)]}

@@ -8,8 +8,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from paygate.domain.trades import TradeState
-from paygate.models import ChannelAttempt, Trade, TradeLog
+from paygate.domain.trades import AttemptStatus, TradeState
+from paygate.models import ChannelAttempt, ExtraPayment, Trade, TradeLog
 from paygate.repositories.errors import ConcurrentUpdate
 
 if TYPE_CHECKING:
@@ -53,6 +53,20 @@ class TradeRepository:
             select(ChannelAttempt).where(ChannelAttempt.attempt_no == attempt_no)
         )
         return rows.scalar_one_or_none()
+
+    async def live_attempts(self, trade_id: int) -> list[ChannelAttempt]:
+        """The trade's attempts that reached (or may have reached) a channel, newest first."""
+        rows = await self._session.execute(
+            select(ChannelAttempt)
+            .where(
+                ChannelAttempt.trade_id == trade_id,
+                ChannelAttempt.status.in_(
+                    [AttemptStatus.SENT, AttemptStatus.ACCEPTED, AttemptStatus.UNKNOWN]
+                ),
+            )
+            .order_by(ChannelAttempt.id.desc())
+        )
+        return list(rows.scalars())
 
     async def count_attempts(self, trade_id: int) -> int:
         rows = await self._session.execute(
@@ -98,6 +112,30 @@ class TradeRepository:
 
     def add_log(self, row: TradeLog) -> None:
         self._session.add(row)
+
+    # ------------------------------------------------------------------ extra payments (R-PAY-5/6)
+
+    async def add_extra_payment(self, row: ExtraPayment) -> bool:
+        """Record a payment beyond the one the trade kept; False when it was recorded before."""
+        return await self._uow.insert_if_absent(row)
+
+    async def extra_payments(self, trade_id: int) -> list[ExtraPayment]:
+        rows = await self._session.execute(
+            select(ExtraPayment).where(ExtraPayment.trade_id == trade_id).order_by(ExtraPayment.id)
+        )
+        return list(rows.scalars())
+
+    async def extra_payment(self, extra_id: int) -> ExtraPayment | None:
+        return await self._session.get(ExtraPayment, extra_id)
+
+    async def unrefunded_extra_payments(self, limit: int) -> list[ExtraPayment]:
+        rows = await self._session.execute(
+            select(ExtraPayment)
+            .where(ExtraPayment.refund_no.is_(None))
+            .order_by(ExtraPayment.id)
+            .limit(limit)
+        )
+        return list(rows.scalars())
 
     # ------------------------------------------------------------------ refund money (R-REF-1)
 

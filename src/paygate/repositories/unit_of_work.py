@@ -77,6 +77,16 @@ class UnitOfWork:
             return False
         return True
 
+    async def insert_if_absent(self, row: object) -> bool:
+        """Insert ``row`` in a savepoint: False when it collides with a unique key, and the
+        rest of this unit of work goes on (for facts that may be reported twice)."""
+        try:
+            async with self._session.begin_nested():
+                self._session.add(row)
+        except IntegrityError:
+            return False
+        return True
+
     async def flush(self) -> None:
         """Write pending changes now (the version check runs here)."""
         try:
