@@ -35,12 +35,14 @@ from paygate.kit.locks import LockProvider, NullLocks, RedisLocks
 from paygate.operators.directory import OperatorDirectory
 from paygate.payments.after_commit import AfterCommit
 from paygate.payments.closing import TradeCloser
+from paygate.payments.compensation import TradeChecks
 from paygate.payments.creating import PaymentCreator
 from paygate.payments.query_cache import TradeQueryCache
 from paygate.payments.querying import TradeQueries
 from paygate.payments.routing import Router
 from paygate.payments.syncing import ChannelSync
 from paygate.refunds.approval import ApprovalPolicy, ApprovalRule
+from paygate.refunds.compensation import OpenItemsSweep, RefundChecks
 from paygate.refunds.creating import RefundCreator
 from paygate.refunds.deciding import RefundDecisions
 from paygate.refunds.querying import RefundQueries
@@ -90,6 +92,9 @@ class Container:
     refund_queries: RefundQueries
     refund_decisions: RefundDecisions
     system_refunds: SystemRefunds
+    trade_checks: TradeChecks
+    refund_checks: RefundChecks
+    open_items_sweep: OpenItemsSweep
     platform_key: str
     bus: InvalidationBus
     redis: Any = None
@@ -194,6 +199,7 @@ def build_container(settings: Settings) -> Container:
         max_expire_minutes=settings.max_expire_minutes,
     )
     operators = OperatorDirectory(db)
+    closer = TradeCloser(db, accounts, gateway, sync, after_commit)
     refund_sender = RefundSender(db, accounts, gateway, after_commit)
     refund_sync = RefundSync(db, accounts, gateway, refund_sender)
     policy = ApprovalPolicy([ApprovalRule(**rule.model_dump()) for rule in settings.refund_approval_rules])
@@ -218,7 +224,7 @@ def build_container(settings: Settings) -> Container:
         sync=sync,
         creator=creator,
         queries=TradeQueries(db, cache, sync, details=refunds_of_trade),
-        closer=TradeCloser(db, accounts, gateway, sync, after_commit),
+        closer=closer,
         notifications=ChannelNotifications(db, accounts, gateway, after_commit),
         returns=PayerReturns(db, accounts, gateway, sync),
         call_log=CallLogWriter(db),
@@ -229,6 +235,9 @@ def build_container(settings: Settings) -> Container:
         refund_queries=RefundQueries(db, refund_sync),
         refund_decisions=RefundDecisions(db, refund_sender, operators, after_commit),
         system_refunds=SystemRefunds(db, refund_sender, after_commit),
+        trade_checks=TradeChecks(db, sync, closer, schedules=settings.check_schedules),
+        refund_checks=RefundChecks(db, refund_sync, schedules=settings.check_schedules),
+        open_items_sweep=OpenItemsSweep(db),
         platform_key=platform_key,
         bus=bus,
         redis=redis,

@@ -26,3 +26,8 @@ NOTIFICATIONS = Counter(
 )
 ALERTS = Counter("paygate_alerts_total", "Conditions that need a person", ["kind", "channel"])
 LOG_DROPPED = Counter("paygate_call_log_dropped_total", "Call-log rows dropped (queue full or DB error)")
+COMPENSATION_CHECKS = Counter(
+    "paygate_compensation_checks_total",
+    "Checks of open trades and refunds at the channel",
+    ["kind", "channel"],
+)

@@ -23,6 +23,7 @@ from paygate.channels.contract import ChannelAccount, ChannelError, CreatePaymen
 from paygate.channels.gateway import ChannelGateway
 from paygate.channels.registry import PayType
 from paygate.domain.apps import AppContext
+from paygate.domain.checks import next_check
 from paygate.domain.trades import AttemptStatus, TradeEvent, TradeState
 from paygate.kit.clock import utc_now
 from paygate.kit.errors import ConflictError, ErrorCode, RequestError, UpstreamError
@@ -145,6 +146,7 @@ class PaymentCreator:
             metadata_=cmd.metadata,
             fingerprint=cmd.fingerprint(),
             refunded_amount=0,
+            next_check_at=next_check(utc_now(), 0),  # the reliability engine asks if nothing comes
         )
 
     @staticmethod

@@ -14,6 +14,7 @@ for one trade arrive at once, on every backend.
 from __future__ import annotations
 
 from paygate.domain.apps import AppContext
+from paygate.domain.checks import next_check
 from paygate.domain.refunds import RefundKind, RefundRoute, RefundState
 from paygate.domain.trades import TradeState
 from paygate.kit.clock import utc_now
@@ -105,6 +106,7 @@ class RefundCreator:
             notify_url=cmd.notify_url,
             requested_by=requested_by,
             created_at=now,
+            next_check_at=next_check(now, 0) if state is RefundState.PROCESSING else None,
         )
         request = {"amount": cmd.amount, "reason": cmd.reason, "requested_by": requested_by}
         if hold:

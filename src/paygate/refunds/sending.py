@@ -14,7 +14,7 @@ import structlog
 from paygate.accounts.channel_accounts import ChannelAccounts
 from paygate.channels.contract import ChannelError, RefundRequest, RefundResult
 from paygate.channels.gateway import ChannelGateway
-from paygate.domain.refunds import RefundEvent, RefundState
+from paygate.domain.refunds import RefundEvent
 from paygate.kit import metrics
 from paygate.kit.errors import ErrorCode, NotFoundError, UpstreamError
 from paygate.kit.money import Money
@@ -22,16 +22,13 @@ from paygate.models import Refund
 from paygate.payments.after_commit import AfterCommit
 from paygate.payments.state_changes import Source, exchange_json
 from paygate.refunds.outcomes import RefundOutcome, refund_outcome, refund_upstream_error
-from paygate.refunds.state_changes import record_refund_event
+from paygate.refunds.state_changes import SENDABLE, record_refund_event
 from paygate.refunds.views import RefundView, refund_view
 from paygate.repositories import Database, UnitOfWork
 
-__all__ = ["RefundSender", "check_refund_amount"]
+__all__ = ["SENDABLE", "RefundSender", "check_refund_amount"]
 
 log = structlog.get_logger("paygate.refunds")
-
-#: States in which a refund is (re)sent to the channel.
-SENDABLE = frozenset({RefundState.PROCESSING, RefundState.UNKNOWN})
 
 
 def check_refund_amount(refund: Refund, amount: Money | None) -> bool:

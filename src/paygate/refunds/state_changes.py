@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import structlog
 
+from paygate.domain.checks import next_check
 from paygate.domain.machine import IllegalTransition, Transition
 from paygate.domain.refunds import REFUND_TERMINAL, REFUNDS, RefundEvent, RefundKind, RefundState
 from paygate.kit import metrics
@@ -23,6 +24,9 @@ from paygate.models import OutboxMessage, Refund, Trade, TradeLog
 from paygate.payments.state_changes import Source
 from paygate.refunds.views import refund_view
 from paygate.repositories import UnitOfWork
+
+#: States in which a refund is (re)sent to, and asked about at, the channel.
+SENDABLE: Final = frozenset({RefundState.PROCESSING, RefundState.UNKNOWN})
 
 __all__ = [
     "NO_REFUND_FACTS",
@@ -76,6 +80,8 @@ def apply_refund_event(
     if step.after in REFUND_TERMINAL:
         refund.finished_at = now
         refund.next_check_at = None  # nothing left to ask the channel
+    elif step.after in SENDABLE and refund.next_check_at is None:
+        refund.next_check_at = next_check(now, 0)  # the reliability engine asks if nothing comes
     return step
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import structlog
 
+from paygate.domain.checks import next_check
 from paygate.domain.refunds import RefundRoute, RefundState
 from paygate.kit.clock import utc_now
 from paygate.kit.ids import new_refund_no
@@ -80,6 +81,7 @@ class SystemRefunds:
             notify_url=trade.notify_url,
             requested_by="system",
             created_at=now,
+            next_check_at=next_check(now, 0),
         )
         exchange = {"extra_payment": extra.payment_key, "kind": extra.kind.value}
         logs = [refund_log(None, "requested", Source.SWEEP, exchange, now, initial=refund.state)]

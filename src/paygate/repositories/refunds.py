@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from paygate.repositories.unit_of_work import UnitOfWork
 
 __all__ = ["RefundRepository"]
+
+_ASKABLE = (RefundState.PROCESSING, RefundState.UNKNOWN)
 
 
 class RefundRepository:
@@ -65,6 +67,42 @@ class RefundRepository:
             )
         )
         return int(rows.scalar_one())
+
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[int]:
+        """Refunds whose check is due, claimed for this worker (see TradeRepository.claim_due)."""
+        rows = await self._session.execute(
+            select(Refund.id)
+            .where(Refund.next_check_at <= now)
+            .order_by(Refund.next_check_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids = [int(i) for i in rows.scalars()]
+        if ids:
+            await self._session.execute(
+                update(Refund)
+                .where(Refund.id.in_(ids))
+                .values(next_check_at=lease_until, checks=Refund.checks + 1)
+                .execution_options(synchronize_session=False)
+            )
+        return ids
+
+    async def schedule_check(self, refund_id: int, at: datetime | None) -> None:
+        await self._session.execute(
+            update(Refund)
+            .where(Refund.id == refund_id, Refund.state.in_(_ASKABLE))
+            .values(next_check_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def unscheduled_open(self, now: datetime) -> int:
+        result = await self._session.execute(
+            update(Refund)
+            .where(Refund.next_check_at.is_(None), Refund.state.in_(_ASKABLE))
+            .values(next_check_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     async def insert(self, refund: Refund, logs: list[TradeLog]) -> bool:
         """False when the app's refund number is taken (the unit of work is then

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from paygate.repositories.unit_of_work import UnitOfWork
 
 __all__ = ["TradeRepository"]
+
+_OPEN = (TradeState.CREATED, TradeState.PENDING, TradeState.UNKNOWN)
 
 
 class TradeRepository:
@@ -112,6 +115,48 @@ class TradeRepository:
 
     def add_log(self, row: TradeLog) -> None:
         self._session.add(row)
+
+    # ------------------------------------------------------------------ checks (R-NTF-3, R-NTF-4)
+
+    async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[int]:
+        """Trades whose check is due, claimed for this worker: their ``next_check_at`` moves to
+        ``lease_until`` in this transaction, and rows another worker holds are skipped
+        (``FOR UPDATE SKIP LOCKED`` on PostgreSQL and MariaDB; SQLite has one writer)."""
+        rows = await self._session.execute(
+            select(Trade.id)
+            .where(Trade.next_check_at <= now)
+            .order_by(Trade.next_check_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        ids = [int(i) for i in rows.scalars()]
+        if ids:
+            await self._session.execute(
+                update(Trade)
+                .where(Trade.id.in_(ids))
+                .values(next_check_at=lease_until, checks=Trade.checks + 1)
+                .execution_options(synchronize_session=False)
+            )
+        return ids
+
+    async def schedule_check(self, trade_id: int, at: datetime | None) -> None:
+        """When to ask about the trade next (None: never again — it is final)."""
+        await self._session.execute(
+            update(Trade)
+            .where(Trade.id == trade_id, Trade.state.in_(_OPEN))
+            .values(next_check_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def unscheduled_open(self, now: datetime) -> int:
+        """Open trades with no check planned (rows from before checks existed): due now."""
+        result = await self._session.execute(
+            update(Trade)
+            .where(Trade.next_check_at.is_(None), Trade.state.in_(_OPEN))
+            .values(next_check_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ extra payments (R-PAY-5/6)
 
