@@ -187,3 +187,54 @@ async def test_verified_events_about_nothing_paygate_owns_are_acknowledged(stack
     assert reply.status_code == 200
     [note] = await rows(stack, ChannelNotification, ChannelNotification.notification_id == "evt_other_1")
     assert note.outcome == "ignored" and note.trade_id is None
+
+
+async def test_a_validly_signed_stripe_success_is_confirmed_with_stripe_before_crediting(
+    stack: Stack,
+) -> None:
+    """Stripe's webhook secret is a shared HMAC key: a correctly signed payment_intent.succeeded
+    for an intent Stripe still reports requires_action credits nothing (issue 8, R-SEC-3)."""
+    trade = await stack.client.pay(
+        out_order_no=order_no("SC"),
+        pay_type="stripe.card",
+        amount=5000,
+        currency="USD",
+        subject="x",
+        extra={"payment_method": "pm_card_authenticationRequired"},
+    )
+    row = await trade_row(stack, trade["trade_no"])
+    assert row.state == "pending"
+    event = {
+        "id": "evt_claimed_success",
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "livemode": False,
+        "created": int(time.time()),
+        "data": {
+            "object": {
+                "id": row.channel_trade_no,
+                "object": "payment_intent",
+                "status": "succeeded",
+                "amount": 5000,
+                "amount_received": 5000,
+                "currency": "usd",
+                "metadata": {"attempt_no": row.attempt_no, "trade_no": row.trade_no},
+            }
+        },
+    }
+    payload = json.dumps(event).encode()
+    now = int(time.time())
+    secret = stack.sandbox("stripe").credentials()["webhook_secret"]
+    signature = hmac_sha256_hex(secret.encode(), f"{now}.".encode() + payload)
+    reply = await post(
+        stack,
+        f"/notify/stripe/{row.channel_account_id}",
+        payload,
+        {"Content-Type": "application/json", "Stripe-Signature": f"t={now},v1={signature}"},
+    )
+    assert reply.status_code == 200  # verified and handled: Stripe need not send it again
+    assert (await trade_row(stack, trade["trade_no"])).state == "pending"  # Stripe says requires_action
+    [note] = await rows(
+        stack, ChannelNotification, ChannelNotification.notification_id == "evt_claimed_success"
+    )
+    assert note.outcome == "processed"

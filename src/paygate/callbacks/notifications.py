@@ -11,6 +11,7 @@ failure reply (so a genuine one is re-sent).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -18,10 +19,13 @@ import structlog
 from paygate.accounts.channel_accounts import ChannelAccounts
 from paygate.channels.contract import (
     ChannelAccount,
+    ChannelError,
     Notification,
     NotificationKind,
     NotificationRejected,
     NotifyReply,
+    PaymentStatus,
+    RefundStatus,
 )
 from paygate.channels.gateway import ChannelGateway
 from paygate.domain.inbox import InboxOutcome
@@ -39,6 +43,12 @@ from paygate.repositories import Database, UnitOfWork
 __all__ = ["ChannelNotifications"]
 
 log = structlog.get_logger("paygate.callbacks")
+
+
+def _claims_money(note: Notification) -> bool:
+    if note.kind is NotificationKind.PAYMENT:
+        return note.payment_status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)
+    return note.kind is NotificationKind.REFUND and note.refund_status is RefundStatus.SUCCEEDED
 
 
 class _Mismatch(Exception):
@@ -66,6 +76,12 @@ class ChannelNotifications:
         except NotificationRejected as exc:
             await self._reject(channel, account_id, exc.reason, exc.payload)
             return self._gateway.notify_reply(channel, False)
+        if self._gateway.confirms_notifications(channel) and _claims_money(note):
+            try:
+                note = await self._confirm(account, note)
+            except ChannelError as exc:  # cannot confirm now: the channel will send it again
+                log.warning("notification.unconfirmed", channel=channel, error=type(exc).__name__)
+                return self._gateway.notify_reply(channel, False)
         try:
             changed = await self._db.run(lambda uow: self._process(uow, account, note))
         except (_Mismatch, RefundNotificationMismatch) as exc:
@@ -141,6 +157,24 @@ class ChannelNotifications:
             ),
         )
         return (NotificationKind.PAYMENT, trade_view(trade)) if changed else None
+
+    async def _confirm(self, account: ChannelAccount, note: Notification) -> Notification:
+        """The channel's own word, read back, in place of what the notification claims."""
+        if note.kind is NotificationKind.REFUND and note.refund_no:
+            refund = await self._gateway.query_refund(
+                account, note.refund_no, note.attempt_no, channel_trade_no=note.channel_trade_no
+            )
+            return replace(
+                note, refund_status=refund.status, channel_status=f"confirmed: {refund.channel_status}"
+            )
+        status = await self._gateway.query(account, note.attempt_no, note.channel_trade_no)
+        return replace(
+            note,
+            payment_status=status.status,
+            amount=status.amount or note.amount,
+            channel_trade_no=status.channel_trade_no or note.channel_trade_no,
+            channel_status=f"confirmed: {status.channel_status}",
+        )
 
     @staticmethod
     def _check_amount(trade: Trade, note: Notification) -> None:

@@ -471,6 +471,10 @@ class ChannelAdapter(Protocol):
     methods: frozenset[str]
     #: The secrets and params a channel account of this adapter holds (checked on add).
     account_spec: AccountSpec
+    #: True when notifications are authenticated with a secret the merchant also holds
+    #: (Stripe's webhook secret, an HMAC): the signature proves less than a channel's private
+    #: key would, so a claimed success is read back from the channel before it is credited.
+    confirms_notifications: bool
     #: Pay forms whose ``create_payment`` makes no network call (it signs what the payer
     #: takes to the channel, e.g. Alipay page/wap/app). The service then writes the trade
     #: once, after signing; for every other form it writes the trade before the call.

@@ -49,6 +49,10 @@ class ChannelGateway:
         """The account's circuit breaker is open (calls are refused for now)."""
         return self._guard.is_open(account_id)
 
+    def confirms_notifications(self, channel: str) -> bool:
+        """A claimed success must be read back from the channel before it is credited."""
+        return self._registry.adapter(channel).confirms_notifications
+
     def parse_notification(
         self, account: ChannelAccount, headers: Mapping[str, str], body: bytes
     ) -> Notification:

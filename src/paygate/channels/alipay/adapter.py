@@ -121,6 +121,7 @@ class AlipayAdapter:
     methods: frozenset[str] = frozenset(METHOD_OF_FORM)
     #: pay forms whose create_payment only signs locally (no network call)
     offline_methods: frozenset[str] = frozenset({"page", "wap", "app"})
+    confirms_notifications: bool = False
     account_spec: AccountSpec = AccountSpec(
         secrets=frozenset({"app_private_key", "alipay_public_key"}),
         optional_params=frozenset({"seller_id", "sign_type"}),

@@ -110,6 +110,7 @@ class StripeAdapter:
     methods: frozenset[str] = METHODS
     #: every pay form calls the channel's API (none is signed locally)
     offline_methods: frozenset[str] = frozenset()
+    confirms_notifications: bool = True
     account_spec: AccountSpec = AccountSpec(
         secrets=frozenset({"secret_key", "webhook_secret"}),
         optional_params=frozenset({"statement_descriptor"}),

@@ -117,6 +117,7 @@ class WechatPayAdapter:
     methods: frozenset[str] = PAY_FORMS
     #: every pay form calls the channel's API (none is signed locally)
     offline_methods: frozenset[str] = frozenset()
+    confirms_notifications: bool = False
     account_spec: AccountSpec = AccountSpec(
         secrets=frozenset({"merchant_private_key", "apiv3_key"}),
         params=frozenset({"appid", "merchant_serial_no"}),
