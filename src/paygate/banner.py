@@ -24,6 +24,7 @@ Walk a payment end to end, in another terminal:
   .venv/bin/paygate demo pay --pay-type alipay.qr --amount 1999     # note trade_no, qr_code
   .venv/bin/paygate sandbox pay alipay '<qr_code from above>'       # the buyer pays
   .venv/bin/paygate demo query <trade_no>                           # state: succeeded
+  .venv/bin/paygate demo refund <trade_no> --amount 500             # part of it back
 (or open the qr_code / pay URL in a browser and click Pay)
 
 Other pay types: --pay-type alipay.page|alipay.wap|alipay.app|alipay.jsapi (--buyer-id …)|

@@ -261,3 +261,67 @@ def test_operators_are_added_listed_and_disabled_from_the_cli(env: dict[str, str
     [listed] = run_json(env, "operator", "list")
     assert listed["name"] == "alice" and listed["role"] == "approver" and listed["enabled"] is False
     assert "password" not in json.dumps(listed) and "argon2" not in json.dumps(listed)
+
+
+def test_refunds_and_their_approval_from_the_cli(env: dict[str, str], tmp_path: Path) -> None:
+    """Issue 7: the README's refund step, and an approver deciding a held refund (four eyes)."""
+    env = {**env, "PAYGATE_REFUND_APPROVAL_RULES": '[{"app_id": "*", "above": 1000}]'}
+    run(env, "migrate")
+    run(env, "demo", "seed")
+    for name in ("alice", "bob"):
+        pw = tmp_path / f"{name}.pw"
+        pw.write_text(f"{name}'s long password\n")
+        run(env, "operator", "add", name, "--role", "approver", "--password-file", str(pw))
+    proc = subprocess.Popen(
+        [PAYGATE, "run"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        base = f"http://127.0.0.1:{env['PAYGATE_INTERNAL_PORT']}"
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/health", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        trade = run_json(env, "demo", "pay", "--pay-type", "alipay.qr", "--amount", "1999")
+        run(env, "sandbox", "pay", "alipay", trade["action"]["qr_code"])
+        wait_state(env, trade["trade_no"], "succeeded")
+        small = run_json(env, "demo", "refund", trade["trade_no"], "--amount", "500", "--reason", "one item")
+        assert small["state"] == "succeeded" and small["amount"] == 500
+        assert run_json(env, "demo", "query-refund", small["refund_no"])["state"] == "succeeded"
+        big = run_json(env, "demo", "refund", trade["trade_no"], "--amount", "1499")
+        assert big["state"] == "pending_approval"
+        [queued] = run_json(env, "refund", "list", "--state", "pending_approval")
+        assert queued["refund_no"] == big["refund_no"]
+        bad = run(
+            env,
+            "refund",
+            "approve",
+            big["refund_no"],
+            "--reason",
+            "ok",
+            "--operator",
+            "alice",
+            "--password-file",
+            str(tmp_path / "bob.pw"),
+            check=False,
+        )
+        assert bad.returncode == 2 and "OPERATOR_AUTH" in bad.stderr
+        approved = run_json(
+            env,
+            "refund",
+            "approve",
+            big["refund_no"],
+            "--reason",
+            "receipt seen",
+            "--operator",
+            "alice",
+            "--password-file",
+            str(tmp_path / "alice.pw"),
+        )
+        assert approved["state"] == "succeeded" and approved["decided_by"] == "operator:alice"
+        assert run_json(env, "demo", "query", trade["trade_no"])["refund_status"] == "fully_refunded"
+        assert run(env, "refund", "list", "--state", "nonsense", check=False).returncode == 2
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
