@@ -21,6 +21,7 @@ from paygate.kit.crypto import SecretBox
 from paygate.kit.db import create_engine, create_sessionmaker
 from paygate.kit.keys import platform_private_key
 from paygate.kit.locks import LockProvider, NullLocks, RedisLocks
+from paygate.kit.shutdown import DEFAULT_STEP_SECONDS, stop_within
 from paygate.payments.notify import NotificationService
 from paygate.payments.service import PaymentService
 from paygate.payments.views import TradeCache
@@ -50,12 +51,13 @@ class Container:
         await self.call_log.start()
 
     async def aclose(self) -> None:
+        """Each step bounded (kit.shutdown): a stuck pool or client is abandoned, not awaited for ever."""
         await self.call_log.stop()
-        await self.registry.aclose()
-        await self.http.aclose()
+        await stop_within(self.registry.aclose(), DEFAULT_STEP_SECONDS, "channel adapters")
+        await stop_within(self.http.aclose(), DEFAULT_STEP_SECONDS, "channel HTTP client")
         if self.redis is not None:
-            await self.redis.aclose()
-        await self.engine.dispose()
+            await stop_within(self.redis.aclose(), DEFAULT_STEP_SECONDS, "redis")
+        await stop_within(self.engine.dispose(), DEFAULT_STEP_SECONDS, "database pool")
 
 
 def build_container(settings: Settings) -> Container:

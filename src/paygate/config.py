@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     channel_timeout_seconds: float = 10.0
     breaker_failure_threshold: int = 5
     breaker_reset_seconds: float = 30.0
+    #: ``paygate run`` on SIGTERM/SIGINT: requests in flight get this long to finish, then
+    #: they are cancelled; a second signal stops waiting at once (see docs/operations.md).
+    shutdown_timeout_seconds: float = 10.0
     workers_enabled: bool = True
     log_level: str = "INFO"
     log_json: bool = False

@@ -46,8 +46,8 @@ def run_json(env: dict[str, str], *args: str) -> Any:
     return json.loads(out)
 
 
-@pytest.fixture
-def server(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+def start_paygate(env: dict[str, str]) -> subprocess.Popen[str]:
+    """Migrate, seed and start ``paygate run``; returns once /health answers."""
     run(env, "migrate")
     run(env, "demo", "seed")
     proc = subprocess.Popen(
@@ -63,6 +63,12 @@ def server(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
     else:
         proc.kill()
         raise AssertionError(f"paygate run did not start: {proc.stdout.read() if proc.stdout else ''}")
+    return proc
+
+
+@pytest.fixture
+def server(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    proc = start_paygate(env)
     yield proc
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)

@@ -15,6 +15,7 @@ from paygate.client import PaygateClient
 from paygate.config import Settings
 from paygate.demo import connect_sandboxes, demo_credentials, sandbox_config, seed_demo
 from paygate.sandbox.app import SandboxHost
+from paygate.server import stop_services
 from tests.support.servers import free_port, serve_asgi
 
 
@@ -83,5 +84,4 @@ async def running_stack(settings: Settings) -> AsyncIterator[Stack]:
             finally:
                 await client.aclose()
     finally:
-        await host.stop()
-        await container.aclose()
+        await stop_services(container, host)  # bounded, as in `paygate run`
