@@ -1,9 +1,16 @@
-"""The ``paygate`` command (typer)."""
+"""The ``paygate`` command (typer).
+
+Commands that work on existing data (demo credentials/pay/query, sandbox credentials, app
+create, account add/list) refuse with exit code 2 when the data directory is not initialised,
+rather than quietly making new keys that the running server does not know. ``migrate``,
+``demo seed`` and ``run`` may initialise it. ``paygate info`` says which directory is used.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -30,6 +37,22 @@ def _print(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=None))
 
 
+def _initialised_settings(*, sandbox: bool = False) -> Settings:
+    """The settings, once sure their data directory holds the data this command needs."""
+    settings = load_settings()
+    missing = settings.missing_data(sandbox=sandbox)
+    if missing:
+        typer.echo(
+            f"paygate: no initialised data in {settings.data_dir} (missing: {', '.join(missing)}).\n"
+            "Point PAYGATE_DATA_DIR at the data directory of the paygate you mean (the one "
+            "`paygate run` uses; `paygate info` shows the current one), or initialise this one "
+            "with `paygate migrate` and `paygate demo seed` (`make run` does both).",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return settings
+
+
 async def _with_container(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
     from paygate.bootstrap import build_container
 
@@ -42,12 +65,33 @@ async def _with_container(settings: Settings, fn: Callable[[Any], Awaitable[T]])
 
 @cli.command()
 def migrate() -> None:
-    """Create or upgrade the database schema (Alembic)."""
+    """Create or upgrade the database schema (Alembic); in dev, also make the data
+    directory's master key and platform key if they are missing."""
+    from paygate.kit.keys import platform_private_key
     from paygate.kit.migrate import upgrade_sync
 
     settings = load_settings()
     upgrade_sync(settings.database_url)
-    typer.echo(f"migrated {settings.database_url.split('@')[-1]}")
+    if settings.env != "production":
+        settings.master_key_bytes()
+        platform_private_key(settings)
+    typer.echo(f"migrated {settings.database_url.split('@')[-1]} (data: {settings.data_dir})")
+
+
+@cli.command()
+def info() -> None:
+    """Print the data directory and database in use, and whether they are initialised."""
+    settings = load_settings()
+    missing = settings.missing_data(sandbox=settings.sandbox_enabled)
+    _print(
+        {
+            "data_dir": str(settings.data_dir),
+            "data_dir_from": "PAYGATE_DATA_DIR" if os.environ.get("PAYGATE_DATA_DIR") else "default",
+            "database": settings.database_url.split("@")[-1],
+            "initialised": not missing,
+            "missing": missing,
+        }
+    )
 
 
 @cli.command()
@@ -75,16 +119,23 @@ def demo_seed() -> None:
 @demo_cli.command("credentials")
 def demo_credentials() -> None:
     """Print the demo app's id, secret and API base URL as one JSON object."""
+    _print(asyncio.run(_demo_credentials(_initialised_settings())))
+
+
+async def _demo_credentials(settings: Settings) -> dict[str, Any]:
     from paygate.demo import demo_credentials as creds
 
-    _print(asyncio.run(_with_container(load_settings(), creds)))
+    try:
+        return await _with_container(settings, creds)
+    except RuntimeError as exc:  # not seeded
+        typer.echo(f"paygate: {exc} (data: {settings.data_dir})", err=True)
+        raise typer.Exit(2) from None
 
 
 async def _demo_client(settings: Settings) -> Any:
     from paygate.client import PaygateClient
-    from paygate.demo import demo_credentials as creds
 
-    c = await _with_container(settings, creds)
+    c = await _demo_credentials(settings)
     return PaygateClient(c["api_base"], c["app_id"], secret=c["secret"])
 
 
@@ -106,8 +157,10 @@ def demo_pay(
     """Pay through the internal API as the demo app; prints the trade and its pay data."""
     from paygate.client import PaygateAPIError
 
+    settings = _initialised_settings()
+
     async def go() -> Any:
-        client = await _demo_client(load_settings())
+        client = await _demo_client(settings)
         given = {
             "auth_code": auth_code,
             "buyer_id": buyer_id,
@@ -137,9 +190,10 @@ def demo_pay(
 @demo_cli.command("query")
 def demo_query(trade_no: str, sync: bool = typer.Option(False, help="ask the channel")) -> None:
     """Query a trade as the demo app."""
+    settings = _initialised_settings()
 
     async def go() -> Any:
-        client = await _demo_client(load_settings())
+        client = await _demo_client(settings)
         try:
             return await client.query_trade(trade_no=trade_no, sync=sync)
         finally:
@@ -157,7 +211,7 @@ def sandbox_credentials(channel: str) -> None:
     if channel not in DEFAULT_SANDBOXES:
         typer.echo(f"unknown sandbox {channel!r}; known: {', '.join(DEFAULT_SANDBOXES)}", err=True)
         raise typer.Exit(2)
-    _print(load_sandbox(channel, sandbox_config(load_settings())).credentials())
+    _print(load_sandbox(channel, sandbox_config(_initialised_settings(sandbox=True))).credentials())
 
 
 @sandbox_cli.command("pay")
@@ -197,7 +251,7 @@ def app_create(
     """Register an app; prints its credentials (the HMAC secret is shown only here)."""
     from paygate.provisioning import create_app
 
-    settings = load_settings()
+    settings = _initialised_settings()
     public_key = open(public_key_file).read() if public_key_file else None
 
     async def go(container: Any) -> Any:
@@ -239,6 +293,7 @@ def account_add(
     """Add a channel account; secrets are sealed with the master key and never printed."""
     from paygate.provisioning import add_channel_account
 
+    settings = _initialised_settings()
     secrets, params = _pairs(secret, "--secret"), _pairs(param, "--param")
 
     async def go(container: Any) -> Any:
@@ -263,7 +318,7 @@ def account_add(
             "notify_url": container.codec.notify_url(channel, account_id),
         }
 
-    _print(asyncio.run(_with_container(load_settings(), go)))
+    _print(asyncio.run(_with_container(settings, go)))
 
 
 @account_cli.command("list")
@@ -271,7 +326,7 @@ def account_list() -> None:
     """List channel accounts (secret names only, never their values)."""
     from paygate.provisioning import list_channel_accounts
 
-    _print(asyncio.run(_with_container(load_settings(), list_channel_accounts)))
+    _print(asyncio.run(_with_container(_initialised_settings(), list_channel_accounts)))
 
 
 def main() -> None:
