@@ -12,7 +12,8 @@
 #      pays (+ at most the requests still in flight when wrk stopped), all of them pending;
 #   5. wrk: POST /query/trade over the trades of step 4, warm-up + run, same error check;
 #   6. stops paygate, runs floor.sh with the same duration/connections/workers;
-#   7. prints {"gopay_rps", "gopay_p99_ms", "query_rps", ..., "gopay_vs_floor", machine}.
+#   7. prints {"gopay_rps", "gopay_p99_ms", "query_rps", ..., "gopay_vs_floor",
+#      "gopay_vs_floor_rsa" (against the floor's create + one RSA-2048 signature), machine}.
 # Every process it starts is stopped on exit, failure or interrupt. Only 127.0.0.1 is used.
 #
 # Knobs (environment): BENCH_SECONDS=10 BENCH_CONNECTIONS=32 BENCH_THREADS=2 BENCH_WORKERS=2
@@ -40,7 +41,7 @@ say() { echo "bench: $*" >&2; }
 die() { echo "bench: FAILED: $*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- preconditions
-command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
+command -v wrk >/dev/null || die "wrk (the HTTP load generator) is not installed. It is a Debian package: sudo apt-get install wrk"
 command -v psql >/dev/null || die "psql is not installed (apt-get install postgresql-client)"
 [[ -x $bin/uvicorn && -x $bin/paygate ]] || die "$bin has no paygate/uvicorn: run make install"
 [[ -f $floor ]] || die "floor script not found: $floor"
