@@ -17,7 +17,7 @@
 # Every process it starts is stopped on exit, failure or interrupt. Only 127.0.0.1 is used.
 #
 # Knobs (environment): BENCH_SECONDS=10 BENCH_CONNECTIONS=32 BENCH_THREADS=2 BENCH_WORKERS=2
-#   BENCH_WARMUP=2 BENCH_PORT=18078 BENCH_DB=paygate_bench BENCH_FLOOR=../shared/bench/floor.sh
+#   BENCH_WARMUP=2 BENCH_PORT=18078 BENCH_DB=paygate_bench BENCH_FLOOR=<first shared/bench/floor.sh above>
 #   BENCH_KEEP=1 (keep the work dir)  BENCH_SKIP_FLOOR=1 (A/B experiments only: no floor, so no
 #   gopay_vs_floor; the official figure always runs the floor)  BENCH_PROFILE=1 (after the measured runs: py-spy on one
 #   worker during an extra, unmeasured gopay run, and the per-stage CPU split of
@@ -34,7 +34,17 @@ workers=${BENCH_WORKERS:-2}
 warm=${BENCH_WARMUP:-2}
 port=${BENCH_PORT:-18078}
 db=${BENCH_DB:-paygate_bench}
-floor=${BENCH_FLOOR:-$root/../shared/bench/floor.sh}
+# the floor lives in shared/bench/ beside the checkout, or beside a directory above it (a git
+# worktree under /work/wt/<name> finds /work/shared)
+find_floor() {
+  local d=$root
+  while [[ $d != / ]]; do
+    d=$(dirname "$d")
+    [[ -f $d/shared/bench/floor.sh ]] && { echo "$d/shared/bench/floor.sh"; return; }
+  done
+  echo "$root/../shared/bench/floor.sh"
+}
+floor=${BENCH_FLOOR:-$(find_floor)}
 pg=(psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -qtA)
 
 say() { echo "bench: $*" >&2; }
