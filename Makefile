@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SDK_STAMP := $(VENV)/.sdks
-export PAYGATE_DATA_DIR ?= ./var
+# Absolute, so that commands run from elsewhere use the same data (paygate info shows it).
+export PAYGATE_DATA_DIR ?= $(CURDIR)/var
 
 .PHONY: run test check bench install sdks migrate seed clean
 

@@ -12,11 +12,12 @@
 #      pays (+ at most the requests still in flight when wrk stopped), all of them pending;
 #   5. wrk: POST /query/trade over the trades of step 4, warm-up + run, same error check;
 #   6. stops paygate, runs floor.sh with the same duration/connections/workers;
-#   7. prints {"gopay_rps", "gopay_p99_ms", "query_rps", ..., "gopay_vs_floor", machine}.
+#   7. prints {"gopay_rps", "gopay_p99_ms", "query_rps", ..., "gopay_vs_floor",
+#      "gopay_vs_floor_rsa" (against the floor's create + one RSA-2048 signature), machine}.
 # Every process it starts is stopped on exit, failure or interrupt. Only 127.0.0.1 is used.
 #
 # Knobs (environment): BENCH_SECONDS=10 BENCH_CONNECTIONS=32 BENCH_THREADS=2 BENCH_WORKERS=2
-#   BENCH_WARMUP=2 BENCH_PORT=18078 BENCH_DB=paygate_bench BENCH_FLOOR=../shared/bench/floor.sh
+#   BENCH_WARMUP=2 BENCH_PORT=18078 BENCH_DB=paygate_bench BENCH_FLOOR=<first shared/bench/floor.sh above>
 #   BENCH_KEEP=1 (keep the work dir)  BENCH_SKIP_FLOOR=1 (A/B experiments only: no floor, so no
 #   gopay_vs_floor; the official figure always runs the floor)  BENCH_PROFILE=1 (after the measured runs: py-spy on one
 #   worker during an extra, unmeasured gopay run, and the per-stage CPU split of
@@ -33,14 +34,24 @@ workers=${BENCH_WORKERS:-2}
 warm=${BENCH_WARMUP:-2}
 port=${BENCH_PORT:-18078}
 db=${BENCH_DB:-paygate_bench}
-floor=${BENCH_FLOOR:-$root/../shared/bench/floor.sh}
+# the floor lives in shared/bench/ beside the checkout, or beside a directory above it (a git
+# worktree under /work/wt/<name> finds /work/shared)
+find_floor() {
+  local d=$root
+  while [[ $d != / ]]; do
+    d=$(dirname "$d")
+    [[ -f $d/shared/bench/floor.sh ]] && { echo "$d/shared/bench/floor.sh"; return; }
+  done
+  echo "$root/../shared/bench/floor.sh"
+}
+floor=${BENCH_FLOOR:-$(find_floor)}
 pg=(psql -h 127.0.0.1 -U postgres -v ON_ERROR_STOP=1 -qtA)
 
 say() { echo "bench: $*" >&2; }
 die() { echo "bench: FAILED: $*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- preconditions
-command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk)"
+command -v wrk >/dev/null || die "wrk (the HTTP load generator) is not installed. It is a Debian package: sudo apt-get install wrk"
 command -v psql >/dev/null || die "psql is not installed (apt-get install postgresql-client)"
 [[ -x $bin/uvicorn && -x $bin/paygate ]] || die "$bin has no paygate/uvicorn: run make install"
 [[ -f $floor ]] || die "floor script not found: $floor"

@@ -2,7 +2,9 @@
 
 Database-backed tests take the ``db_url`` fixture, parametrised over SQLite and — when
 reachable — PostgreSQL (127.0.0.1:5432) and MariaDB/MySQL (127.0.0.1:3306). With
-``CI=true`` an unreachable server is a failure, not a skip.
+``CI=true`` an unreachable server is a failure, not a skip: every test that needs a service
+asks :func:`require_service`. Without CI, the run ends with a list of what was skipped and why
+(:func:`pytest_terminal_summary`), so a quiet ``make test`` never hides a missing database.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import base64
 import os
 import socket
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +49,41 @@ def require_service(port: int, name: str) -> None:
     if IN_CI:
         pytest.fail(message + " (CI=true: this test must run)")
     pytest.skip(message)
+
+
+def skipped_by_reason(reports: list[pytest.TestReport]) -> dict[str, Counter[str]]:
+    """Skip reason → test file → how many of its tests were skipped for that reason."""
+    groups: dict[str, Counter[str]] = defaultdict(Counter)
+    for report in reports:
+        if isinstance(report.longrepr, tuple):
+            reason = report.longrepr[2].removeprefix("Skipped: ")
+        else:
+            reason = str(report.longrepr or "no reason given")
+        groups[reason][report.nodeid.split("::")[0]] += 1
+    return groups
+
+
+def _tests(n: int) -> str:
+    return f"{n} test" if n == 1 else f"{n} tests"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """At the end of a run: which tests were skipped, grouped by reason, per file."""
+    reports = [r for r in terminalreporter.stats.get("skipped", []) if isinstance(r, pytest.TestReport)]
+    if not reports:
+        return
+    groups = skipped_by_reason(reports)
+    reasons = "1 reason" if len(groups) == 1 else f"{len(groups)} reasons"
+    terminalreporter.write_sep("=", f"skipped: {_tests(len(reports))}, {reasons}")
+    for reason, files in sorted(groups.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])):
+        terminalreporter.write_line(f"{reason}: {_tests(sum(files.values()))}")
+        for path, n in sorted(files.items()):
+            terminalreporter.write_line(f"    {path} ({n})")
+    if not IN_CI:
+        terminalreporter.write_line(
+            "Start the services (bash scripts/services.sh) to run these; with CI=true a missing "
+            "service fails the run."
+        )
 
 
 async def _recreate_pg() -> None:

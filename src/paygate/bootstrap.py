@@ -7,7 +7,6 @@ factories, ``paygate run`` and the tests.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +31,7 @@ from paygate.kit.db import create_engine, create_sessionmaker
 from paygate.kit.invalidation import InvalidationBus, RedisInvalidationBus
 from paygate.kit.keys import platform_private_key, platform_public_key
 from paygate.kit.locks import LockProvider, NullLocks, RedisLocks
+from paygate.kit.shutdown import DEFAULT_STEP_SECONDS, stop_within
 from paygate.operators.directory import OperatorDirectory
 from paygate.payments.after_commit import AfterCommit
 from paygate.payments.closing import TradeCloser
@@ -54,9 +54,6 @@ from paygate.repositories import Database
 from paygate.workers.call_log import CallLogWriter
 
 __all__ = ["Container", "build_container"]
-
-#: The longest a stop waits for any one part to finish (then it moves on).
-STOP_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass
@@ -104,16 +101,14 @@ class Container:
         await self.bus.start()
 
     async def aclose(self) -> None:
-        """Stop everything, each part within :data:`STOP_TIMEOUT_SECONDS`."""
-        parts = [self.bus.stop(), self.call_log.stop(), self.registry.aclose(), self.http.aclose()]
+        """Each step bounded (kit.shutdown): a stuck pool or client is abandoned, not awaited for ever."""
+        await stop_within(self.bus.stop(), DEFAULT_STEP_SECONDS, "cache invalidation bus")
+        await self.call_log.stop()
+        await stop_within(self.registry.aclose(), DEFAULT_STEP_SECONDS, "channel adapters")
+        await stop_within(self.http.aclose(), DEFAULT_STEP_SECONDS, "channel HTTP client")
         if self.redis is not None:
-            parts.append(self.redis.aclose())
-        for part in parts:
-            try:
-                await asyncio.wait_for(part, STOP_TIMEOUT_SECONDS)
-            except TimeoutError:
-                pass
-        await self.engine.dispose()
+            await stop_within(self.redis.aclose(), DEFAULT_STEP_SECONDS, "redis")
+        await stop_within(self.engine.dispose(), DEFAULT_STEP_SECONDS, "database pool")
 
     def health(self) -> dict[str, Any]:
         """``up``, or ``degraded`` with the reasons (paygate still serves, with less)."""

@@ -1,9 +1,16 @@
-"""The ``paygate`` command (typer)."""
+"""The ``paygate`` command (typer).
+
+Commands that work on existing data (demo, sandbox credentials, app, account, operator,
+refund) refuse with exit code 2 when the data directory is not initialised, rather than
+quietly making new keys that the running server does not know. ``migrate``, ``demo seed`` and
+``run`` may initialise it. ``paygate info`` says which directory is used.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -34,6 +41,22 @@ def _print(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=None))
 
 
+def _initialised_settings(*, sandbox: bool = False) -> Settings:
+    """The settings, once sure their data directory holds the data this command needs."""
+    settings = load_settings()
+    missing = settings.missing_data(sandbox=sandbox)
+    if missing:
+        typer.echo(
+            f"paygate: no initialised data in {settings.data_dir} (missing: {', '.join(missing)}).\n"
+            "Point PAYGATE_DATA_DIR at the data directory of the paygate you mean (the one "
+            "`paygate run` uses; `paygate info` shows the current one), or initialise this one "
+            "with `paygate migrate` and `paygate demo seed` (`make run` does both).",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return settings
+
+
 async def _with_container(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
     from paygate.bootstrap import build_container
 
@@ -46,12 +69,33 @@ async def _with_container(settings: Settings, fn: Callable[[Any], Awaitable[T]])
 
 @cli.command()
 def migrate() -> None:
-    """Create or upgrade the database schema (Alembic)."""
+    """Create or upgrade the database schema (Alembic); in dev, also make the data
+    directory's master key and platform key if they are missing."""
+    from paygate.kit.keys import platform_private_key
     from paygate.migrations.runner import upgrade_sync
 
     settings = load_settings()
     upgrade_sync(settings.database_url)
-    typer.echo(f"migrated {settings.database_url.split('@')[-1]}")
+    if settings.env != "production":
+        settings.master_key_bytes()
+        platform_private_key(settings.data_dir)
+    typer.echo(f"migrated {settings.database_url.split('@')[-1]} (data: {settings.data_dir})")
+
+
+@cli.command()
+def info() -> None:
+    """Print the data directory and database in use, and whether they are initialised."""
+    settings = load_settings()
+    missing = settings.missing_data(sandbox=settings.sandbox_enabled)
+    _print(
+        {
+            "data_dir": str(settings.data_dir),
+            "data_dir_from": "PAYGATE_DATA_DIR" if os.environ.get("PAYGATE_DATA_DIR") else "default",
+            "database": settings.database_url.split("@")[-1],
+            "initialised": not missing,
+            "missing": missing,
+        }
+    )
 
 
 @cli.command()
@@ -78,16 +122,23 @@ def demo_seed() -> None:
 @demo_cli.command("credentials")
 def demo_credentials() -> None:
     """Print the demo app's id, secret and API base URL as one JSON object."""
+    _print(asyncio.run(_demo_credentials(_initialised_settings())))
+
+
+async def _demo_credentials(settings: Settings) -> dict[str, Any]:
     from paygate.demo import demo_credentials as creds
 
-    _print(asyncio.run(_with_container(load_settings(), creds)))
+    try:
+        return await _with_container(settings, creds)
+    except RuntimeError as exc:  # not seeded
+        typer.echo(f"paygate: {exc} (data: {settings.data_dir})", err=True)
+        raise typer.Exit(2) from None
 
 
 async def _demo_client(settings: Settings) -> Any:
-    from paygate.demo import demo_credentials as creds
     from paygate.sdk import PaygateClient
 
-    c = await _with_container(settings, creds)
+    c = await _demo_credentials(settings)
     return PaygateClient(c["api_base"], c["app_id"], secret=c["secret"])
 
 
@@ -109,8 +160,10 @@ def demo_pay(
     """Pay through the internal API as the demo app; prints the trade and its pay data."""
     from paygate.sdk import PaygateAPIError
 
+    settings = _initialised_settings()
+
     async def go() -> Any:
-        client = await _demo_client(load_settings())
+        client = await _demo_client(settings)
         given = {
             "auth_code": auth_code,
             "buyer_id": buyer_id,
@@ -141,8 +194,10 @@ def demo_pay(
 def demo_query(trade_no: str, sync: bool = typer.Option(False, help="ask the channel")) -> None:
     """Query a trade as the demo app."""
 
+    settings = _initialised_settings()
+
     async def go() -> Any:
-        client = await _demo_client(load_settings())
+        client = await _demo_client(settings)
         try:
             return await client.query_trade(trade_no=trade_no, sync=sync)
         finally:
@@ -163,8 +218,10 @@ def demo_refund(
     """Refund (part of) a paid trade as the demo app."""
     from paygate.sdk import PaygateAPIError
 
+    settings = _initialised_settings()
+
     async def go() -> Any:
-        client = await _demo_client(load_settings())
+        client = await _demo_client(settings)
         fields = {"reason": reason} if reason else {}
         try:
             return await client.refund(
@@ -185,8 +242,10 @@ def demo_refund(
 def demo_query_refund(refund_no: str, sync: bool = typer.Option(False, help="ask the channel")) -> None:
     """Query a refund as the demo app."""
 
+    settings = _initialised_settings()
+
     async def go() -> Any:
-        client = await _demo_client(load_settings())
+        client = await _demo_client(settings)
         try:
             return await client.query_refund(refund_no=refund_no, sync=sync)
         finally:
@@ -202,7 +261,7 @@ def sandbox_credentials(channel: str) -> None:
     from paygate.demo import sandbox_config
     from paygate.sandbox.app import load_sandbox
 
-    settings = load_settings()
+    settings = _initialised_settings(sandbox=True)
     classes = catalog.sandbox_classes(settings.channels)
     if channel not in classes:
         typer.echo(f"unknown sandbox {channel!r}; known: {', '.join(classes)}", err=True)
@@ -245,7 +304,7 @@ def app_create(
     notify_url: str = typer.Option(""),
 ) -> None:
     """Register an app; prints its credentials (the HMAC secret is shown only here)."""
-    settings = load_settings()
+    settings = _initialised_settings()
     public_key = open(public_key_file).read() if public_key_file else None
 
     async def go(container: Any) -> Any:
@@ -270,7 +329,7 @@ def app_bind(
         await container.apps.bind(app_id, account_id, priority)
         return {"app_id": app_id, "account_id": account_id, "priority": priority}
 
-    _print(_run_or_refuse(load_settings(), go))
+    _print(_run_or_refuse(_initialised_settings(), go))
 
 
 def _run_or_refuse(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
@@ -338,13 +397,13 @@ def account_add(
             "notify_url": container.accounts.notify_url(channel, account_id),
         }
 
-    _print(_run_or_refuse(load_settings(), go))
+    _print(_run_or_refuse(_initialised_settings(), go))
 
 
 @account_cli.command("list")
 def account_list() -> None:
     """List channel accounts (secret names only, never their values)."""
-    _print(asyncio.run(_with_container(load_settings(), lambda c: c.accounts.describe_all())))
+    _print(asyncio.run(_with_container(_initialised_settings(), lambda c: c.accounts.describe_all())))
 
 
 def _password(password_file: str, *, confirm: bool) -> str:
@@ -373,13 +432,13 @@ def operator_add(
         who = await container.operators.add(name, role, password)
         return {"name": who.name, "role": who.role.value}
 
-    _print(_run_or_refuse(load_settings(), go))
+    _print(_run_or_refuse(_initialised_settings(), go))
 
 
 @operator_cli.command("list")
 def operator_list() -> None:
     """List operators: name, role, enabled, locked, last login (never a credential)."""
-    _print(asyncio.run(_with_container(load_settings(), lambda c: c.operators.describe_all())))
+    _print(asyncio.run(_with_container(_initialised_settings(), lambda c: c.operators.describe_all())))
 
 
 @operator_cli.command("disable")
@@ -390,7 +449,7 @@ def operator_disable(name: str) -> None:
         await container.operators.set_enabled(name, False)
         return {"name": name, "enabled": False}
 
-    _print(_run_or_refuse(load_settings(), go))
+    _print(_run_or_refuse(_initialised_settings(), go))
 
 
 @operator_cli.command("enable")
@@ -401,7 +460,7 @@ def operator_enable(name: str) -> None:
         await container.operators.set_enabled(name, True)
         return {"name": name, "enabled": True}
 
-    _print(_run_or_refuse(load_settings(), go))
+    _print(_run_or_refuse(_initialised_settings(), go))
 
 
 async def _as_operator(container: Any, name: str, password: str) -> Any:
@@ -428,7 +487,7 @@ def refund_list(
         raise typer.Exit(2) from None
     _print(
         _run_or_refuse(
-            load_settings(),
+            _initialised_settings(),
             lambda c: c.refund_queries.listing(state=wanted, app_id=app_id or None, limit=limit),
         )
     )
@@ -439,7 +498,9 @@ def refund_show(refund_no: str) -> None:
     """One refund, as an operator sees it."""
     from paygate.refunds.commands import RefundRef
 
-    _print(_run_or_refuse(load_settings(), lambda c: c.refund_queries.query(None, RefundRef(refund_no))))
+    _print(
+        _run_or_refuse(_initialised_settings(), lambda c: c.refund_queries.query(None, RefundRef(refund_no)))
+    )
 
 
 def _decide(action: str, refund_no: str, operator: str, password_file: str, text: str) -> None:
@@ -455,7 +516,7 @@ def _decide(action: str, refund_no: str, operator: str, password_file: str, text
         }[action]
         return await decide(who, refund_no, text)
 
-    _print(_run_or_refuse(load_settings(), go))
+    _print(_run_or_refuse(_initialised_settings(), go))
 
 
 @refund_cli.command("approve")

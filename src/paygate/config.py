@@ -2,6 +2,9 @@
 
 Every field can be set by environment (``PAYGATE_<FIELD>``, nested with ``__``) or in an
 optional TOML file named by ``PAYGATE_CONFIG_FILE``. Environment wins over the file.
+
+The data directory (dev keys, sandbox keys, the embedded SQLite database) never depends on
+the current directory: ``PAYGATE_DATA_DIR`` if set, else :func:`default_data_dir`.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from sqlalchemy.engine import make_url
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["Settings", "default_data_dir", "load_settings"]
 
 
 class RefundApprovalRuleSetting(BaseModel):
@@ -41,13 +45,31 @@ class RefundApprovalRuleSetting(BaseModel):
         return self
 
 
+def default_data_dir(package_dir: Path | None = None) -> Path:
+    """Where paygate keeps its data when ``PAYGATE_DATA_DIR`` is not set.
+
+    - In a checkout (the package runs from ``<root>/src/paygate``, as with ``pip install -e``,
+      which ``make`` does): ``<root>/var``, the directory ``make run`` uses.
+    - Installed as a package: ``$XDG_DATA_HOME/paygate`` (``~/.local/share/paygate``).
+
+    Never the current directory: ``paygate`` run from elsewhere must find the same keys.
+    """
+    package = (package_dir or Path(__file__).parent).resolve()
+    root = package.parent.parent
+    if package.parent.name == "src" and (root / "pyproject.toml").is_file():
+        return root / "var"
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "paygate"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PAYGATE_", env_nested_delimiter="__", extra="ignore")
 
     env: str = "dev"
-    database_url: str = "sqlite+aiosqlite:///./var/paygate.db"
-    #: Where the embedded database, sandbox keys and the dev master key live.
-    data_dir: Path = Path("./var")
+    #: Default: SQLite in ``data_dir/paygate.db``.
+    database_url: str = ""
+    #: Where the embedded database, sandbox keys and the dev master key live (made absolute).
+    data_dir: Path = Field(default_factory=default_data_dir)
     #: base64 of 32 bytes; encrypts channel keys and app secrets at rest. In dev it is made
     #: once and kept in ``data_dir/master.key``; production must set it.
     master_key: str | None = None
@@ -81,6 +103,9 @@ class Settings(BaseSettings):
     #: R-CH-4 bulkhead: calls in flight per channel account, and how long a call waits for a slot.
     channel_max_in_flight: int = Field(default=32, ge=1)
     channel_queue_seconds: float = Field(default=1.0, ge=0)
+    #: ``paygate run`` on SIGTERM/SIGINT: requests in flight get this long to finish, then
+    #: they are cancelled; a second signal stops waiting at once (see docs/operations.md).
+    shutdown_timeout_seconds: float = 10.0
     workers_enabled: bool = True
     log_level: str = "INFO"
     log_json: bool = False
@@ -100,6 +125,13 @@ class Settings(BaseSettings):
             raise ValueError("sandbox_time_scale must be positive")
         return v
 
+    @model_validator(mode="after")
+    def _locate_data(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'paygate.db'}"
+        return self
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -118,6 +150,32 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database file, if the database is one (not in memory)."""
+        if not self.is_sqlite:
+            return None
+        database = make_url(self.database_url).database
+        return Path(database) if database and database != ":memory:" else None
+
+    def missing_data(self, *, sandbox: bool = False) -> list[str]:
+        """What a command working on existing data would have to create afresh here, i.e.
+        where it would silently start over with new keys: empty when the data directory was
+        initialised (``paygate migrate`` + ``paygate demo seed``, or ``make run``)."""
+        missing: list[str] = []
+        if self.sqlite_file is not None and not self.sqlite_file.is_file():
+            missing.append(f"the database {self.sqlite_file.name}")
+        if not self.master_key and not (self.data_dir / "master.key").is_file():
+            missing.append("master.key")
+        if (
+            not os.environ.get("PAYGATE_PLATFORM_PRIVATE_KEY")
+            and not (self.data_dir / "platform_key.pem").is_file()
+        ):
+            missing.append("platform_key.pem")
+        if sandbox and not (self.data_dir / "sandbox").is_dir():
+            missing.append("the sandbox keys (sandbox/)")
+        return missing
 
     def master_key_bytes(self) -> bytes:
         """The master key; in dev, created once under ``data_dir``."""

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import time
+import typing
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import BaseModel
 
+from paygate.api.schemas import PayRequest, QueryRequest, TradeRefRequest
 from paygate.kit import signing
-from paygate.models import Trade
+from paygate.models import Trade, TradeLog
 from tests.support.helpers import count, order_no
 from tests.support.stack import Stack
 
@@ -191,3 +194,62 @@ async def test_sources_outside_the_allow_list_are_refused(db_url: str, data_dir:
         r = await send(s, json.dumps(GOOD).encode())
         assert r.status_code == 403 and r.json()["error"] == "SOURCE_NOT_ALLOWED"
         assert await count(s, Trade) == 0
+
+
+NUL = "\x00"
+#: per endpoint: a valid body, and each string field of its request model with a NUL in it.
+#: Dicts of strings (extra, metadata) get the NUL in a key and in a value.
+NUL_CASES: dict[str, tuple[type[BaseModel], dict[str, Any], list[tuple[str, Any]]]] = {
+    "/gopay": (
+        PayRequest,
+        GOOD,
+        [
+            ("out_order_no", f"EDGE{NUL}1"),
+            ("pay_type", f"alipay{NUL}.qr"),
+            ("currency", f"CN{NUL}"),
+            ("subject", f"TV{NUL}"),
+            ("description", f"big{NUL}"),
+            ("notify_url", f"https://shop.test/n{NUL}"),
+            ("return_url", f"https://shop.test/r{NUL}"),
+            ("client_ip", f"127.0.0.1{NUL}"),
+            ("extra", {"openid": f"o{NUL}"}),
+            ("extra", {f"openid{NUL}": "o"}),
+            ("metadata", {"k": f"v{NUL}"}),
+            ("metadata", {f"k{NUL}": "v"}),
+        ],
+    ),
+    "/query/trade": (
+        QueryRequest,
+        {"out_order_no": "EDGE-1"},
+        [("trade_no", f"T{NUL}"), ("out_order_no", f"EDGE{NUL}1")],
+    ),
+    "/close": (
+        TradeRefRequest,
+        {"out_order_no": "EDGE-1"},
+        [("trade_no", f"T{NUL}"), ("out_order_no", f"EDGE{NUL}1")],
+    ),
+}
+
+
+def holds_str(annotation: Any) -> bool:
+    return annotation is str or any(holds_str(arg) for arg in typing.get_args(annotation))
+
+
+def string_fields(model: type[BaseModel]) -> set[str]:
+    return {name for name, field in model.model_fields.items() if holds_str(field.annotation)}
+
+
+@pytest.mark.parametrize("path", list(NUL_CASES))
+async def test_a_nul_character_in_any_string_field_is_refused(stack: Stack, path: str) -> None:
+    """PostgreSQL text cannot hold U+0000; every backend refuses it the same way, with 400
+    INVALID_REQUEST naming the field, before anything is written."""
+    model, good, cases = NUL_CASES[path]
+    assert {field for field, _ in cases} == string_fields(model)  # a new string field needs a case
+    for field, value in cases:
+        response = await send(stack, json.dumps({**good, field: value}).encode(), path=path)
+        body = envelope(response)
+        assert response.status_code == 400, (field, response.text)
+        assert body["error"] == "INVALID_REQUEST" and body["msg"].startswith(f"{field}: "), body
+        assert "U+0000" in body["msg"]
+    assert await count(stack, Trade) == 0
+    assert await count(stack, TradeLog) == 0

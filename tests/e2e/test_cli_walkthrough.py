@@ -16,14 +16,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.servers import free_port
+from tests.support.servers import free_port, release_port
 
 PAYGATE = str(Path(sys.executable).parent / "paygate")
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    internal, public, sandbox = free_port(), free_port(), free_port()
+    # `paygate run` (a subprocess) binds these itself
+    internal, public, sandbox = (release_port(free_port()) for _ in range(3))
     return {
         **os.environ,
         "PAYGATE_DATA_DIR": str(tmp_path / "var"),
@@ -46,8 +47,8 @@ def run_json(env: dict[str, str], *args: str) -> Any:
     return json.loads(out)
 
 
-@pytest.fixture
-def server(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+def start_paygate(env: dict[str, str]) -> subprocess.Popen[str]:
+    """Migrate, seed and start ``paygate run``; returns once /health answers."""
     run(env, "migrate")
     run(env, "demo", "seed")
     proc = subprocess.Popen(
@@ -63,6 +64,12 @@ def server(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
     else:
         proc.kill()
         raise AssertionError(f"paygate run did not start: {proc.stdout.read() if proc.stdout else ''}")
+    return proc
+
+
+@pytest.fixture
+def server(env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    proc = start_paygate(env)
     yield proc
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)

@@ -18,7 +18,7 @@ from paygate.models import ChannelAttempt, Trade
 from paygate.sdk import PaygateAPIError
 from tests.conftest import IN_CI
 from tests.support.helpers import eventually, order_no, rows
-from tests.support.servers import free_port
+from tests.support.servers import free_port, release_port
 from tests.support.stack import Stack, running_stack, stack_settings
 
 
@@ -54,7 +54,7 @@ class PrivateRedis:
 
     def __init__(self, binary: str) -> None:
         self.binary = binary
-        self.port = free_port()
+        self.port = release_port(free_port())  # redis-server binds it
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> None:

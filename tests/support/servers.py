@@ -10,20 +10,59 @@ from collections.abc import AsyncIterator
 import uvicorn
 from starlette.types import ASGIApp
 
+from paygate.kit.shutdown import stop_within
+
+#: At exit, requests still in flight get this long before uvicorn cancels them.
+GRACE_SECONDS = 1
+
+
+#: Ports handed out by :func:`free_port`, each still bound by its socket until a test server
+#: takes it over or :func:`release_port` lets it go, so no other process can be given it.
+_RESERVED: dict[int, socket.socket] = {}
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port nobody else can take meanwhile: it stays bound (not listening) until
+    :func:`serve_asgi` serves on that very socket, or :func:`release_port` frees it for a
+    subprocess to bind."""
+    sock = socket.socket()  # no SO_REUSEADDR: nothing else can bind the port while it is held
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
+    _RESERVED[port] = sock
+    return port
+
+
+def release_port(port: int) -> int:
+    """Let a reserved port go (just before a subprocess binds it)."""
+    sock = _RESERVED.pop(port, None)
+    if sock is not None:
+        sock.close()
+    return port
 
 
 @contextlib.asynccontextmanager
 async def serve_asgi(app: ASGIApp, port: int | None = None) -> AsyncIterator[str]:
-    """Serve ``app`` on 127.0.0.1 and yield its base URL (``http://127.0.0.1:PORT``)."""
+    """Serve ``app`` on 127.0.0.1 and yield its base URL (``http://127.0.0.1:PORT``).
+
+    The exit is bounded: requests in flight get :data:`GRACE_SECONDS`, then uvicorn cancels
+    them (without ``timeout_graceful_shutdown`` it waits for ever for them and for their
+    connections); should the server task still not end, it is cancelled too."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    sock = _RESERVED.pop(port, None)
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=GRACE_SECONDS,
+    )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    if sock is not None:  # serve on the reserved socket itself: no window for anyone to take it
+        sock.listen(2048)
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+    else:
+        task = asyncio.create_task(server.serve())
     for _ in range(200):
         if server.started:
             break
@@ -34,4 +73,6 @@ async def serve_asgi(app: ASGIApp, port: int | None = None) -> AsyncIterator[str
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
+        await stop_within(task, GRACE_SECONDS + 5, f"test server on port {port}")
+        if sock is not None:
+            sock.close()

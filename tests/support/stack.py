@@ -15,6 +15,7 @@ from paygate.config import Settings
 from paygate.demo import connect_sandboxes, demo_credentials, sandbox_host, seed_demo
 from paygate.sandbox.app import SandboxHost
 from paygate.sdk import PaygateClient
+from paygate.server import stop_services
 from tests.support.servers import free_port, serve_asgi
 
 
@@ -84,5 +85,4 @@ async def running_stack(settings: Settings, container: Container | None = None) 
             finally:
                 await client.aclose()
     finally:
-        await host.stop()
-        await container.aclose()
+        await stop_services(container, host)  # bounded, as in `paygate run`

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 T = TypeVar("T")
 
@@ -12,7 +13,34 @@ _ORDER_NO = r"^[A-Za-z0-9_\-.:]+$"
 _URL = r"^https?://[^\s]+$"
 
 
-class PayRequest(BaseModel):
+def _holds_nul(value: Any) -> bool:
+    """Whether a string anywhere in ``value`` (nested lists, dict keys and values) holds U+0000."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+class RequestModel(BaseModel):
+    """Base of every request model: no string in it may hold U+0000.
+
+    PostgreSQL's text types cannot store the NUL character (the insert fails, which was a
+    500), and no field of ours has a use for it; so every backend refuses it the same way, on
+    every field, before any other check: 400 ``INVALID_REQUEST`` naming the field.
+    """
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _holds_nul(value):
+            raise PydanticCustomError("nul_character", "must not contain the NUL character (U+0000)")
+        return value
+
+
+class PayRequest(RequestModel):
     """One request model for every channel; the core is ``pay_type`` (channel.form)."""
 
     model_config = ConfigDict(
@@ -51,7 +79,7 @@ class PayRequest(BaseModel):
     metadata: dict[str, str] = Field(default_factory=dict, max_length=20)
 
 
-class TradeRefRequest(BaseModel):
+class TradeRefRequest(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     trade_no: str | None = Field(default=None, max_length=32)

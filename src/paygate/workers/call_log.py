@@ -11,9 +11,13 @@ from typing import Any
 import structlog
 
 from paygate.kit import metrics
+from paygate.kit.shutdown import FORCE_GRACE_SECONDS, stop_within
 from paygate.repositories import Database
 
-__all__ = ["CallLogWriter"]
+__all__ = ["STOP_SECONDS", "CallLogWriter"]
+
+#: What :meth:`CallLogWriter.stop` and :meth:`CallLogWriter.flush` wait at most.
+STOP_SECONDS = 5.0
 
 log = structlog.get_logger("paygate.call_log")
 
@@ -24,11 +28,13 @@ class CallLogWriter:
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=max_queue)
         self._batch = batch
         self._task: asyncio.Task[None] | None = None
-        self._in_flight = 0  # rows taken off the queue and not yet written
+        self._idle = asyncio.Event()  # set: nothing queued, nothing being written
+        self._idle.set()
 
     def submit(self, row: dict[str, Any]) -> None:
         try:
             self._queue.put_nowait(row)
+            self._idle.clear()
         except asyncio.QueueFull:
             metrics.LOG_DROPPED.inc()
 
@@ -36,21 +42,40 @@ class CallLogWriter:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="call-log-writer")
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self._write(self._drain())
+    async def stop(self, seconds: float = STOP_SECONDS) -> None:
+        """Write what is queued (at most ``seconds``), then stop the writer. Rows still
+        unwritten then are counted as dropped."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        task, self._task = self._task, None
+        if task is not None:
+            await self._until_idle(seconds)  # graceful: the writer empties the queue
+            task.cancel()
+            await stop_within(_wait_quietly(task), FORCE_GRACE_SECONDS, "call-log writer")
+        await self._write_within(self._drain_all(), max(deadline - loop.time(), FORCE_GRACE_SECONDS))
 
-    async def flush(self) -> None:
-        """Write everything submitted so far (tests, shutdown)."""
-        await self._write(self._drain())
-        for _ in range(200):
-            if self._in_flight == 0:
-                return
-            await asyncio.sleep(0.01)
+    async def flush(self, seconds: float = STOP_SECONDS) -> None:
+        """Write everything submitted so far, waiting at most ``seconds`` (tests, shutdown)."""
+        if self._task is None or self._task.done():
+            await self._write_within(self._drain_all(), seconds)
+        else:
+            await self._until_idle(seconds)
+
+    async def _until_idle(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._idle.wait()
+
+    async def _write_within(self, rows: list[dict[str, Any]], seconds: float) -> None:
+        if rows and not await stop_within(self._write(rows), seconds, "call-log write"):
+            metrics.LOG_DROPPED.inc(len(rows))
+            log.error("call log rows dropped: the database did not answer in time", count=len(rows))
+
+    def _drain_all(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        while not self._queue.empty():
+            rows.append(self._queue.get_nowait())
+        return rows
 
     def _drain(self) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
@@ -60,13 +85,17 @@ class CallLogWriter:
 
     async def _run(self) -> None:
         while True:
-            first = await self._queue.get()
-            self._in_flight += 1
+            if self._queue.empty():
+                self._idle.set()
+            rows = [await self._queue.get()]
             try:
                 await asyncio.sleep(0.05)  # let a batch gather
-                await self._write([first, *self._drain()])
+                rows += self._drain()
+                await self._write(rows)
+                rows = []
             finally:
-                self._in_flight -= 1
+                if rows:  # cancelled by a forced stop before the batch was written
+                    metrics.LOG_DROPPED.inc(len(rows))
 
     async def _write(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -77,3 +106,8 @@ class CallLogWriter:
         except Exception:
             metrics.LOG_DROPPED.inc(len(rows))
             log.exception("call log rows dropped", count=len(rows))
+
+
+async def _wait_quietly(task: asyncio.Task[None]) -> None:
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

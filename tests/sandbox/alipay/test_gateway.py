@@ -17,7 +17,7 @@ import uvicorn
 from paygate.kit.crypto import generate_rsa_key, private_key_pem, public_key_pem, rsa_sign, rsa_verify
 from paygate.sandbox.alipay.gateway import SIGN_CONTENT_HEADER
 from tests.sandbox.alipay.conftest import Env
-from tests.support.servers import free_port
+from tests.support.servers import free_port, release_port
 
 ENVELOPE = re.compile(r'\{"([a-z_]+_response)":(\{.*\}),"sign":"([A-Za-z0-9+/=]+)"\}', re.S)
 
@@ -237,7 +237,7 @@ class TestCharsets:
 async def serve_h11(app: Any) -> AsyncIterator[int]:
     """Like tests.support.servers.serve_asgi, with h11 (which passes an absolute-form
     target through as the path: the sandbox must route it itself)."""
-    port = free_port()
+    port = release_port(free_port())  # uvicorn binds it itself here
     server = uvicorn.Server(uvicorn.Config(app, port=port, http="h11", log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve())
     for _ in range(500):
