@@ -48,7 +48,7 @@ class Harness:
         parse_error: ErrorParser,
         operations: Collection[str] | None = None,
         refund_outcomes: Collection[str] = (),
-        templates: Path | None = None,
+        templates: Path,
         tz: tzinfo = UTC,
         http: httpx.AsyncClient | None = None,
     ) -> None:
@@ -60,7 +60,7 @@ class Harness:
         self.notifier = Notifier(
             delivery, scheduler=self.scheduler, faults=self.faults, clock=self.clock, http=http, name=name
         )
-        self.pages = Pages(templates) if templates is not None else None
+        self.pages = Pages(templates)
         self._started = False
 
     @property

@@ -1,37 +1,69 @@
-"""Turning a decoded gateway request into an authenticated :class:`Call`.
+"""Alipay's HTTP side: ``/gateway.do`` (the OpenAPI gateway) and how a request becomes an
+authenticated :class:`Call`.
+
+GET or POST; the query string and an urlencoded body are merged (python-alipay-sdk sends
+everything in a GET query, the official SDK POSTs the common parameters in the query and
+``biz_content`` in the body). Every answer is HTTP 200: server methods answer signed JSON,
+client methods (page/wap/app pay) the cashier page or Alipay's HTML error page.
 
 The checks run in the order a merchant meets them at Alipay: method, app, charset,
 format, timestamp, version, signature type, signature, then permissions and the
 ``biz_content`` JSON. Each failure is Alipay's public error (``40001``/``40002``/...).
+Injected faults (latency, errors, timeouts, hangs) apply per OpenAPI method, around
+everything the gateway does for the request.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote
 
-from paygate.sandbox.alipay.amounts import MAX_TOTAL_FEN, MIN_TOTAL_FEN, parse_yuan
-from paygate.sandbox.alipay.clock import BEIJING, parse_time
+from starlette.requests import Request
+from starlette.responses import Response
+
 from paygate.sandbox.alipay.errors import (
     AlipayError,
     business,
+    from_fault,
     insufficient_permissions,
     invalid,
     missing,
 )
 from paygate.sandbox.alipay.keys import MerchantApp
 from paygate.sandbox.alipay.wire import (
+    BEIJING,
+    MAX_TOTAL_FEN,
+    MIN_TOTAL_FEN,
     SIGN_HASHES,
     WireRequest,
+    decode_request,
+    parse_time,
+    parse_yuan,
     request_sign_content,
+    response_body,
+    response_key,
     verify_request,
 )
+from paygate.sandbox.harness import InjectedFault
 
-__all__ = ["API_METHODS", "CLIENT_METHODS", "METHODS", "Call", "authenticate"]
+if TYPE_CHECKING:
+    from paygate.sandbox.alipay.store import AlipayStore
+
+__all__ = [
+    "API_METHODS",
+    "CLIENT_METHODS",
+    "METHODS",
+    "SIGN_CONTENT_HEADER",
+    "Call",
+    "authenticate",
+    "bad_parameter",
+    "gateway_endpoint",
+]
 
 #: Methods answered with a signed JSON response.
 API_METHODS: Final = (
@@ -191,3 +223,66 @@ def authenticate(wire: WireRequest, merchants: Mapping[str, MerchantApp]) -> Cal
     if app.methods is not None and method not in app.methods:
         raise insufficient_permissions()
     return Call(method, app, p, _parse_biz(p.get("biz_content", "")), sign_type, wire.codec)
+
+
+#: On ``isv.invalid-signature`` the sandbox (not Alipay) tells which string it verified.
+SIGN_CONTENT_HEADER: Final = "X-Sandbox-Sign-Content"
+
+
+def _is_form(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "").lower()
+    return content_type == "" or content_type.startswith("application/x-www-form-urlencoded")
+
+
+#: An OpenAPI method's handler: the answer object of a successful call.
+ApiHandler = Callable[["AlipayStore", Call], dict[str, Any]]
+
+
+def _answer(
+    store: AlipayStore, wire: WireRequest, method: str, payload: Mapping[str, Any], debug: str
+) -> Response:
+    key = response_key(method) if method in METHODS else "error_response"
+    hash_name = SIGN_HASHES.get(wire.params.get("sign_type", ""), "SHA256")
+    body = response_body(key, payload, store.identity.alipay_private_key, hash_name, wire.codec)
+    headers = {SIGN_CONTENT_HEADER: quote(debug, safe="=&")} if debug else {}
+    charset = "utf-8" if wire.codec == "utf-8" else "gbk"
+    return Response(body, headers=headers, media_type=f"text/html;charset={charset}")
+
+
+def gateway_endpoint(
+    store: AlipayStore,
+    handlers: Mapping[str, ApiHandler],
+    cashier: Callable[[Call], Response],
+    error_page: Callable[[AlipayError], Response],
+) -> Callable[[Request], Awaitable[Response]]:
+    """``handlers`` answer the server methods; ``cashier`` opens a page/wap/app order (the
+    buyer's browser brought it) and ``error_page`` is what a refused one shows."""
+    faults = store.harness.faults
+
+    async def gateway(request: Request) -> Response:
+        body = await request.body() if request.method == "POST" and _is_form(request) else b""
+        wire = decode_request(request.scope.get("query_string", b""), body)
+        method = wire.params.get("method", "")
+
+        async def open_cashier() -> Response:
+            return cashier(authenticate(wire, store.merchants))
+
+        async def call_method() -> dict[str, Any]:
+            call = authenticate(wire, store.merchants)  # refuses an unknown method first
+            return handlers[call.method](store, call)
+
+        if method in CLIENT_METHODS:
+            try:
+                return await faults.around(method, open_cashier)
+            except InjectedFault as fault:
+                return error_page(from_fault(fault.fields))
+            except AlipayError as error:
+                return error_page(error)
+        try:
+            return _answer(store, wire, method, await faults.around(method, call_method), "")
+        except InjectedFault as fault:
+            return _answer(store, wire, method, from_fault(fault.fields).payload(), "")
+        except AlipayError as error:
+            return _answer(store, wire, method, error.payload(), error.debug)
+
+    return gateway

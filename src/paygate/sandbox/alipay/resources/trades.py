@@ -1,5 +1,6 @@
-"""The methods that create orders: precreate (QR), create (JSAPI), pay (barcode), and the
-client-side page/wap/app pay orders the buyer brings to the sandbox.
+"""The trade methods: those that create orders — precreate (QR), create (JSAPI), pay
+(barcode), and the client-side page/wap/app pay orders the buyer brings to the sandbox —
+and those that manage them: query, close, cancel.
 
 Magic barcode auth codes (``alipay.trade.pay``): a real auth code is 16–24 digits
 starting with 25–30. Any such code pays at once, except:
@@ -20,13 +21,11 @@ import re
 from datetime import timedelta
 from typing import Any, Final
 
-from paygate.sandbox.alipay.amounts import format_fen
-from paygate.sandbox.alipay.calls import Call, bad_parameter
-from paygate.sandbox.alipay.clock import format_time
-from paygate.sandbox.alipay.core import AlipayCore
+from paygate.sandbox.alipay.api import Call, bad_parameter
 from paygate.sandbox.alipay.errors import AlipayError, business
-from paygate.sandbox.alipay.ids import new_cashier_token, new_qr_token
-from paygate.sandbox.alipay.trades import PRODUCT_CODES, Trade
+from paygate.sandbox.alipay.state import PRODUCT_CODES, Trade, new_cashier_token, new_qr_token
+from paygate.sandbox.alipay.store import AlipayStore
+from paygate.sandbox.alipay.wire import format_fen, format_time
 
 __all__ = [
     "AUTH_CODE_EXPIRED",
@@ -34,10 +33,13 @@ __all__ = [
     "AUTH_CODE_SUCCESS",
     "AUTH_CODE_WAIT_BUYER",
     "barcode_pay",
+    "cancel",
+    "close",
     "create",
     "open_client_order",
     "paid_fields",
     "precreate",
+    "query",
 ]
 
 AUTH_CODE_SUCCESS: Final = "286200000000000001"
@@ -50,6 +52,7 @@ _AUTH_CODE = re.compile(r"(2[5-9]|30)[0-9]{14,22}")
 QR_CODE_LIFETIME: Final = timedelta(hours=2)
 DEFAULT_LIFETIME: Final = timedelta(days=15)
 
+_SUCCESS: Final = {"code": "10000", "msg": "Success"}
 _ZERO_AMOUNTS: Final = {
     "buyer_pay_amount": "0.00",
     "invoice_amount": "0.00",
@@ -58,12 +61,12 @@ _ZERO_AMOUNTS: Final = {
 }
 
 
-def draft(core: AlipayCore, call: Call, *, token: str, lifetime: timedelta) -> Trade:
+def draft(store: AlipayStore, call: Call, *, token: str, lifetime: timedelta) -> Trade:
     """The order described by a creating call (validated, not yet recorded)."""
     out_trade_no = call.out_trade_no()
     total = call.amount("total_amount")
     subject = call.text("subject", required=True)
-    now = core.clock.now()
+    now = store.harness.clock.now()
     return Trade(
         app_id=call.app.app_id,
         seller_id=call.app.seller_id,
@@ -110,26 +113,26 @@ def paid_fields(trade: Trade) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v != ""}
 
 
-def precreate(core: AlipayCore, call: Call) -> dict[str, Any]:
+def precreate(store: AlipayStore, call: Call) -> dict[str, Any]:
     """Issue a QR code; the trade exists only once it is scanned."""
-    trade, events = core.book.issue(draft(core, call, token=new_qr_token(), lifetime=QR_CODE_LIFETIME))
-    core.publish(events)
+    trade, events = store.book.issue(draft(store, call, token=new_qr_token(), lifetime=QR_CODE_LIFETIME))
+    store.publish(events)
     return {
         "code": "10000",
         "msg": "Success",
         "out_trade_no": trade.out_trade_no,
-        "qr_code": core.qr_url(trade.token),
+        "qr_code": store.qr_url(trade.token),
     }
 
 
-def create(core: AlipayCore, call: Call) -> dict[str, Any]:
+def create(store: AlipayStore, call: Call) -> dict[str, Any]:
     """JSAPI / mini-program: the trade exists at once, bound to ``buyer_id``."""
     buyer_id = call.text("buyer_id", max_len=28) or call.text("buyer_open_id", max_len=128)
     if not buyer_id:
         raise bad_parameter("buyer_id")
-    order = draft(core, call, token=new_cashier_token(), lifetime=DEFAULT_LIFETIME)
-    trade, events = core.book.create(order, core.buyer(buyer_id))
-    core.publish(events)
+    order = draft(store, call, token=new_cashier_token(), lifetime=DEFAULT_LIFETIME)
+    trade, events = store.book.create(order, store.buyer(buyer_id))
+    store.publish(events)
     return {"code": "10000", "msg": "Success", "out_trade_no": trade.out_trade_no, "trade_no": trade.trade_no}
 
 
@@ -144,15 +147,15 @@ def _auth_code_outcome(auth_code: str) -> tuple[bool, AlipayError | None]:
     return False, None
 
 
-def barcode_pay(core: AlipayCore, call: Call) -> dict[str, Any]:
+def barcode_pay(store: AlipayStore, call: Call) -> dict[str, Any]:
     """The merchant scans the buyer's payment code."""
     scene = call.text("scene", required=True)
     if scene not in ("bar_code", "wave_code", "security_code"):
         raise bad_parameter("scene")
     confirm, failure = _auth_code_outcome(call.text("auth_code", required=True, max_len=64))
-    order = draft(core, call, token=new_cashier_token(), lifetime=DEFAULT_LIFETIME)
-    trade, events = core.book.barcode(order, core.buyer(), confirm=confirm, failure=failure)
-    core.publish(events)
+    order = draft(store, call, token=new_cashier_token(), lifetime=DEFAULT_LIFETIME)
+    trade, events = store.book.barcode(order, store.buyer(), confirm=confirm, failure=failure)
+    store.publish(events)
     head = (
         {"code": "10003", "msg": "order success pay inprocess"}
         if confirm
@@ -161,12 +164,42 @@ def barcode_pay(core: AlipayCore, call: Call) -> dict[str, Any]:
     return head | paid_fields(trade)
 
 
-def open_client_order(core: AlipayCore, call: Call, buyer_id: str | None = None) -> Trade:
+def open_client_order(store: AlipayStore, call: Call, buyer_id: str | None = None) -> Trade:
     """A page/wap pay URL opened in a browser, or an app order string handed to the
     sandbox: record the order and open its cashier (the trade exists from now on)."""
-    order = draft(core, call, token=new_cashier_token(), lifetime=DEFAULT_LIFETIME)
-    issued, events = core.book.issue(order)
-    core.publish(events)
-    trade, events = core.book.open(issued.token, core.buyer(buyer_id))
-    core.publish(events)
+    order = draft(store, call, token=new_cashier_token(), lifetime=DEFAULT_LIFETIME)
+    issued, events = store.book.issue(order)
+    store.publish(events)
+    trade, events = store.book.open(issued.token, store.buyer(buyer_id))
+    store.publish(events)
     return trade
+
+
+def query(store: AlipayStore, call: Call) -> dict[str, Any]:
+    trade, events = store.book.query(call.app.app_id, *call.trade_ref())
+    store.publish(events)
+    fields = paid_fields(trade)
+    if "gmt_payment" in fields:
+        fields["send_pay_date"] = fields.pop("gmt_payment")
+    fields["trade_status"] = trade.state.value
+    return _SUCCESS | dict(sorted(fields.items()))
+
+
+def close(store: AlipayStore, call: Call) -> dict[str, Any]:
+    trade, events = store.book.close(call.app.app_id, *call.trade_ref())
+    store.publish(events)
+    return _SUCCESS | {"out_trade_no": trade.out_trade_no, "trade_no": trade.trade_no}
+
+
+def cancel(store: AlipayStore, call: Call) -> dict[str, Any]:
+    trade, events = store.book.cancel(call.app.app_id, *call.trade_ref())
+    store.publish(events)
+    answer: dict[str, Any] = _SUCCESS | {
+        "action": trade.cancel_action,
+        "out_trade_no": trade.out_trade_no,
+        "retry_flag": "N",
+        "trade_no": trade.trade_no,
+    }
+    if trade.cancel_action == "refund" and trade.refunds:
+        answer["gmt_refund_pay"] = format_time(trade.refunds[-1].at)
+    return answer

@@ -1,30 +1,45 @@
-"""The trade model: what the merchant issued, and what exists at Alipay.
+"""Alipay's objects: trades and their refunds, the transition tables, identifiers.
 
 An order the merchant prepares (a precreate QR code, a page/wap pay URL, an app order
 string) is **ISSUED**: Alipay knows it but it is not a trade yet, so query and close
 answer ``ACQ.TRADE_NOT_EXIST``. The buyer scanning the code or opening the cashier
 creates the trade (``WAIT_BUYER_PAY``). From there the transition table below is the
 only way a trade's state moves.
+
+A refund is answered synchronously. Usually its money moves at once (``fund_change=Y``);
+when the sandbox is told to make refunds slow or fail (the ``refunds`` fault) it is
+``PROCESSING`` first (``fund_change=N``; the refund query shows no ``refund_status``, which
+is how Alipay says "not refunded (yet)"), then ``SUCCESS`` — or ``FAILED``, and the amount
+may be refunded again, with the same ``out_request_no`` as Alipay asks.
 """
 
 from __future__ import annotations
 
 import copy
+import secrets
+import string
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Final, Literal
 
 from paygate.sandbox.alipay.keys import Buyer
+from paygate.sandbox.alipay.wire import BEIJING
 
 __all__ = [
     "PRODUCT_CODES",
+    "REFUND_TRANSITIONS",
     "TRANSITIONS",
     "IllegalTransition",
     "Refund",
+    "RefundStatus",
     "Trade",
     "TradeEvent",
     "TradeState",
+    "new_cashier_token",
+    "new_notify_id",
+    "new_qr_token",
+    "new_trade_no",
 ]
 
 
@@ -42,6 +57,20 @@ TRANSITIONS: Final[dict[TradeState, frozenset[TradeState]]] = {
     TradeState.TRADE_SUCCESS: frozenset({TradeState.TRADE_CLOSED, TradeState.TRADE_FINISHED}),
     TradeState.TRADE_CLOSED: frozenset(),
     TradeState.TRADE_FINISHED: frozenset(),
+}
+
+
+class RefundStatus(StrEnum):
+    PROCESSING = "PROCESSING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+
+
+REFUND_TRANSITIONS: Final[dict[RefundStatus, frozenset[RefundStatus]]] = {
+    RefundStatus.PROCESSING: frozenset({RefundStatus.SUCCESS, RefundStatus.FAILED}),
+    # Retried by the merchant with the same out_request_no.
+    RefundStatus.FAILED: frozenset({RefundStatus.PROCESSING, RefundStatus.SUCCESS}),
+    RefundStatus.SUCCESS: frozenset(),
 }
 
 #: The product each creating method sells when the merchant names none.
@@ -64,7 +93,17 @@ class Refund:
     out_request_no: str
     amount: int
     reason: str
-    at: datetime
+    at: datetime  # accepted; once it succeeded, when the money moved (gmt_refund_pay)
+    status: RefundStatus = RefundStatus.SUCCESS
+
+    def move_to(self, status: RefundStatus) -> None:
+        if status not in REFUND_TRANSITIONS[self.status]:
+            raise IllegalTransition(f"refund {self.out_request_no}: {self.status} -> {status}")
+        self.status = status
+
+    @property
+    def done(self) -> bool:
+        return self.status is RefundStatus.SUCCESS
 
 
 @dataclass
@@ -116,7 +155,14 @@ class Trade:
 
     @property
     def refunded_amount(self) -> int:
-        return sum(r.amount for r in self.refunds)
+        """What was refunded (``refund_fee``): refunds whose money moved."""
+        return sum(r.amount for r in self.refunds if r.done)
+
+    @property
+    def refundable_amount(self) -> int:
+        """What may still be refunded: processing refunds hold their amount."""
+        held = sum(r.amount for r in self.refunds if r.status is not RefundStatus.FAILED)
+        return self.total_amount - held
 
     @property
     def receipt_amount(self) -> int:
@@ -141,3 +187,31 @@ class TradeEvent:
     kind: EventKind
     trade: Trade
     refund: Refund | None = None
+
+
+# -- identifiers shaped like Alipay's own ------------------------------------------------
+
+_LOWER_ALNUM = string.ascii_lowercase + string.digits
+
+
+def _digits(n: int) -> str:
+    return "".join(str(secrets.randbelow(10)) for _ in range(n))
+
+
+def new_trade_no(now: datetime) -> str:
+    """28 digits: the date, ``2200``, then 16 more (``2026060522001419931441931972``)."""
+    return now.astimezone(BEIJING).strftime("%Y%m%d") + "2200" + _digits(16)
+
+
+def new_notify_id(now: datetime) -> str:
+    """34 digits like ``2019091700222171638024131420866155``."""
+    return now.astimezone(BEIJING).strftime("%Y%m%d") + "00222" + _digits(21)
+
+
+def new_qr_token() -> str:
+    """The path of a QR code, like ``bax03431ljhokirwl38f00a7``."""
+    return "bax0" + "".join(secrets.choice(_LOWER_ALNUM) for _ in range(20))
+
+
+def new_cashier_token() -> str:
+    return secrets.token_urlsafe(18)

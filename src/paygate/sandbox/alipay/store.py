@@ -1,40 +1,43 @@
-"""The trade book: every order and trade of the sandbox, in memory, behind one lock.
+"""Where one Alipay sandbox keeps its things: the trade book (every order and trade),
+the merchant apps and buyers it knows, and the bill files it has rendered.
 
-Each public method is one atomic step (lock held, no ``await`` inside), so concurrent
-requests never see or make a half-done change: two refunds racing for the last yuan
-cannot both succeed. Methods return *snapshots* and the :class:`TradeEvent`\\s the step
-produced (payments, closes, refunds) for the notifier. Before every step, trades whose
-deadline has passed are closed, so expiry is exact to the sandbox clock.
+Each public method of :class:`TradeBook` is one atomic step (lock held, no ``await``
+inside), so concurrent requests never see or make a half-done change: two refunds racing
+for the last yuan cannot both succeed. Methods return *snapshots* and the
+:class:`TradeEvent`\\s the step produced (payments, closes, refunds) for the notifier.
+Before every step, trades whose deadline has passed are closed, so expiry is exact to the
+sandbox clock.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Literal
 
-from paygate.sandbox.alipay.clock import SandboxClock
+from paygate.sandbox.alipay.bills import BillStore
 from paygate.sandbox.alipay.errors import AlipayError, business
-from paygate.sandbox.alipay.ids import new_trade_no
-from paygate.sandbox.alipay.keys import Buyer
-from paygate.sandbox.alipay.trades import Refund, Trade, TradeEvent, TradeState
+from paygate.sandbox.alipay.keys import Buyer, MerchantApp, SandboxIdentity
+from paygate.sandbox.alipay.notifications import publish
+from paygate.sandbox.alipay.state import (
+    IllegalTransition,
+    Refund,
+    RefundStatus,
+    Trade,
+    TradeEvent,
+    TradeState,
+    new_trade_no,
+)
+from paygate.sandbox.harness import Harness
 
-__all__ = ["BillEntry", "BuyerAction", "TradeBook"]
+__all__ = ["AlipayStore", "BuyerAction", "RefundStep", "TradeBook"]
 
 BuyerAction = Literal["scan", "pay", "fail", "cancel", "finish"]
+RefundStep = Literal["moved", "processing", "repeat"]
 Events = list[TradeEvent]
 
 _S = TradeState
-
-
-@dataclass(frozen=True)
-class BillEntry:
-    kind: Literal["trade", "refund"]
-    trade: Trade
-    refund: Refund | None
-    at: datetime
 
 
 def _refuse_settled(trade: Trade) -> None:
@@ -45,8 +48,8 @@ def _refuse_settled(trade: Trade) -> None:
 
 
 class TradeBook:
-    def __init__(self, clock: SandboxClock) -> None:
-        self._clock = clock
+    def __init__(self, harness: Harness) -> None:
+        self._clock = harness.clock
         self._lock = threading.RLock()
         self._trades: dict[tuple[str, str], Trade] = {}
         self._by_trade_no: dict[str, Trade] = {}
@@ -71,6 +74,10 @@ class TradeBook:
         with self._lock:
             trade = self._by_trade_no.get(trade_no)
             return trade.snapshot() if trade else None
+
+    def all(self, seller_id: str | None = None) -> list[Trade]:
+        with self._lock:
+            return [t.snapshot() for t in self._trades.values() if seller_id in (None, t.seller_id)]
 
     def expire(self) -> Events:
         """Close every created trade whose deadline passed (the background sweep)."""
@@ -185,36 +192,57 @@ class TradeBook:
                 events += self._close(trade, now)
             elif trade.state is _S.TRADE_SUCCESS:
                 trade.cancel_action = "refund"
-                events += self._add_refund(trade, "", trade.total_amount - trade.refunded_amount, "", now)
+                events += self._add_refund(trade, Refund("", trade.refundable_amount, "", now), now)
             elif not trade.cancel_action:
                 trade.cancel_action = "refund" if trade.refunds else "close"
             return trade.snapshot(), events
 
     def refund(
         self, app_id: str, out_trade_no: str, trade_no: str, *, amount: int,
-        out_request_no: str, reason: str,
-    ) -> tuple[Trade, Refund, bool, Events]:  # fmt: skip
-        """Returns the trade, the refund, whether funds moved now (``fund_change``)."""
+        out_request_no: str, reason: str, at_once: Callable[[], bool] = lambda: True,
+    ) -> tuple[Trade, Refund, RefundStep, Events]:  # fmt: skip
+        """Returns the trade, the refund and what this call did: its money ``moved``
+        (``fund_change=Y``), it is ``processing`` (``at_once()`` said no: it waits for
+        :meth:`settle_refund`), or it is a ``repeat``. A failed refund is made again."""
         with self._lock:
             now = self._clock.now()
             events = self._expire(now)
             trade = self._visible(app_id, out_trade_no, trade_no)
             earlier = trade.refund(out_request_no)
-            if earlier is not None:
-                if earlier.amount != amount:
-                    raise business("ACQ.DISCORDANT_REPEAT_REQUEST")
-                return trade.snapshot(), earlier, False, events
+            if earlier is not None and earlier.amount != amount:
+                raise business("ACQ.DISCORDANT_REPEAT_REQUEST")
+            if earlier is not None and earlier.status is not RefundStatus.FAILED:
+                return trade.snapshot(), earlier, "repeat", events
             if trade.state is _S.WAIT_BUYER_PAY:
                 raise business("ACQ.TRADE_STATUS_ERROR")
             if trade.state is _S.TRADE_CLOSED:
                 raise business("ACQ.TRADE_HAS_CLOSE")
             if trade.state is _S.TRADE_FINISHED:
                 raise business("ACQ.TRADE_HAS_FINISHED")
-            if amount > trade.total_amount - trade.refunded_amount:
+            if amount > trade.refundable_amount:
                 raise business("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL")
-            events += self._add_refund(trade, out_request_no, amount, reason, now)
-            refund = trade.refunds[-1]
-            return trade.snapshot(), refund, True, events
+            refund = earlier or Refund(out_request_no, amount, reason, now, RefundStatus.PROCESSING)
+            if earlier is not None:
+                earlier.move_to(RefundStatus.PROCESSING)
+            else:
+                trade.refunds.append(refund)
+            if not at_once():
+                return trade.snapshot(), refund, "processing", events
+            events += self._refund_done(trade, refund, now)
+            return trade.snapshot(), refund, "moved", events
+
+    def settle_refund(self, app_id: str, out_trade_no: str, out_request_no: str, success: bool) -> Events:
+        """A processing refund's money moves (``success``) or the refund fails."""
+        with self._lock:
+            now = self._clock.now()
+            trade = self._trades.get((app_id, out_trade_no))
+            refund = trade.refund(out_request_no) if trade is not None else None
+            if trade is None or refund is None or refund.status is not RefundStatus.PROCESSING:
+                raise IllegalTransition(f"no processing refund {out_request_no!r} of {out_trade_no!r}")
+            if not success:
+                refund.move_to(RefundStatus.FAILED)
+                return []
+            return self._refund_done(trade, refund, now)
 
     def refund_query(
         self, app_id: str, out_trade_no: str, trade_no: str, out_request_no: str
@@ -223,22 +251,7 @@ class TradeBook:
             trade = self._visible(app_id, out_trade_no, trade_no)
             return trade.snapshot(), trade.refund(out_request_no)
 
-    def bill_entries(self, seller_id: str, start: datetime, end: datetime) -> list[BillEntry]:
-        """Payments and refunds of ``seller_id`` that happened in ``[start, end)``."""
-        with self._lock:
-            entries = [e for t in self._trades.values() for e in self._entries(t, seller_id)]
-        return sorted((e for e in entries if start <= e.at < end), key=lambda e: e.at)
-
     # -- internals (lock held) ---------------------------------------------------------
-
-    @staticmethod
-    def _entries(trade: Trade, seller_id: str) -> Iterator[BillEntry]:
-        if trade.seller_id != seller_id or trade.gmt_payment is None:
-            return
-        snap = trade.snapshot()
-        yield BillEntry("trade", snap, None, trade.gmt_payment)
-        for refund in snap.refunds:
-            yield BillEntry("refund", snap, refund, refund.at)
 
     def _check_consistent(self, existing: Trade, draft: Trade) -> None:
         _refuse_settled(existing)
@@ -284,11 +297,14 @@ class TradeBook:
         trade.gmt_close = now
         return [TradeEvent("closed", trade.snapshot())]
 
-    def _add_refund(
-        self, trade: Trade, out_request_no: str, amount: int, reason: str, now: datetime
-    ) -> Events:
-        refund = Refund(out_request_no, amount, reason, now)
+    def _add_refund(self, trade: Trade, refund: Refund, now: datetime) -> Events:
         trade.refunds.append(refund)
+        return self._refund_done(trade, refund, now)
+
+    def _refund_done(self, trade: Trade, refund: Refund, now: datetime) -> Events:
+        if refund.status is not RefundStatus.SUCCESS:
+            refund.move_to(RefundStatus.SUCCESS)
+        refund.at = now
         if trade.refunded_amount == trade.total_amount:
             trade.move_to(_S.TRADE_CLOSED)
             trade.gmt_close = now
@@ -300,3 +316,58 @@ class TradeBook:
             if trade.state is _S.WAIT_BUYER_PAY and trade.deadline <= now:
                 events += self._close(trade, trade.deadline)
         return events
+
+
+class AlipayStore:
+    """What one Alipay sandbox instance holds, and the harness it runs on: the trade book,
+    the merchant apps and buyers, the rendered bills; ``publish`` notifies events."""
+
+    def __init__(self, harness: Harness, identity: SandboxIdentity) -> None:
+        self.harness = harness
+        self.identity = identity
+        self.book = TradeBook(harness)
+        self.bills = BillStore()
+        self._merchants_lock = threading.Lock()
+        self._merchants = {identity.demo_merchant.app_id: identity.demo_merchant}
+
+    @property
+    def public_url(self) -> str:
+        return self.harness.public_url
+
+    @property
+    def gateway_url(self) -> str:
+        return f"{self.public_url}/gateway.do"
+
+    def qr_url(self, token: str) -> str:
+        return f"{self.public_url}/qr/{token}"
+
+    def cashier_url(self, token: str) -> str:
+        return f"{self.public_url}/cashier/{token}"
+
+    @property
+    def merchants(self) -> dict[str, MerchantApp]:
+        with self._merchants_lock:
+            return dict(self._merchants)
+
+    def add_merchant(self, app: MerchantApp) -> None:
+        with self._merchants_lock:
+            self._merchants[app.app_id] = app
+
+    def merchant(self, app_id: str) -> MerchantApp:
+        with self._merchants_lock:
+            return self._merchants[app_id]
+
+    def buyer(self, user_id: str | None = None) -> Buyer:
+        """The demo buyer, or the buyer with this Alipay user id."""
+        if not user_id or user_id == self.identity.demo_buyer.user_id:
+            return self.identity.demo_buyer
+        return Buyer.for_user_id(user_id)
+
+    def publish(self, events: Iterable[TradeEvent]) -> None:
+        """Notify each event whose trade has a ``notify_url``."""
+        for event in events:
+            publish(self.harness, event, self.merchant(event.trade.app_id), self.identity.alipay_private_key)
+
+    def sweep(self) -> None:
+        """Close expired trades now and notify about them."""
+        self.publish(self.book.expire())
