@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 from paygate.sandbox.wechatpay import RETRY_SCHEDULE_SECONDS
-from paygate.sandbox.wechatpay.notifier import Attempt
+from paygate.sandbox.harness import Attempt
 
 from .conftest import Env, Receiver, Stage, running_sandbox
 from .wxclient import WECHATPAY_HEADERS, decrypt, load_public, verify_headers
@@ -24,7 +24,7 @@ async def _order(env: Env, receiver: Receiver, out_trade_no: str) -> None:
 
 
 def _attempts(env: Env, out_trade_no: str) -> list[Attempt]:
-    [delivery] = [d for d in env.sandbox.notifications if d.event.out_trade_no == out_trade_no]
+    [delivery] = [d for d in env.sandbox.notifications if d.tags["out_trade_no"] == out_trade_no]
     return delivery.attempts
 
 

@@ -4,16 +4,16 @@ is signed in certificate mode, like WeChat's."""
 
 from __future__ import annotations
 
-from .api import Call, Reply
-from .context import Context
-from .notifications import encrypt_resource
-from .state import rfc3339
+from ..api import Call, Reply
+from ..notifications import encrypt_resource
+from ..state import rfc3339
+from ..store import WechatStore
 
 __all__ = ["certificates"]
 
 
-async def certificates(ctx: Context, call: Call) -> Reply:
-    platform = ctx.platform
+async def certificates(store: WechatStore, call: Call) -> Reply:
+    platform = store.platform
     cert = platform.certificate
     encrypted = encrypt_resource(
         call.merchant.apiv3_key, platform.certificate_pem.encode(), "certificate", "certificate"

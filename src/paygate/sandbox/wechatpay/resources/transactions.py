@@ -9,10 +9,10 @@ import secrets
 import urllib.parse
 from typing import Literal
 
-from .api import Call, Reply
-from .context import Context
-from .notifications import payment_event
-from .state import (
+from ..api import Call, Reply
+from ..errors import WechatError, param_error
+from ..notifications import payment_event, publish
+from ..state import (
     TRADE_TRANSITIONS,
     InvalidTransition,
     Trade,
@@ -21,8 +21,8 @@ from .state import (
     new_token,
     new_transaction_id,
 )
-from .validation import PayRequest, validate_pay
-from .wire import WechatError, param_error
+from ..store import WechatStore
+from ..validation import PayRequest, validate_pay
 
 __all__ = [
     "OUTCOMES",
@@ -59,22 +59,22 @@ class TradeExpired(Exception):
     """The payer tried to pay after ``time_expire``."""
 
 
-def code_url(ctx: Context, trade: Trade) -> str:
-    return f"{ctx.base_url}/bizpayurl?pr={trade.token}"
+def code_url(store: WechatStore, trade: Trade) -> str:
+    return f"{store.base_url}/bizpayurl?pr={trade.token}"
 
 
-def h5_url(ctx: Context, trade: Trade) -> str:
+def h5_url(store: WechatStore, trade: Trade) -> str:
     query = urllib.parse.urlencode(
         {"prepay_id": trade.prepay_id, "package": str(secrets.randbelow(9 * 10**9) + 10**9)}
     )
-    return f"{ctx.base_url}/checkmweb?{query}"
+    return f"{store.base_url}/checkmweb?{query}"
 
 
-def _pay_reply(ctx: Context, kind: str, trade: Trade) -> Reply:
+def _pay_reply(store: WechatStore, kind: str, trade: Trade) -> Reply:
     if kind == "native":
-        return Reply(200, {"code_url": code_url(ctx, trade)})
+        return Reply(200, {"code_url": code_url(store, trade)})
     if kind == "h5":
-        return Reply(200, {"h5_url": h5_url(ctx, trade)})
+        return Reply(200, {"h5_url": h5_url(store, trade)})
     return Reply(200, {"prepay_id": trade.prepay_id})
 
 
@@ -94,7 +94,7 @@ def _check_mchid(call: Call, mchid: str | None, location: str = "body") -> None:
         )
 
 
-def _resubmission(ctx: Context, existing: Trade, req: PayRequest, kind: str) -> Reply:
+def _resubmission(store: WechatStore, existing: Trade, req: PayRequest, kind: str) -> Reply:
     match existing.state:
         case "SUCCESS" | "REFUND":
             raise WechatError(400, "ORDERPAID", "该订单已支付")
@@ -103,22 +103,22 @@ def _resubmission(ctx: Context, existing: Trade, req: PayRequest, kind: str) -> 
         case "NOTPAY" | "USERPAYING":
             if existing.fingerprint != req.fingerprint(TRADE_TYPES[kind]):
                 raise WechatError(403, "OUT_TRADE_NO_USED", "商户订单号重复")
-            return _pay_reply(ctx, kind, existing)
+            return _pay_reply(store, kind, existing)
         case other:
             raise AssertionError(f"unknown trade state {other}")
 
 
-async def pay(ctx: Context, call: Call, kind: str) -> Reply:
+async def pay(store: WechatStore, call: Call, kind: str) -> Reply:
     """``kind`` is the URL's last segment: native, jsapi, app or h5."""
     req = validate_pay(call.json(), kind)
     _check_mchid(call, req.mchid)
     merchant = call.merchant
     if req.appid not in merchant.appids:
         raise WechatError(400, "APPID_MCHID_NOT_MATCH", "AppID和mch_id不匹配")
-    existing = ctx.store.trade(merchant.mchid, req.out_trade_no)
+    existing = store.trade(merchant.mchid, req.out_trade_no)
     if existing is not None:
-        return _resubmission(ctx, existing, req, kind)
-    now = ctx.clock.now()
+        return _resubmission(store, existing, req, kind)
+    now = store.now()
     time_expire = req.time_expire
     if time_expire is not None and time_expire < now + MIN_PAYABLE:
         # WeChat moves an earlier time_expire to one minute after the order.
@@ -142,34 +142,34 @@ async def pay(ctx: Context, call: Call, kind: str) -> Reply:
         payer_openid=req.payer_openid,
         payer_client_ip=req.payer_client_ip,
     )
-    ctx.store.add_trade(trade)
-    return _pay_reply(ctx, kind, trade)
+    store.add_trade(trade)
+    return _pay_reply(store, kind, trade)
 
 
 def _not_exist() -> WechatError:
     return WechatError(404, "ORDER_NOT_EXIST", "订单不存在")
 
 
-async def query_by_out_trade_no(ctx: Context, call: Call) -> Reply:
+async def query_by_out_trade_no(store: WechatStore, call: Call) -> Reply:
     _check_mchid(call, call.query.get("mchid"), "query")
-    trade = ctx.store.trade(call.merchant.mchid, call.path_params["out_trade_no"])
+    trade = store.trade(call.merchant.mchid, call.path_params["out_trade_no"])
     if trade is None:
         raise _not_exist()
     return Reply(200, trade.to_wire())
 
 
-async def query_by_transaction_id(ctx: Context, call: Call) -> Reply:
+async def query_by_transaction_id(store: WechatStore, call: Call) -> Reply:
     _check_mchid(call, call.query.get("mchid"), "query")
-    trade = ctx.store.by_transaction_id.get(call.path_params["transaction_id"])
+    trade = store.by_transaction_id.get(call.path_params["transaction_id"])
     if trade is None or trade.mchid != call.merchant.mchid:
         raise _not_exist()
     return Reply(200, trade.to_wire())
 
 
-async def close(ctx: Context, call: Call) -> Reply:
+async def close(store: WechatStore, call: Call) -> Reply:
     data = call.json()
     _check_mchid(call, data.get("mchid") if isinstance(data, dict) else None)
-    trade = ctx.store.trade(call.merchant.mchid, call.path_params["out_trade_no"])
+    trade = store.trade(call.merchant.mchid, call.path_params["out_trade_no"])
     if trade is None:
         raise _not_exist()
     match trade.state:
@@ -185,7 +185,7 @@ async def close(ctx: Context, call: Call) -> Reply:
 
 
 def apply_outcome(
-    ctx: Context,
+    store: WechatStore,
     trade: Trade,
     outcome: str,
     *,
@@ -198,7 +198,7 @@ def apply_outcome(
     target = OUTCOMES.get(outcome)
     if target is None:
         raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
-    now = ctx.clock.now()
+    now = store.now()
     if target not in TRADE_TRANSITIONS[trade.state]:
         raise InvalidTransition("trade", trade.state, target)
     if target in ("SUCCESS", "USERPAYING", "PAYERROR") and trade.expired(now):
@@ -206,11 +206,11 @@ def apply_outcome(
     trade.transition(target)
     if target in ("SUCCESS", "PAYERROR") and trade.transaction_id is None:
         trade.transaction_id = new_transaction_id(now)
-        ctx.store.index_transaction(trade)
+        store.index_transaction(trade)
     if target == "SUCCESS":
         trade.success_time = now
         trade.bank_type = bank_type or "OTHERS"
         if trade.payer_openid is None:
             trade.payer_openid = openid or new_openid()
-        ctx.notifier.publish(payment_event(trade, ctx.merchants[trade.mchid], now))
+        publish(store, payment_event(trade, store.merchants[trade.mchid], now))
     return trade
