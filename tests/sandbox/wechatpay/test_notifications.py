@@ -9,8 +9,8 @@ import json
 import re
 from pathlib import Path
 
-from paygate.sandbox.wechatpay import RETRY_SCHEDULE_SECONDS
 from paygate.sandbox.harness import Attempt
+from paygate.sandbox.wechatpay import RETRY_SCHEDULE_SECONDS
 
 from .conftest import Env, Receiver, Stage, running_sandbox
 from .wxclient import WECHATPAY_HEADERS, decrypt, load_public, verify_headers
