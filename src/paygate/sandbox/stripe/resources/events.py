@@ -1,5 +1,8 @@
-"""The read-mostly resources: payment methods, charges, events, balance, balance
-transactions, payouts and webhook endpoints."""
+"""Events and webhook endpoints: ``GET /v1/events[/{id}]`` (``type`` with ``.*``
+wildcards, ``types[]``, ``delivery_success``, ``created``, pagination) and
+``/v1/webhook_endpoints`` (create, list, retrieve, update, delete; each endpoint gets its own
+``whsec_…``, shown only on creation). What an event is and how it is delivered is in
+:mod:`..notifications`."""
 
 from __future__ import annotations
 
@@ -10,63 +13,44 @@ from urllib.parse import urlsplit
 
 from paygate.kit.crypto import Secret
 
-from .account import Account
-from .balance import BalanceTransaction, Payout, balance_wire
-from .charges import Charge
-from .errors import StripeError, invalid_param, missing_param, resource_missing
-from .events import Event, WebhookEndpoint
-from .ids import new_id, now
-from .methods import CARDS, PaymentMethod
-from .params import Params
-from .store import R, list_response
+from ..errors import StripeError, invalid_param, missing_param, resource_missing
+from ..notifications import Event, WebhookEndpoint
+from ..params import Params
+from ..store import PAGING, Account, list_response
+from ..wire import new_id
 
 __all__ = [
+    "add_webhook_endpoint",
     "create_webhook_endpoint",
     "delete_webhook_endpoint",
-    "get_balance",
-    "list_balance_transactions",
-    "list_charges",
     "list_events",
-    "list_payouts",
     "list_webhook_endpoints",
-    "retrieve",
+    "retrieve_event",
+    "retrieve_webhook_endpoint",
     "update_webhook_endpoint",
 ]
 
 _EVENT_TYPE = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")
-_PAGING = frozenset({"limit", "starting_after", "ending_before", "created"})
-_NAMES = {
-    PaymentMethod: "PaymentMethod",
-    Charge: "charge",
-    Event: "event",
-    BalanceTransaction: "balance_transaction",
-    Payout: "payout",
-    WebhookEndpoint: "webhook_endpoint",
-}
 
 
-def get(account: Account, ident: str, kind: type[R]) -> R:
-    record = account.store.typed(ident, kind)
-    if record is None:
-        raise resource_missing(_NAMES.get(kind, kind.__name__.lower()), ident, "id")
-    return record
-
-
-def retrieve(account: Account, params: Params, ident: str, kind: type[R]) -> dict[str, Any]:
+def retrieve_event(account: Account, params: Params, ident: str) -> dict[str, Any]:
     params.check(())
-    if kind is PaymentMethod and ident in CARDS:
-        return account.store.add(PaymentMethod.from_token(ident)).to_wire()
-    return get(account, ident, kind).to_wire()
+    event = account.store.typed(ident, Event)
+    if event is None:
+        raise resource_missing("event", ident, "id")
+    return event.to_wire()
 
 
-# -- charges ----------------------------------------------------------------------------
+def _endpoint(account: Account, ident: str) -> WebhookEndpoint:
+    endpoint = account.store.typed(ident, WebhookEndpoint)
+    if endpoint is None:
+        raise resource_missing("webhook_endpoint", ident, "id")
+    return endpoint
 
 
-def list_charges(account: Account, params: Params) -> dict[str, Any]:
-    params.check(_PAGING | {"payment_intent"}, stripe_only={"customer", "transfer_group"})
-    intent = params.string("payment_intent")
-    items = [c for c in account.store.all(Charge) if intent is None or c.payment_intent == intent]
-    return list_response(account.store, params, "/v1/charges", items, "charge")
+def retrieve_webhook_endpoint(account: Account, params: Params, ident: str) -> dict[str, Any]:
+    params.check(())
+    return _endpoint(account, ident).to_wire()
 
 
 # -- events -------------------------------------------------------------------------------
@@ -79,7 +63,7 @@ def _type_matches(pattern: str, event_type: str) -> bool:
 
 
 def list_events(account: Account, params: Params) -> dict[str, Any]:
-    params.check(_PAGING | {"type", "types", "delivery_success"})
+    params.check(PAGING | {"type", "types", "delivery_success"})
     single = params.string("type")
     many = params.string_list("types")
     if single is not None and many is not None:
@@ -100,42 +84,6 @@ def list_events(account: Account, params: Params) -> dict[str, Any]:
         and (delivered is None or e.delivered == delivered)
     ]
     return list_response(account.store, params, "/v1/events", items, "event")
-
-
-# -- balance, balance transactions, payouts ------------------------------------------------
-
-
-def get_balance(account: Account, params: Params) -> dict[str, Any]:
-    params.check(())
-    return balance_wire(account.store.all(BalanceTransaction))
-
-
-def list_balance_transactions(account: Account, params: Params) -> dict[str, Any]:
-    params.check(_PAGING | {"payout", "type", "source", "currency"})
-    payout = params.string("payout")
-    kind = params.string("type")
-    source = params.string("source")
-    currency = params.string("currency")
-    if payout is not None:
-        found = account.store.typed(payout, Payout)
-        if found is None:
-            raise resource_missing("payout", payout, "payout", status=400)
-    items = [
-        bt
-        for bt in account.store.all(BalanceTransaction)
-        if (payout is None or bt.payout_id == payout)
-        and (kind is None or bt.type == kind)
-        and (source is None or bt.source == source)
-        and (currency is None or bt.currency == currency.lower())
-    ]
-    return list_response(account.store, params, "/v1/balance_transactions", items, "balance_transaction")
-
-
-def list_payouts(account: Account, params: Params) -> dict[str, Any]:
-    params.check(_PAGING | {"status", "arrival_date"}, stripe_only={"destination"})
-    status = params.choice("status", ("pending", "paid", "failed", "canceled"))
-    items = [p for p in account.store.all(Payout) if status is None or p.status == status]
-    return list_response(account.store, params, "/v1/payouts", items, "payout")
 
 
 # -- webhook endpoints -----------------------------------------------------------------------
@@ -172,7 +120,7 @@ def add_webhook_endpoint(
     return account.store.add(
         WebhookEndpoint(
             id=new_id("we"),
-            created=now(),
+            created=account.now(),
             url=url,
             enabled_events=events,
             secret=secret,
@@ -199,7 +147,7 @@ def create_webhook_endpoint(account: Account, params: Params) -> dict[str, Any]:
 
 def update_webhook_endpoint(account: Account, params: Params, ident: str) -> dict[str, Any]:
     params.check({"url", "enabled_events", "description", "metadata", "disabled"})
-    endpoint = get(account, ident, WebhookEndpoint)
+    endpoint = _endpoint(account, ident)
     url = _url(params, required=False)
     events = _enabled_events(params, required=False)
     disabled = params.boolean("disabled")
@@ -219,13 +167,13 @@ def update_webhook_endpoint(account: Account, params: Params, ident: str) -> dic
 
 def delete_webhook_endpoint(account: Account, params: Params, ident: str) -> dict[str, Any]:
     params.check(())
-    endpoint = get(account, ident, WebhookEndpoint)
+    endpoint = _endpoint(account, ident)
     endpoint.status = "deleted"
     account.store.remove(ident)
     return {"id": ident, "object": "webhook_endpoint", "deleted": True}
 
 
 def list_webhook_endpoints(account: Account, params: Params) -> dict[str, Any]:
-    params.check(_PAGING)
+    params.check(PAGING)
     items = account.store.all(WebhookEndpoint)
     return list_response(account.store, params, "/v1/webhook_endpoints", items, "webhook_endpoint")

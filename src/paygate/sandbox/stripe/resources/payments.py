@@ -1,9 +1,8 @@
-"""What happens when a PaymentIntent is confirmed, authenticated, captured or canceled.
+"""What happens when a PaymentIntent is confirmed, authenticated or canceled.
 
-The outcome follows the payment method: test cards succeed, decline (402 ``card_error``;
-the intent returns to ``requires_payment_method`` with ``last_payment_error``) or ask for
-3-D Secure (``requires_action``); SEPA Direct Debit goes ``processing`` and settles
-``PROCESSING_SECONDS`` (times ``time_scale``) later.
+The outcome follows the test card: it succeeds (captured at once), declines (402
+``card_error``; the intent returns to ``requires_payment_method`` with
+``last_payment_error``) or asks for 3-D Secure (``requires_action``).
 """
 
 from __future__ import annotations
@@ -12,25 +11,15 @@ import uuid
 from typing import Any
 from urllib.parse import urlencode
 
-from .account import ASYNC, Account, Cause
-from .balance import processing_fee
+from ..bills import processing_fee
+from ..errors import StripeError, unexpected_state
+from ..state import CANCELABLE, CONFIRMABLE, AuthAttempt, PaymentIntent
+from ..store import ASYNC, Account, Cause
+from ..wire import new_id
 from .charges import Charge, new_charge
-from .errors import StripeError, unexpected_state
-from .ids import new_id, now
-from .intents import CANCELABLE, CONFIRMABLE, AuthAttempt, PaymentIntent
-from .methods import PaymentMethod
+from .payment_methods import PaymentMethod
 
-__all__ = [
-    "PROCESSING_SECONDS",
-    "REDIRECT_REQUIRED",
-    "authenticate",
-    "cancel",
-    "capture",
-    "confirm",
-    "settle",
-]
-
-PROCESSING_SECONDS = 180
+__all__ = ["REDIRECT_REQUIRED", "authenticate", "cancel", "confirm"]
 _AUTH_FAILED = (
     "The provided PaymentMethod has failed authentication. You can provide "
     "payment_method_data or a new PaymentMethod to attempt to fulfill this PaymentIntent again."
@@ -44,12 +33,6 @@ REDIRECT_REQUIRED = (
     "`return_url` parameter when confirming the PaymentIntent."
 )
 _STATUS_LIST = "requires_payment_method, requires_confirmation, requires_action"
-
-
-def _charge_of(account: Account, intent: PaymentIntent) -> Charge:
-    charge = account.store.typed(intent.latest_charge or "", Charge)
-    assert charge is not None, f"{intent.id} has no charge"
-    return charge
 
 
 def _method_of(account: Account, intent: PaymentIntent) -> PaymentMethod | None:
@@ -110,11 +93,7 @@ def confirm(
         raise StripeError(400, "invalid_request_error", REDIRECT_REQUIRED, saved=False)
     intent.payment_method = method.id
     intent.last_payment_error = None
-    if method.type == "sepa_debit":
-        _start_processing(account, intent, method, cause)
-        return
     card = method.card
-    assert card is not None
     wants_3ds = (intent.payment_method_options.get("card") or {}).get("request_three_d_secure")
     needs_auth = intent.authenticated_method != method.id and (
         card.three_d_secure == "required"
@@ -160,6 +139,7 @@ def _charge_card(
     tds: dict[str, Any] | None = None,
 ) -> StripeError | None:
     charge = new_charge(
+        created=account.now(),
         amount=intent.amount,
         currency=intent.currency,
         payment_intent=intent.id,
@@ -188,34 +168,25 @@ def _charge_card(
         _fail(account, intent, error, cause, charge)
         error.extra["payment_intent"] = intent.to_wire()
         return error
-    if intent.capture_method == "manual":
-        intent.amount_capturable = intent.amount
-        intent.move("requires_capture")
-        account.emit("charge.succeeded", charge, cause)
-        account.emit("payment_intent.amount_capturable_updated", intent, cause)
-        return None
-    _capture_charge(account, intent, charge, intent.amount)
+    _capture_charge(account, intent, charge)
     intent.move("succeeded")
     account.emit("charge.succeeded", charge, cause)
     account.emit("payment_intent.succeeded", intent, cause)
     return None
 
 
-def _capture_charge(account: Account, intent: PaymentIntent, charge: Charge, amount: int) -> None:
-    method = charge.payment_method
-    charge.status, charge.captured, charge.amount_captured = "succeeded", True, amount
-    charge.amount_refunded = charge.amount - amount  # an uncaptured remainder is released
+def _capture_charge(account: Account, intent: PaymentIntent, charge: Charge) -> None:
+    charge.status, charge.captured, charge.amount_captured = "succeeded", True, charge.amount
     bt = account.book(
-        amount=amount,
+        amount=charge.amount,
         currency=charge.currency,
-        fee=processing_fee(amount, charge.currency, method.type),
-        type="payment" if method.type == "sepa_debit" else "charge",
+        fee=processing_fee(charge.amount, charge.currency),
+        type="charge",
         source=charge.id,
         description=charge.description,
     )
     charge.balance_transaction = bt.id
-    intent.amount_received = amount
-    intent.amount_capturable = 0
+    intent.amount_received = charge.amount
 
 
 def _fail(
@@ -292,81 +263,9 @@ def authenticate(account: Account, intent: PaymentIntent, success: bool) -> None
     if intent.confirmation_method == "manual":
         intent.move("requires_confirmation")
         return
-    assert method.card is not None
     _charge_card(
         account, intent, method, ASYNC, decline=method.card.decline_after_auth, tds=_three_d_secure()
     )
-
-
-def _start_processing(account: Account, intent: PaymentIntent, method: PaymentMethod, cause: Cause) -> None:
-    charge = account.store.add(
-        new_charge(
-            amount=intent.amount,
-            currency=intent.currency,
-            payment_intent=intent.id,
-            payment_method=method,
-            description=intent.description,
-            metadata=intent.metadata,
-            status="pending",
-            receipt_email=intent.receipt_email,
-        )
-    )
-    intent.latest_charge = charge.id
-    intent.move("processing")
-    account.emit("charge.pending", charge, cause)
-    account.emit("payment_intent.processing", intent, cause)
-    success = method.sepa_outcome == "succeed"
-    account.later(PROCESSING_SECONDS, lambda: settle(account, intent, success))
-
-
-def settle(account: Account, intent: PaymentIntent, success: bool) -> None:
-    """A ``processing`` payment clears (or fails). No-op if it already settled."""
-    if intent.status != "processing":
-        return
-    charge = _charge_of(account, intent)
-    if success:
-        _capture_charge(account, intent, charge, intent.amount)
-        intent.move("succeeded")
-        account.emit("charge.succeeded", charge, ASYNC)
-        account.emit("payment_intent.succeeded", intent, ASYNC)
-        return
-    message = "The customer's account has insufficient funds to cover this payment."
-    charge.status, charge.failure_code = "failed", "insufficient_funds"
-    charge.failure_message, charge.decline_code = message, None
-    error = StripeError(
-        402,
-        "card_error",
-        message,
-        code="insufficient_funds",
-        extra={"charge": charge.id, "payment_method": charge.payment_method.to_wire()},
-    )
-    _fail(account, intent, error, ASYNC, charge)
-
-
-def capture(account: Account, intent: PaymentIntent, amount: int | None, cause: Cause) -> None:
-    if intent.status != "requires_capture":
-        raise unexpected_state(
-            "This PaymentIntent could not be captured because it has a status of "
-            f"{intent.status}. Only a PaymentIntent with one of the following statuses may be "
-            "captured: requires_capture.",
-            intent.to_wire(),
-        )
-    capturable = intent.amount_capturable
-    amount = capturable if amount is None else amount
-    if amount > capturable:
-        raise StripeError(
-            400,
-            "invalid_request_error",
-            f"The amount_to_capture ({amount}) must be less than or equal to the "
-            f"PaymentIntent's amount_capturable ({capturable}).",
-            code="amount_too_large",
-            param="amount_to_capture",
-        )
-    charge = _charge_of(account, intent)
-    _capture_charge(account, intent, charge, amount)
-    intent.move("succeeded")
-    account.emit("charge.captured", charge, cause)
-    account.emit("payment_intent.succeeded", intent, cause)
 
 
 def cancel(account: Account, intent: PaymentIntent, reason: str | None, cause: Cause) -> None:
@@ -377,13 +276,7 @@ def cancel(account: Account, intent: PaymentIntent, reason: str | None, cause: C
             f"canceled: {_STATUS_LIST}, requires_capture, processing.",
             intent.to_wire(),
         )
-    if intent.status == "requires_capture":
-        charge = _charge_of(account, intent)
-        previous = {"amount_refunded": charge.amount_refunded, "refunded": charge.refunded}
-        charge.amount_refunded = charge.amount  # the authorization is released
-        account.emit("charge.refunded", charge, cause, previous)
-    intent.amount_capturable = 0
-    intent.canceled_at = now()
+    intent.canceled_at = account.now()
     intent.cancellation_reason = reason
     intent.move("canceled")
     account.emit("payment_intent.canceled", intent, cause)

@@ -1,35 +1,26 @@
-"""``/v1/payment_intents``: create, retrieve, update, confirm, cancel, capture, list.
+"""``/v1/payment_intents``: create, retrieve, update, confirm, cancel, list.
 
-Parameters are checked like Stripe's (unknown ones refused); the state changes themselves
-live in :mod:`.payments`.
+Parameters are checked like Stripe's (unknown ones refused, those Stripe has but the sandbox
+does not simulate refused by name: manual capture, ``payment_method_data``, other method
+types); the state changes themselves live in :mod:`.payments`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..currencies import check_amount, normalize_currency
+from ..errors import StripeError, invalid_param, missing_param, resource_missing, unexpected_state
+from ..params import Params, not_simulated
+from ..state import UPDATABLE, PaymentIntent, new_intent
+from ..store import Account, Cause, list_response
 from . import payments
-from .account import Account, Cause
-from .currencies import check_amount, normalize_currency
-from .errors import StripeError, invalid_param, missing_param, resource_missing, unexpected_state
-from .intents import UPDATABLE, PaymentIntent, new_intent
-from .methods import PaymentMethod
-from .params import Params
-from .payment_methods import resolve_method
-from .store import list_response
+from .payment_methods import PaymentMethod, resolve_method
 
-__all__ = [
-    "cancel",
-    "capture",
-    "confirm",
-    "create",
-    "list_intents",
-    "retrieve",
-    "update",
-]
+__all__ = ["cancel", "confirm", "create", "list_intents", "retrieve", "update"]
 
-METHOD_TYPES = ("card", "sepa_debit")
-_SEPA_CURRENCIES = ("eur",)
+METHOD_TYPES = ("card",)
+_CAPTURE_METHODS = ("automatic", "automatic_async")
 _SHARED = frozenset(
     {
         "description",
@@ -41,7 +32,6 @@ _SHARED = frozenset(
         "setup_future_usage",
         "transfer_group",
         "payment_method",
-        "payment_method_data",
         "payment_method_options",
         "capture_method",
     }
@@ -49,7 +39,6 @@ _SHARED = frozenset(
 _CONFIRM = frozenset(
     {
         "payment_method",
-        "payment_method_data",
         "payment_method_options",
         "return_url",
         "off_session",
@@ -91,6 +80,7 @@ _STRIPE_ONLY = frozenset(
         "on_behalf_of",
         "payment_details",
         "payment_method_configuration",
+        "payment_method_data",
         "transfer_data",
     }
 )
@@ -163,8 +153,7 @@ def _method_types(
                 "Invalid automatic_payment_methods[allow_redirects]: must be one of always or never",
                 "automatic_payment_methods[allow_redirects]",
             )
-        types = ["card", "sepa_debit"] if currency in _SEPA_CURRENCIES else ["card"]
-        return types, {"allow_redirects": allow, "enabled": True}
+        return ["card"], {"allow_redirects": allow, "enabled": True}
     for kind in types:
         if kind not in METHOD_TYPES:
             raise invalid_param(
@@ -173,13 +162,6 @@ def _method_types(
                 "payments/settings) and your account is enabled for any preview features "
                 "that you are trying to use.",
                 "payment_method_types",
-                "payment_intent_invalid_parameter",
-            )
-        if kind == "sepa_debit" and currency not in _SEPA_CURRENCIES:
-            raise invalid_param(
-                f"The currency provided ({currency}) is invalid. Payments with sepa_debit "
-                "support the following currencies: eur.",
-                "currency",
                 "payment_intent_invalid_parameter",
             )
     return types, None
@@ -204,9 +186,16 @@ def _apply_common(intent: PaymentIntent, params: Params) -> None:
             if not isinstance(shipping.get("address"), dict):
                 raise missing_param("shipping[address]")
         intent.shipping = shipping
-    capture_method = params.choice("capture_method", ("automatic", "automatic_async", "manual"))
+    capture_method = _capture_method(params)
     if capture_method is not None:
         intent.capture_method = capture_method
+
+
+def _capture_method(params: Params) -> str | None:
+    """Automatic capture only: manual capture is Stripe's, but nothing in paygate uses it."""
+    if params.raw("capture_method") == "manual":
+        raise not_simulated("capture_method")
+    return params.choice("capture_method", _CAPTURE_METHODS)
 
 
 def create(account: Account, params: Params, cause: Cause) -> dict[str, Any]:
@@ -222,7 +211,7 @@ def create(account: Account, params: Params, cause: Cause) -> dict[str, Any]:
             raise invalid_param(f"You may only specify `{name}` when `confirm` is true.", name)
     if confirm_now and auto and auto["allow_redirects"] != "never" and "return_url" not in params:
         raise StripeError(400, "invalid_request_error", payments.REDIRECT_REQUIRED, saved=False)
-    intent = new_intent(amount, currency)
+    intent = new_intent(amount, currency, account.now())
     intent.payment_method_types, intent.automatic_payment_methods = types, auto
     intent.confirmation_method = params.choice("confirmation_method", ("automatic", "manual")) or "automatic"
     intent.payment_method_options = _method_options(params, types, {})
@@ -301,7 +290,7 @@ def update(account: Account, params: Params, ident: str, cause: Cause) -> dict[s
 def confirm(account: Account, params: Params, ident: str, cause: Cause) -> dict[str, Any]:
     params.check(_CONFIRM, stripe_only=_STRIPE_ONLY, ignored=_IGNORED)
     intent = get_intent(account, ident)
-    capture_method = params.choice("capture_method", ("automatic", "automatic_async", "manual"))
+    capture_method = _capture_method(params)
     method = resolve_method(account, params)
     if intent.status in UPDATABLE:
         if capture_method is not None:
@@ -327,27 +316,6 @@ def cancel(account: Account, params: Params, ident: str, cause: Cause) -> dict[s
     reason = params.choice("cancellation_reason", _CANCEL_REASONS)
     intent = get_intent(account, ident)
     payments.cancel(account, intent, reason, cause)
-    return intent.to_wire()
-
-
-def capture(account: Account, params: Params, ident: str, cause: Cause) -> dict[str, Any]:
-    params.check(
-        {"amount_to_capture", "metadata", "statement_descriptor", "statement_descriptor_suffix"},
-        stripe_only={
-            "amount_details",
-            "application_fee_amount",
-            "final_capture",
-            "hooks",
-            "payment_details",
-            "transfer_data",
-        },
-    )
-    amount = params.integer("amount_to_capture", minimum=1)
-    intent = get_intent(account, ident)
-    metadata = params.metadata(intent.metadata)
-    if metadata is not None:
-        intent.metadata = metadata
-    payments.capture(account, intent, amount, cause)
     return intent.to_wire()
 
 

@@ -1,8 +1,10 @@
-"""Payment methods: Stripe's test tokens (``pm_card_visa`` …) and SEPA test IBANs.
+"""Payment methods: Stripe's test cards (``pm_card_visa`` …), ``GET /v1/payment_methods/{id}``
+and the ``payment_method`` parameter.
 
 Passing a test token where a PaymentMethod id is expected creates a fresh ``pm_…`` object,
 as Stripe does; its behaviour (succeed, decline, 3-D Secure, slow refunds) follows the test
-card it stands for.
+card it stands for. Raw card data (``payment_method_data[card]``) and other method types are
+not simulated: paygate confirms PaymentIntents with card tokens only.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .ids import new_id, now
-from .store import Record
+from ..errors import resource_missing
+from ..params import Params, not_simulated
+from ..state import Record
+from ..store import Account
+from ..wire import new_id
 
-__all__ = ["CARDS", "IBAN_OUTCOMES", "Card", "PaymentMethod", "iban_is_valid"]
+__all__ = ["CARDS", "Card", "PaymentMethod", "create", "resolve_method", "retrieve"]
 
 ThreeDS = Literal["required", "optional", "not_supported"]
 RefundBehaviour = Literal["succeed", "pending", "fail"]
@@ -98,21 +103,6 @@ CARDS: dict[str, Card] = {
     "pm_card_refundFail": Card("visa", "5126", refund="fail"),
 }
 
-#: SEPA Direct Debit test IBANs: processing, then succeeded or failed.
-IBAN_OUTCOMES: dict[str, Literal["succeed", "fail"]] = {
-    "DE89370400440532013000": "succeed",
-    "DE62370400440532013001": "fail",
-}
-
-
-def iban_is_valid(iban: str) -> bool:
-    compact = iban.replace(" ", "").upper()
-    if not (15 <= len(compact) <= 34) or not compact[:2].isalpha() or not compact.isalnum():
-        return False
-    rearranged = compact[4:] + compact[:4]
-    digits = "".join(str(int(c, 36)) for c in rearranged)
-    return int(digits) % 97 == 1
-
 
 def _fingerprint(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -133,35 +123,18 @@ def _billing(details: dict[str, Any] | None) -> dict[str, Any]:
 
 @dataclass(kw_only=True)
 class PaymentMethod(Record):
-    type: Literal["card", "sepa_debit"]
-    card: Card | None = None
+    type: Literal["card"]
+    card: Card
     token: str | None = None
-    iban: str | None = None
     billing_details: dict[str, Any] | None = None
     metadata: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_token(cls, token: str) -> PaymentMethod:
-        return cls(id=new_id("pm"), created=now(), type="card", card=CARDS[token], token=token)
-
-    @classmethod
-    def sepa(cls, iban: str, billing_details: dict[str, Any] | None) -> PaymentMethod:
-        compact = iban.replace(" ", "").upper()
-        return cls(
-            id=new_id("pm"),
-            created=now(),
-            type="sepa_debit",
-            iban=compact,
-            billing_details=billing_details,
-        )
-
-    @property
-    def sepa_outcome(self) -> Literal["succeed", "fail"]:
-        return IBAN_OUTCOMES.get(self.iban or "", "succeed")
+    def from_token(cls, token: str, created: int) -> PaymentMethod:
+        return cls(id=new_id("pm"), created=created, type="card", card=CARDS[token], token=token)
 
     def card_wire(self) -> dict[str, Any]:
         card = self.card
-        assert card is not None
         return {
             "brand": card.brand,
             "checks": {
@@ -183,17 +156,6 @@ class PaymentMethod(Record):
             "wallet": None,
         }
 
-    def sepa_wire(self) -> dict[str, Any]:
-        iban = self.iban or ""
-        return {
-            "bank_code": iban[4:12],
-            "branch_code": "",
-            "country": iban[:2],
-            "fingerprint": _fingerprint(iban),
-            "generated_from": {"charge": None, "setup_attempt": None},
-            "last4": iban[-4:],
-        }
-
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
             "id": self.id,
@@ -206,22 +168,47 @@ class PaymentMethod(Record):
             "metadata": dict(self.metadata),
             "type": self.type,
         }
-        if self.type == "card":
-            wire["card"] = self.card_wire()
-        else:
-            wire["sepa_debit"] = self.sepa_wire()
+        wire["card"] = self.card_wire()
         return dict(sorted(wire.items()))
 
     def details_wire(self, three_d_secure: dict[str, Any] | None = None) -> dict[str, Any]:
         """``payment_method_details`` of a charge made with this method."""
-        if self.type == "sepa_debit":
-            sepa = self.sepa_wire()
-            sepa.pop("generated_from")
-            sepa["mandate"] = None
-            return {"sepa_debit": sepa, "type": "sepa_debit"}
         card = self.card_wire()
         for key in ("display_brand", "generated_from", "three_d_secure_usage"):
             card.pop(key)
         card["network"] = card["brand"]
         card["three_d_secure"] = three_d_secure
         return {"card": card, "type": "card"}
+
+
+def resolve_method(account: Account, params: Params) -> PaymentMethod | None:
+    """``payment_method``: an id or a test token (a fresh ``pm_…`` each time)."""
+    ident = params.string("payment_method")
+    if ident is None:
+        return None
+    if ident in CARDS:
+        return account.store.add(PaymentMethod.from_token(ident, account.now()))
+    method = account.store.typed(ident, PaymentMethod)
+    if method is None:
+        raise resource_missing("PaymentMethod", ident, "payment_method", status=400)
+    return method
+
+
+def create(account: Account, params: Params) -> dict[str, Any]:
+    """``POST /v1/payment_methods``: only Stripe.js makes card methods from card data, and
+    the sandbox simulates no other type; use a test token as ``payment_method`` instead."""
+    params.check(
+        (), stripe_only={"type", "card", "billing_details", "metadata", "customer", "allow_redisplay"}
+    )
+    raise not_simulated("type")
+
+
+def retrieve(account: Account, params: Params, ident: str) -> dict[str, Any]:
+    """``GET /v1/payment_methods/{id}`` (a test token makes a fresh method, as on Stripe)."""
+    params.check(())
+    if ident in CARDS:
+        return account.store.add(PaymentMethod.from_token(ident, account.now())).to_wire()
+    method = account.store.typed(ident, PaymentMethod)
+    if method is None:
+        raise resource_missing("PaymentMethod", ident, "id")
+    return method.to_wire()

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import functools
 
-from .account import ASYNC, Account
-from .balance import PAYOUT_ARRIVAL_SECONDS, BalanceTransaction, Payout
-from .ids import new_id, now
+from ..bills import PAYOUT_ARRIVAL_SECONDS, BalanceTransaction, Payout
+from ..store import ASYNC, Account
+from ..wire import new_id
 
 __all__ = ["sweep"]
 
 
 def sweep(account: Account, currency: str | None, include_pending: bool) -> list[Payout]:
-    at = now()
+    at = account.now()
     open_bts = [
         bt
         for bt in account.store.all(BalanceTransaction)

@@ -1,4 +1,6 @@
-"""The PaymentIntent object and its state machine.
+"""The PaymentIntent object and its state machine (cards, automatic capture: the
+statuses paygate meets; ``processing`` and ``requires_capture`` belong to delayed methods
+and manual capture, which the sandbox does not simulate).
 
 ::
 
@@ -7,21 +9,19 @@
               │                                                 │
               ├──────── declined / authentication failed ───────┤
               │                                                 v
-              │           requires_action ──(3-D Secure)──> succeeded | requires_capture
-              │                                                 ^            │
-              └──────────────── processing ─────────────────────┘            v
-                                                                    succeeded | canceled
-    canceled: from requires_payment_method, requires_confirmation, requires_action and
-    requires_capture. ``succeeded`` and ``canceled`` are final.
+              └───────── requires_action ──(3-D Secure)──> succeeded
+
+    canceled: from requires_payment_method, requires_confirmation and requires_action.
+    ``succeeded`` and ``canceled`` are final.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from .ids import client_secret, new_id, now
-from .store import Record
+from .wire import client_secret, new_id
 
 __all__ = [
     "CANCELABLE",
@@ -30,6 +30,7 @@ __all__ = [
     "UPDATABLE",
     "IntentStatus",
     "PaymentIntent",
+    "Record",
     "new_intent",
 ]
 
@@ -37,27 +38,37 @@ IntentStatus = Literal[
     "requires_payment_method",
     "requires_confirmation",
     "requires_action",
-    "processing",
-    "requires_capture",
     "canceled",
     "succeeded",
 ]
+
+
+@dataclass(kw_only=True)
+class Record(ABC):
+    """Base of every stored object: ``id``, ``created`` (unix seconds) and ``seq``."""
+
+    id: str
+    created: int
+    seq: int = field(default=0)
+
+    @abstractmethod
+    def to_wire(self) -> dict[str, Any]:
+        """The object as Stripe's API shows it."""
+
 
 _OPEN: Final[frozenset[IntentStatus]] = frozenset(
     {"requires_payment_method", "requires_confirmation", "requires_action"}
 )
 TRANSITIONS: Final[dict[IntentStatus, frozenset[IntentStatus]]] = {
-    "requires_payment_method": _OPEN | {"processing", "requires_capture", "succeeded", "canceled"},
-    "requires_confirmation": _OPEN | {"processing", "requires_capture", "succeeded", "canceled"},
-    "requires_action": _OPEN | {"processing", "requires_capture", "succeeded", "canceled"},
-    "processing": frozenset({"succeeded", "requires_capture", "requires_payment_method"}),
-    "requires_capture": frozenset({"succeeded", "canceled"}),
+    "requires_payment_method": _OPEN | {"succeeded", "canceled"},
+    "requires_confirmation": _OPEN | {"succeeded", "canceled"},
+    "requires_action": _OPEN | {"succeeded", "canceled"},
     "succeeded": frozenset(),
     "canceled": frozenset(),
 }
 CONFIRMABLE: Final = _OPEN
 UPDATABLE: Final = _OPEN
-CANCELABLE: Final[frozenset[IntentStatus]] = _OPEN | {"requires_capture"}
+CANCELABLE: Final = _OPEN
 
 
 class IllegalTransition(RuntimeError):
@@ -93,7 +104,6 @@ class PaymentIntent(Record):
     setup_future_usage: str | None = None
     transfer_group: str | None = None
     payment_method_options: dict[str, Any] = field(default_factory=dict)
-    amount_capturable: int = 0
     amount_received: int = 0
     canceled_at: int | None = None
     cancellation_reason: str | None = None
@@ -118,7 +128,7 @@ class PaymentIntent(Record):
             "id": self.id,
             "object": "payment_intent",
             "amount": self.amount,
-            "amount_capturable": self.amount_capturable,
+            "amount_capturable": 0,
             "amount_details": {"tip": {}},
             "amount_received": self.amount_received,
             "application": None,
@@ -157,11 +167,11 @@ class PaymentIntent(Record):
         }
 
 
-def new_intent(amount: int, currency: str) -> PaymentIntent:
+def new_intent(amount: int, currency: str, created: int) -> PaymentIntent:
     ident = new_id("pi")
     return PaymentIntent(
         id=ident,
-        created=now(),
+        created=created,
         amount=amount,
         currency=currency,
         client_secret=client_secret(ident),

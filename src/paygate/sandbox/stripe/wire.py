@@ -1,4 +1,6 @@
-"""Stripe's form encoding: bracket keys (``a[b][0]=x``) to nested values and back.
+"""Stripe's wire rules: form encoding, JSON, identifiers and the webhook signature.
+
+**Form encoding** — bracket keys (``a[b][0]=x``) to nested values and back.
 
 Stripe's v1 API takes ``application/x-www-form-urlencoded`` bodies whose keys address
 nested hashes and arrays: ``metadata[order_id]=o1``, ``payment_method_types[0]=card``,
@@ -6,16 +8,40 @@ nested hashes and arrays: ``metadata[order_id]=o1``, ``payment_method_types[0]=c
 as a dict keyed by decimal indices (``{"0": "card"}``) or, for ``[]`` segments, as a list.
 Whether a hash keyed by indices *is* an array depends on the parameter, so endpoints call
 :func:`as_list` where Stripe expects one (as Stripe's own coercion does).
+
+**Identifiers** look like Stripe's: a prefix and 24 base-62 characters (``pi_3Mtw…``).
+
+**Webhook signature** — ``Stripe-Signature: t=<unix>,v1=<hex>``, where ``v1`` is
+HMAC-SHA256 of ``f"{t}.{payload}"`` keyed with the whole ``whsec_…`` string; the timestamp
+is real time (receivers refuse one more than five minutes old).
 """
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
+import string
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-__all__ = ["FormError", "as_list", "decode", "encode", "encode_pairs", "listify"]
+from paygate.kit.crypto import Secret, hmac_sha256_hex
+
+__all__ = [
+    "FormError",
+    "as_list",
+    "client_secret",
+    "decode",
+    "dump_json",
+    "encode",
+    "encode_pairs",
+    "listify",
+    "new_id",
+    "request_id",
+    "signature_header",
+]
 
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _SEGMENT = re.compile(r"\[([^\[\]]*)\]")
@@ -125,3 +151,40 @@ def encode_pairs(params: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[
 
 def encode(params: Mapping[str, Any]) -> str:
     return urlencode(list(encode_pairs(params)))
+
+
+def dump_json(value: Any) -> bytes:
+    """Pretty-printed JSON, as Stripe answers and sends webhooks."""
+    return json.dumps(value, indent=2, ensure_ascii=False).encode()
+
+
+# -- identifiers ------------------------------------------------------------------------
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def _random(length: int) -> str:
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def new_id(prefix: str) -> str:
+    """``pi_3MtwBwLkdIwHu7ix28a3tqPa``: a prefix and 24 base-62 characters, like Stripe."""
+    return f"{prefix}_{_random(24)}"
+
+
+def client_secret(intent_id: str) -> str:
+    return f"{intent_id}_secret_{_random(25)}"
+
+
+def request_id() -> str:
+    return f"req_{_random(14)}"
+
+
+# -- webhook signature -------------------------------------------------------------------
+
+
+def signature_header(payload: str, secret: Secret, timestamp: int | None = None) -> str:
+    """``t=…,v1=…`` for ``payload`` (signed now unless ``timestamp`` is given)."""
+    t = int(time.time()) if timestamp is None else timestamp
+    v1 = hmac_sha256_hex(secret.reveal().encode(), f"{t}.{payload}".encode())
+    return f"t={t},v1={v1}"

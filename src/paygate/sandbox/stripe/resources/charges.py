@@ -1,17 +1,21 @@
-"""Charges: one per payment attempt of a PaymentIntent (``latest_charge``)."""
+"""Charges: one per payment attempt of a PaymentIntent (``latest_charge``);
+``GET /v1/charges[/{id}]``."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .ids import new_id, now
-from .methods import PaymentMethod
-from .store import Record
+from ..errors import resource_missing
+from ..params import Params
+from ..state import Record
+from ..store import PAGING, Account, list_response
+from ..wire import new_id
+from .payment_methods import PaymentMethod
 
-__all__ = ["Charge", "new_charge"]
+__all__ = ["Charge", "list_charges", "new_charge", "retrieve"]
 
-ChargeStatus = Literal["pending", "succeeded", "failed"]
+ChargeStatus = Literal["succeeded", "failed"]
 
 _SELLER_MESSAGES = {
     "generic_decline": "The bank did not return any further details with this decline.",
@@ -36,7 +40,6 @@ class Charge(Record):
     status: ChargeStatus
     captured: bool = False
     amount_captured: int = 0
-    # Refunded amount, including an uncaptured remainder released by a partial capture.
     amount_refunded: int = 0
     balance_transaction: str | None = None
     failure_code: str | None = None
@@ -111,7 +114,7 @@ class Charge(Record):
             "livemode": False,
             "metadata": dict(self.metadata),
             "on_behalf_of": None,
-            "outcome": self.outcome() if self.status != "pending" else None,
+            "outcome": self.outcome(),
             "paid": self.paid,
             "payment_intent": self.payment_intent,
             "payment_method": self.payment_method.id,
@@ -135,6 +138,7 @@ class Charge(Record):
 
 def new_charge(
     *,
+    created: int,
     amount: int,
     currency: str,
     payment_intent: str,
@@ -146,7 +150,7 @@ def new_charge(
 ) -> Charge:
     return Charge(
         id=new_id("ch"),
-        created=now(),
+        created=created,
         amount=amount,
         currency=currency,
         payment_intent=payment_intent,
@@ -156,3 +160,18 @@ def new_charge(
         status=status,
         receipt_email=receipt_email,
     )
+
+
+def retrieve(account: Account, params: Params, ident: str) -> dict[str, Any]:
+    params.check(())
+    charge = account.store.typed(ident, Charge)
+    if charge is None:
+        raise resource_missing("charge", ident, "id")
+    return charge.to_wire()
+
+
+def list_charges(account: Account, params: Params) -> dict[str, Any]:
+    params.check(PAGING | {"payment_intent"}, stripe_only={"customer", "transfer_group"})
+    intent = params.string("payment_intent")
+    items = [c for c in account.store.all(Charge) if intent is None or c.payment_intent == intent]
+    return list_response(account.store, params, "/v1/charges", items, "charge")

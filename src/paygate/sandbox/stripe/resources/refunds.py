@@ -2,28 +2,43 @@
 
 A card refund succeeds at once, except on ``pm_card_pendingRefund`` (``pending``, then
 ``succeeded``) and ``pm_card_refundFail`` (``succeeded``, then ``failed`` and the money
-returns to the balance). SEPA refunds are ``pending`` first. Later changes happen
-``REFUND_SETTLE_SECONDS`` (times ``time_scale``) after the refund.
+returns to the balance) — or as the ``refunds`` fault says: ``pending`` for
+``delay_seconds``, then ``succeeded`` or ``failed``, or ``MANUAL`` (pending until ``POST
+/_sandbox/refunds/{id}``). Later changes happen :data:`REFUND_SETTLE_SECONDS` (times
+``time_scale``) after the refund unless the fault names a delay; each is announced by
+``refund.updated`` and ``charge.refund.updated`` (and ``refund.failed``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
-from .account import ASYNC, Account, Cause
+from paygate.sandbox.harness import MANUAL
+
+from ..currencies import format_amount
+from ..errors import StripeError, resource_missing
+from ..params import Params
+from ..state import PaymentIntent, Record
+from ..store import ASYNC, Account, Cause, list_response
+from ..wire import new_id
 from .charges import Charge
-from .currencies import format_amount
-from .errors import StripeError, resource_missing
-from .ids import new_id, now
-from .intents import PaymentIntent
-from .params import Params
-from .store import Record, list_response
 
-__all__ = ["REFUND_SETTLE_SECONDS", "Refund", "create", "list_refunds", "retrieve", "update"]
+__all__ = [
+    "REFUND_OUTCOMES",
+    "REFUND_SETTLE_SECONDS",
+    "Refund",
+    "create",
+    "finish",
+    "list_refunds",
+    "retrieve",
+    "update",
+]
 
-REFUND_SETTLE_SECONDS = 60
-REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+REFUND_SETTLE_SECONDS: Final = 60
+REASONS: Final = ("duplicate", "fraudulent", "requested_by_customer")
+#: How a refund may end (the ``refunds`` fault's outcomes, besides MANUAL).
+REFUND_OUTCOMES: Final = ("succeeded", "failed")
 
 
 @dataclass(kw_only=True)
@@ -38,7 +53,6 @@ class Refund(Record):
     failure_balance_transaction: str | None = None
     failure_reason: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
-    method_type: str = "card"
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {
@@ -49,7 +63,7 @@ class Refund(Record):
             "charge": self.charge,
             "created": self.created,
             "currency": self.currency,
-            "destination_details": _destination(self.method_type, self.status),
+            "destination_details": _destination(self.status),
             "metadata": dict(self.metadata),
             "payment_intent": self.payment_intent,
             "reason": self.reason,
@@ -64,9 +78,7 @@ class Refund(Record):
         return wire
 
 
-def _destination(method_type: str, status: str) -> dict[str, Any]:
-    if method_type == "sepa_debit":
-        return {"sepa_debit": {}, "type": "sepa_debit"}
+def _destination(status: str) -> dict[str, Any]:
     return {
         "card": {
             "reference": None,
@@ -164,12 +176,17 @@ def create(account: Account, params: Params, cause: Cause) -> dict[str, Any]:
             code="amount_too_large",
             param="amount",
         )
-    method = charge.payment_method
-    behaviour = method.card.refund if method.card is not None else "pending"
+    fate = account.harness.faults.take_refund_fate()
+    card = charge.payment_method.card.refund
+    # "pending": settles later; "fail": succeeds, fails later; "succeed": done at once.
+    if fate is not None:
+        behaviour = "pending" if fate.outcome == MANUAL or fate.delay_seconds != 0 else fate.outcome
+    else:
+        behaviour = card
     refund = account.store.add(
         Refund(
             id=new_id("re"),
-            created=now(),
+            created=account.now(),
             amount=amount,
             currency=charge.currency,
             charge=charge.id,
@@ -177,14 +194,13 @@ def create(account: Account, params: Params, cause: Cause) -> dict[str, Any]:
             reason=reason,
             status="pending" if behaviour == "pending" else "succeeded",
             metadata=metadata,
-            method_type=method.type,
         )
     )
     bt = account.book(
         amount=-amount,
         currency=charge.currency,
         fee=0,
-        type="payment_refund" if method.type == "sepa_debit" else "refund",
+        type="refund",
         source=refund.id,
         description=f"REFUND FOR CHARGE ({charge.description or charge.id})",
         settle=False,
@@ -194,35 +210,51 @@ def create(account: Account, params: Params, cause: Cause) -> dict[str, Any]:
     charge.amount_refunded += amount
     account.emit("charge.refunded", charge, cause, previous)
     account.emit("refund.created", refund, cause)
-    if behaviour != "succeed":
-        account.later(REFUND_SETTLE_SECONDS, lambda: _finish(account, refund, behaviour))
+    if behaviour == "failed":  # a fault that fails it at once
+        finish(account, refund, "failed")
+    elif fate is not None and fate.outcome != MANUAL and behaviour == "pending":
+        delay = REFUND_SETTLE_SECONDS if fate.delay_seconds is None else fate.delay_seconds
+        account.later(delay, lambda: _finish_if(account, refund, "pending", fate.outcome))
+    elif fate is None and card == "pending":
+        account.later(REFUND_SETTLE_SECONDS, lambda: _finish_if(account, refund, "pending", "succeeded"))
+    elif fate is None and card == "fail":
+        account.later(REFUND_SETTLE_SECONDS, lambda: _finish_if(account, refund, "succeeded", "failed"))
     return refund.to_wire()
 
 
-def _finish(account: Account, refund: Refund, behaviour: str) -> None:
-    """The refund's later fate: a pending refund succeeds; a failing one fails."""
+def _finish_if(account: Account, refund: Refund, status: str, outcome: str) -> None:
+    if refund.status == status:  # not finished by hand meanwhile
+        finish(account, refund, outcome)
+
+
+def finish(account: Account, refund: Refund, outcome: str) -> None:
+    """The refund's later fate: it succeeds, or fails and its money returns to the balance."""
     previous = {"status": refund.status}
-    if behaviour == "pending" and refund.status == "pending":
+    if outcome == "succeeded":
         refund.status = "succeeded"
-        account.emit("refund.updated", refund, ASYNC, previous)
+        _updated(account, refund, previous)
         return
-    if behaviour == "fail" and refund.status == "succeeded":
-        charge = account.store.typed(refund.charge, Charge)
-        assert charge is not None
-        bt = account.book(
-            amount=refund.amount,
-            currency=refund.currency,
-            fee=0,
-            type="refund_failure",
-            source=refund.id,
-            description=f"REFUND FAILURE FOR CHARGE ({charge.description or charge.id})",
-            settle=False,
-        )
-        refund.status, refund.failure_reason = "failed", "expired_or_canceled_card"
-        refund.failure_balance_transaction = bt.id
-        charge.amount_refunded -= refund.amount
-        account.emit("refund.updated", refund, ASYNC, previous)
-        account.emit("refund.failed", refund, ASYNC, previous)
+    charge = account.store.typed(refund.charge, Charge)
+    assert charge is not None
+    bt = account.book(
+        amount=refund.amount,
+        currency=refund.currency,
+        fee=0,
+        type="refund_failure",
+        source=refund.id,
+        description=f"REFUND FAILURE FOR CHARGE ({charge.description or charge.id})",
+        settle=False,
+    )
+    refund.status, refund.failure_reason = "failed", "expired_or_canceled_card"
+    refund.failure_balance_transaction = bt.id
+    charge.amount_refunded -= refund.amount
+    _updated(account, refund, previous)
+    account.emit("refund.failed", refund, ASYNC, previous)
+
+
+def _updated(account: Account, refund: Refund, previous: dict[str, Any]) -> None:
+    account.emit("refund.updated", refund, ASYNC, previous)
+    account.emit("charge.refund.updated", refund, ASYNC, previous)
 
 
 def _get(account: Account, ident: str) -> Refund:

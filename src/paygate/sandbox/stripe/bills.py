@@ -1,27 +1,30 @@
-"""Balance transactions, the balance and payouts: the settlement data paygate reconciles.
+"""Stripe's "bills": the settlement data paygate reconciles — balance transactions, the
+balance and payouts (their API is in :mod:`.resources.balance` and
+:mod:`.resources.payouts`).
 
-Every captured charge, refund, failed refund and payout moves the balance by one
+Every charge, refund, failed refund and payout moves the balance by one
 :class:`BalanceTransaction`. Funds become available ``SETTLEMENT_DELAY_SECONDS`` (two days,
 times ``time_scale``) after the charge; a payout sweeps the available balance of one
 currency and records which transactions it paid out (``GET /v1/balance_transactions?
 payout=po_…``). Fees follow Stripe's standard card pricing (2.9 % plus a fixed fee; 3.6 %
-for JPY) and SEPA Direct Debit's (0.8 %, capped at 5.00); refunds carry no fee.
+for JPY); refunds carry no fee. Times are the sandbox clock's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from .currencies import THREE_DECIMAL, ZERO_DECIMAL
-from .ids import new_id, now
-from .store import Record
+from .state import Record
 
 __all__ = [
     "PAYOUT_ARRIVAL_SECONDS",
     "SETTLEMENT_DELAY_SECONDS",
     "BalanceTransaction",
+    "BtType",
     "Payout",
     "balance_wire",
     "processing_fee",
@@ -30,15 +33,8 @@ __all__ = [
 SETTLEMENT_DELAY_SECONDS = 2 * 24 * 3600
 PAYOUT_ARRIVAL_SECONDS = 24 * 3600
 
-BtType = Literal["charge", "payment", "refund", "payment_refund", "refund_failure", "payout"]
-_REPORTING = {
-    "charge": "charge",
-    "payment": "charge",
-    "refund": "refund",
-    "payment_refund": "refund",
-    "refund_failure": "refund_failure",
-    "payout": "payout",
-}
+BtType = Literal["charge", "refund", "refund_failure", "payout"]
+_REPORTING = {"charge": "charge", "refund": "refund", "refund_failure": "refund_failure", "payout": "payout"}
 _FIXED_FEE = {"usd": 30, "eur": 25, "gbp": 20, "cad": 30, "aud": 30, "hkd": 235, "sgd": 50}
 
 
@@ -46,10 +42,9 @@ def _round(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def processing_fee(amount: int, currency: str, method_type: str) -> int:
-    if method_type == "sepa_debit":
-        fee = min(_round(Decimal(amount) * Decimal("0.008")), 500)
-    elif currency in ZERO_DECIMAL:
+def processing_fee(amount: int, currency: str) -> int:
+    """A card charge's fee, in the charge's currency (three-decimal ones rounded up to 10)."""
+    if currency in ZERO_DECIMAL:
         fee = _round(Decimal(amount) * Decimal("0.036"))
     else:
         fee = _round(Decimal(amount) * Decimal("0.029")) + _FIXED_FEE.get(currency, 0)
@@ -73,8 +68,12 @@ class BalanceTransaction(Record):
     def net(self) -> int:
         return self.amount - self.fee
 
+    #: The sandbox clock (unix seconds): the status depends on when it is looked at.
+    clock: Callable[[], int] = field(default=lambda: 0, repr=False, compare=False)
+
     def status(self, at: int | None = None) -> str:
-        return "available" if (at if at is not None else now()) >= self.available_on else "pending"
+        at = self.clock() if at is None else at
+        return "available" if at >= self.available_on else "pending"
 
     def to_wire(self) -> dict[str, Any]:
         fee_details = (
@@ -152,33 +151,8 @@ class Payout(Record):
         }
 
 
-def new_balance_transaction(
-    *,
-    amount: int,
-    currency: str,
-    fee: int,
-    type: BtType,
-    source: str,
-    settle_after: float,
-    description: str | None,
-) -> BalanceTransaction:
-    created = now()
-    return BalanceTransaction(
-        id=new_id("txn"),
-        created=created,
-        amount=amount,
-        currency=currency,
-        fee=fee,
-        type=type,
-        source=source,
-        available_on=created + int(settle_after),
-        description=description,
-    )
-
-
-def balance_wire(transactions: list[BalanceTransaction]) -> dict[str, Any]:
-    """``GET /v1/balance``: available and pending sums per currency."""
-    at = now()
+def balance_wire(transactions: list[BalanceTransaction], at: int) -> dict[str, Any]:
+    """``GET /v1/balance``: available and pending sums per currency at ``at``."""
     sums: dict[str, dict[str, int]] = {"available": {}, "pending": {}}
     for bt in transactions:
         bucket = sums[bt.status(at)]
