@@ -25,7 +25,8 @@ from paygate.sandbox.base import SandboxConfig
 from paygate.sandbox.harness.asgi import AbsoluteFormMiddleware
 from paygate.sandbox.harness.clock import Clock
 from paygate.sandbox.harness.control import ControlError, Controls, control_routes
-from paygate.sandbox.harness.faults import ErrorParser, Faults
+from paygate.sandbox.harness.faults import Faults
+from paygate.sandbox.harness.faultspec import ErrorParser
 from paygate.sandbox.harness.notifier import Delivery, DeliveryPolicy, Notifier
 from paygate.sandbox.harness.pages import Pages
 from paygate.sandbox.harness.scheduler import Scheduler
