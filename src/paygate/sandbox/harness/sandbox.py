@@ -11,10 +11,11 @@ and the Python twin of the control API.
 from __future__ import annotations
 
 import asyncio
+from abc import ABC, abstractmethod
 from collections.abc import Collection, Mapping
 from datetime import UTC, tzinfo
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -83,12 +84,12 @@ class Harness:
         self._started = False
 
 
-class HarnessedSandbox:
-    """Base of the channel sandboxes; satisfies :class:`paygate.sandbox.base.ChannelSandbox`
-    once a subclass adds ``credentials()``. Subclasses set ``name``, build ``self.harness``
-    and implement :meth:`_routes` (their endpoints) and :meth:`_controls`."""
+class HarnessedSandbox(ABC):
+    """Base of the channel sandboxes; satisfies :class:`paygate.sandbox.base.ChannelSandbox`.
+    Subclasses set ``name``, build ``self.harness`` and implement :meth:`credentials`,
+    :meth:`_routes` (their endpoints) and :meth:`_controls`."""
 
-    name: ClassVar[str]
+    name: str
     harness: Harness
 
     def __init__(self, config: SandboxConfig) -> None:
@@ -112,11 +113,17 @@ class HarnessedSandbox:
     async def stop(self) -> None:
         await self.harness.stop()
 
-    def _routes(self) -> list[BaseRoute]:
-        raise TypeError(f"{type(self).__name__} must define its routes")
+    @abstractmethod
+    def credentials(self) -> dict[str, Any]:
+        """The demo merchant's credentials (what ``paygate sandbox credentials`` prints)."""
 
+    @abstractmethod
+    def _routes(self) -> list[BaseRoute]:
+        """The channel's own routes (its API, pages, extra control routes)."""
+
+    @abstractmethod
     def _controls(self) -> Controls:
-        raise TypeError(f"{type(self).__name__} must define its controls")
+        """The channel's side of the control API."""
 
     # -- the control API from Python ------------------------------------------------------
 
