@@ -5,7 +5,9 @@ happened."""
 from __future__ import annotations
 
 import asyncio
+import io
 import uuid
+import zipfile
 from typing import Any
 
 from paygate.sandbox.alipay import AUTH_CODE_SUCCESS
@@ -91,3 +93,32 @@ async def test_a_hung_gateway_answers_nothing_until_let_go(env: Env) -> None:
     env.sandbox.clear_faults()
     answer = await hung
     assert answer.status_code == 200 and '"code":"20000"' in answer.text
+
+
+async def test_the_bill_lists_only_refunds_whose_money_moved(env: Env) -> None:
+    no = await paid(env, "9.00")
+    alipay = env.python_sdk()
+    await sdk(alipay.api_alipay_trade_refund, "1.00", out_trade_no=no, out_request_no="B1")  # at once
+    env.sandbox.faults.refund_outcome("REFUND_FAILED", delay=0.5, times=1)
+    await sdk(alipay.api_alipay_trade_refund, "2.00", out_trade_no=no, out_request_no="B2")
+    env.sandbox.faults.refund_outcome("MANUAL", times=1)
+    await sdk(alipay.api_alipay_trade_refund, "3.00", out_trade_no=no, out_request_no="B3")
+    await eventually(lambda: env.sandbox.trade(no)["refunds"][1]["status"] == "FAILED")  # type: ignore[index]
+    day = env.sandbox.trade(no)["gmt_payment"][:10]  # type: ignore[index]
+    env.sandbox.advance_clock(24 * 3600)
+    answer = await sdk(
+        alipay.server_api,
+        "alipay.data.dataservice.bill.downloadurl.query",
+        {"bill_type": "trade", "bill_date": day},
+    )
+    download = await env.http.get(answer["bill_download_url"])
+    archive = zipfile.ZipFile(io.BytesIO(download.content), metadata_encoding="gbk")
+    [detail] = [n for n in archive.namelist() if n.endswith("_业务明细.csv")]
+    rows = [
+        line.split(",") for line in archive.read(detail).decode("gbk").splitlines() if line.startswith("20")
+    ]
+    mine = [r for r in rows if r[1] == f"{no}\t"]
+    assert sorted((r[2], r[11], r[21]) for r in mine) == [
+        ("交易\t", "9.00", "\t"),
+        ("退款\t", "-1.00", "B1\t"),
+    ]

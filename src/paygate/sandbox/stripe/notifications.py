@@ -15,7 +15,8 @@ Stripe's dashboard words them (``delivered``, ``rejected``, ``error``, ``dropped
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
 from paygate.kit.crypto import Secret
@@ -150,7 +151,7 @@ def deliver(notifier: Notifier, event: Event, endpoints: list[WebhookEndpoint]) 
         )
 
 
-def _renderer(event: Event, endpoint: WebhookEndpoint) -> Any:
+def _renderer(event: Event, endpoint: WebhookEndpoint) -> Callable[[], tuple[bytes, dict[str, str]]]:
     def render() -> tuple[bytes, dict[str, str]]:
         if endpoint.status != "enabled":
             raise Undeliverable("endpoint disabled or deleted")
@@ -164,7 +165,7 @@ def _renderer(event: Event, endpoint: WebhookEndpoint) -> Any:
     return render
 
 
-def _acknowledger(event: Event) -> Any:
+def _acknowledger(event: Event) -> Callable[[], None]:
     def acknowledged() -> None:
         event.delivered = True
         event.pending_webhooks = max(0, event.pending_webhooks - 1)
@@ -194,7 +195,7 @@ class WebhookAttempt:
     duplicate: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 def webhook_attempts(notifier: Notifier) -> list[WebhookAttempt]:
