@@ -289,7 +289,7 @@ class Notifier:
             attempt.outcome, attempt.error = "error", str(exc)
             delivery.gave_up = True
             return
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # refused, timed out, or a URL httpx cannot even send to
             attempt.outcome, attempt.error = "error", f"{type(exc).__name__}: {exc}"[:RESPONSE_KEPT]
             return
         content = response.content
