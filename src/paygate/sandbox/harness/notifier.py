@@ -8,8 +8,10 @@ queueing, time scaling, retries, one record per attempt, the notification faults
 stop/start — nothing is sent before :meth:`Notifier.start`; what was published meanwhile is
 sent then; an attempt cut short by ``stop()`` is forgotten and made again after a restart.
 
-Attempt outcomes: ``sending`` (in flight), ``success`` (acknowledged), ``failed`` (answered,
-not acknowledged), ``error`` (no answer: refused, timed out), ``dropped`` (a fault lost it).
+An attempt is recorded in ``Delivery.attempts`` once it is over: ``success``
+(acknowledged), ``failed`` (answered, not acknowledged), ``error`` (no answer: refused,
+timed out), ``dropped`` (a fault lost it). The one being made meanwhile is
+``Delivery.sending``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ log = logging.getLogger(__name__)
 #: How much of a receiver's answer an attempt record keeps.
 RESPONSE_KEPT: Final = 200
 
-Outcome = Literal["sending", "success", "failed", "error", "dropped"]
+Outcome = Literal["sending", "success", "failed", "error", "dropped"]  # "sending": in flight
 #: One attempt's body and headers, signed for this attempt.
 Render = Callable[[], tuple[bytes, Mapping[str, str]]]
 
@@ -96,6 +98,7 @@ class Delivery:
     render: Render = field(repr=False)
     on_acknowledged: Callable[[], None] | None = field(default=None, repr=False)
     attempts: list[Attempt] = field(default_factory=list)
+    sending: Attempt | None = None  # the attempt in flight
     retries: int = 0  # retries scheduled so far
     succeeded: bool = False
     gave_up: bool = False
@@ -106,6 +109,7 @@ class Delivery:
             "url": self.url,
             **self.tags,
             "attempts": [a.to_json() for a in self.attempts],
+            "sending": self.sending is not None,
             "succeeded": self.succeeded,
             "gave_up": self.gave_up,
         }
@@ -215,7 +219,7 @@ class Notifier:
 
     async def _attempt(self, delivery: Delivery, delay: float) -> None:
         if self._faults.take_drop():
-            self._record(delivery, delay, outcome="dropped")
+            delivery.attempts.append(self._record(delivery, delay, outcome="dropped"))
             self._next(delivery)
             return
         window = self._faults.reorder_window
@@ -268,12 +272,17 @@ class Notifier:
             yield
 
     def _record(self, delivery: Delivery, delay: float, **values: Any) -> Attempt:
-        attempt = Attempt(len(delivery.attempts) + 1, self._clock.now(), delay, **values)
-        delivery.attempts.append(attempt)
-        return attempt
+        return Attempt(len(delivery.attempts) + 1, self._clock.now(), delay, **values)
 
     async def _post(self, delivery: Delivery, delay: float, *, duplicate: bool) -> None:
-        attempt = self._record(delivery, delay, duplicate=duplicate)
+        attempt = delivery.sending = self._record(delivery, delay, duplicate=duplicate)
+        try:
+            await self._exchange(delivery, attempt)
+        finally:  # recorded once over; an attempt cut short by stop() never happened
+            delivery.sending = None
+        delivery.attempts.append(attempt)
+
+    async def _exchange(self, delivery: Delivery, attempt: Attempt) -> None:
         http = self._http or self._own_http
         try:
             if http is None:
@@ -282,9 +291,6 @@ class Notifier:
             response = await http.post(
                 delivery.url, content=body, headers=dict(headers), timeout=self.policy.timeout
             )
-        except asyncio.CancelledError:
-            delivery.attempts.remove(attempt)  # never happened
-            raise
         except Undeliverable as exc:
             attempt.outcome, attempt.error = "error", str(exc)
             delivery.gave_up = True

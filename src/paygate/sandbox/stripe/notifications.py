@@ -199,11 +199,14 @@ class WebhookAttempt:
 
 
 def webhook_attempts(notifier: Notifier) -> list[WebhookAttempt]:
-    """Every webhook attempt so far, in the order they were made."""
-    made = sorted(
-        ((a.at, n, d, a) for n, (d, a) in enumerate((d, a) for d in notifier.deliveries for a in d.attempts)),
-        key=lambda item: (item[0], item[1]),
-    )
+    """Every webhook attempt so far, in the order they were made (one in flight: ``sending``)."""
+    made = [
+        (a.at, n, d, a)
+        for n, d in enumerate(notifier.deliveries)
+        for a in (*d.attempts, *([d.sending] if d.sending is not None else []))
+        if "event_id" in d.tags
+    ]
+    made.sort(key=lambda item: (item[0], item[1]))
     return [
         WebhookAttempt(
             event_id=d.tags["event_id"],
@@ -219,5 +222,4 @@ def webhook_attempts(notifier: Notifier) -> list[WebhookAttempt]:
             duplicate=a.duplicate,
         )
         for _, _, d, a in made
-        if "event_id" in d.tags
     ]
