@@ -12,9 +12,16 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from paygate.api.schemas import PayRequest, QueryRequest, TradeRefRequest
+from paygate.api.schemas import (
+    PayRequest,
+    QueryRequest,
+    RefundQueryRequest,
+    RefundRequest,
+    RequestModel,
+    TradeRefRequest,
+)
 from paygate.kit import signing
-from paygate.models import Trade, TradeLog
+from paygate.models import Refund, Trade, TradeLog
 from tests.support.helpers import count, order_no
 from tests.support.stack import Stack
 
@@ -228,7 +235,42 @@ NUL_CASES: dict[str, tuple[type[BaseModel], dict[str, Any], list[tuple[str, Any]
         {"out_order_no": "EDGE-1"},
         [("trade_no", f"T{NUL}"), ("out_order_no", f"EDGE{NUL}1")],
     ),
+    "/refund": (
+        RefundRequest,
+        {"out_order_no": "EDGE-1", "out_refund_no": "RF-1", "amount": 1},
+        [
+            ("trade_no", f"T{NUL}"),
+            ("out_order_no", f"EDGE{NUL}1"),
+            ("out_refund_no", f"RF{NUL}1"),
+            ("currency", f"CN{NUL}"),
+            ("reason", f"why{NUL}"),
+            ("notify_url", f"https://shop.test/n{NUL}"),
+        ],
+    ),
+    "/query/refund": (
+        RefundQueryRequest,
+        {"out_refund_no": "RF-1"},
+        [("refund_no", f"R{NUL}"), ("out_refund_no", f"RF{NUL}1")],
+    ),
 }
+
+
+def test_every_request_body_refuses_nul_and_every_app_endpoint_is_covered(stack: Stack) -> None:
+    """A new endpoint cannot forget the NUL rule: every request body model of the internal
+    API is a RequestModel, and every signed app endpoint has its cases above."""
+    from fastapi.routing import APIRoute
+
+    from paygate.api.internal import create_internal_app
+
+    app = create_internal_app(stack.container.internal_services())
+    bodies = {
+        route.path: route.body_field.field_info.annotation
+        for route in app.routes
+        if isinstance(route, APIRoute) and route.body_field
+    }
+    assert bodies and all(issubclass(model, RequestModel) for model in bodies.values()), bodies
+    app_paths = {path for path in bodies if not path.startswith("/operator/")}
+    assert app_paths == set(NUL_CASES)
 
 
 def holds_str(annotation: Any) -> bool:
@@ -253,3 +295,4 @@ async def test_a_nul_character_in_any_string_field_is_refused(stack: Stack, path
         assert "U+0000" in body["msg"]
     assert await count(stack, Trade) == 0
     assert await count(stack, TradeLog) == 0
+    assert await count(stack, Refund) == 0

@@ -51,6 +51,28 @@ async def test_a_channel_timeout_leaves_the_trade_unknown_and_a_query_settles_it
     assert synced["state"] == "succeeded" and synced["paid_amount"] == 800
 
 
+async def test_a_hung_channel_times_out_alone(stack: Stack) -> None:
+    """Channel isolation: Alipay accepts connections and never answers (the sandbox's hang
+    fault); its calls end at the account's deadline while WeChat Pay is served meanwhile."""
+    await set_account_timeout(stack, 0.5)
+    stack.sandbox("alipay").faults.hang()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    hung = asyncio.create_task(
+        stack.client.pay(
+            out_order_no=order_no("HA"), pay_type="alipay.jsapi", amount=800, subject="T", extra=BUYER
+        )
+    )
+    served = await stack.client.pay(
+        out_order_no=order_no("HW"), pay_type="wechat.native", amount=300, subject="x"
+    )
+    assert served["action"]["qr_code"] and not hung.done()
+    with pytest.raises(PaygateAPIError) as err:
+        await hung
+    assert err.value.error == "CHANNEL_TIMEOUT" and loop.time() - started < 3
+    stack.sandbox("alipay").faults.clear()  # lets the hung request go
+
+
 async def test_a_system_error_is_uncertain_but_a_business_refusal_fails(stack: Stack) -> None:
     faults = stack.sandbox("alipay").faults
     faults.error("alipay.trade.create", sub_code="ACQ.SYSTEM_ERROR", times=1)

@@ -123,7 +123,9 @@ async def test_forged_and_stale_stripe_webhooks_are_refused(stack: Stack) -> Non
 async def test_duplicated_and_reordered_notifications_converge(stack: Stack) -> None:
     wechat = stack.sandbox("wechatpay")
     wechat.faults.duplicate_notifications(True)
-    stack.sandbox("stripe").set_faults({"webhooks": {"duplicate": True, "reorder": True}})
+    # Stripe's events come in pairs here (created + requires_action, then charge + intent
+    # succeeded): each pair is sent newest first.
+    stack.sandbox("stripe").set_faults({"notifications": {"duplicate": True, "reorder_window": 2}})
     w = await stack.client.pay(out_order_no=order_no("WD"), pay_type="wechat.native", amount=300, subject="x")
     s = await stack.client.pay(
         out_order_no=order_no("SD"),

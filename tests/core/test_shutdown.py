@@ -15,9 +15,8 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from paygate.bootstrap import build_container
-from paygate.demo import sandbox_config
+from paygate.demo import sandbox_host
 from paygate.kit.shutdown import DEFAULT_STEP_SECONDS, FORCE_GRACE_SECONDS
-from paygate.sandbox.app import SandboxHost
 from paygate.server import stop_services
 from tests.support.servers import GRACE_SECONDS, serve_asgi
 from tests.support.stack import stack_settings
@@ -62,23 +61,24 @@ async def test_a_server_stops_in_bounded_time_with_open_connections_and_a_reques
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_a_sandbox_whose_stop_hangs_does_not_hang_the_stack(db_url: str, data_dir: Path) -> None:
-    """The hang found in a full `make test`: the Stripe sandbox's scheduler runs
-    ``while True: await asyncio.wait_for(wake.wait(), timeout)``; when a webhook retry is
-    scheduled (``wake.set()``) in the loop iteration where ``stop()`` cancels it, Python
-    3.11's ``wait_for`` swallows the cancellation and ``stop()`` awaits the runner for ever."""
+    """The hang found in a full `make test`: the old Stripe sandbox's scheduler ran
+    ``while True: await asyncio.wait_for(wake.wait(), timeout)``; when a webhook retry was
+    scheduled (``wake.set()``) in the loop iteration where ``stop()`` cancelled it, Python
+    3.11's ``wait_for`` swallowed the cancellation and ``stop()`` awaited the runner for ever.
+    The harness's scheduler stops within its grace; this keeps the race covered."""
     settings = stack_settings(db_url, data_dir)
     container = build_container(settings)
-    host = SandboxHost(sandbox_config(settings))
+    host = sandbox_host(settings)
     await container.start()
     await host.start()
     stripe: Any = host.sandboxes["stripe"]
-    scheduler = stripe._scheduler
-    scheduler.call_later(60, lambda: None)  # a webhook retry due later: the runner waits with a timeout
+    scheduler = stripe.harness.scheduler
+    scheduler.later(60, lambda: None)  # a webhook retry due later: the runner waits with a timeout
     await asyncio.sleep(0.05)
     real_stop = stripe.stop
 
     async def stop_racing_a_retry() -> None:
-        scheduler.call_later(0, lambda: None)  # a delivery failed just now and is retried
+        scheduler.later(0, lambda: None)  # a delivery failed just now and is retried
         await real_stop()
 
     stripe.stop = stop_racing_a_retry

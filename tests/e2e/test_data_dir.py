@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import paygate
+from paygate.catalog import sandbox_classes
 from paygate.config import Settings, default_data_dir
 from paygate.demo import sandbox_config
 from paygate.sandbox.app import load_sandbox
@@ -66,7 +67,7 @@ def test_commands_run_from_another_directory_print_the_data_dirs_credentials(tmp
 
     somewhere = tmp_path / "somewhere" / "else"
     printed = last_json(paygate_in(somewhere, env, "sandbox", "credentials", "alipay"))
-    held = load_sandbox("alipay", sandbox_config(Settings(data_dir=data))).credentials()
+    held = load_sandbox("alipay", sandbox_config(Settings(data_dir=data)), sandbox_classes()).credentials()
     assert printed == held
     demo = last_json(paygate_in(somewhere, env, "demo", "credentials"))
     assert demo == last_json(paygate_in(tmp_path / "setup", env, "demo", "credentials"))

@@ -132,7 +132,7 @@ class TradeData(BaseModel):
     )
 
 
-class RefundRequest(BaseModel):
+class RefundRequest(RequestModel):
     """Give money back (R-REF-1, R-REF-2). Name the trade by ``trade_no`` or ``out_order_no``."""
 
     model_config = ConfigDict(
@@ -166,7 +166,7 @@ class RefundRequest(BaseModel):
         return self
 
 
-class RefundQueryRequest(BaseModel):
+class RefundQueryRequest(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     refund_no: str | None = Field(default=None, max_length=32)
@@ -207,13 +207,13 @@ class RefundData(BaseModel):
     finished_at: str | None = None
 
 
-class DecisionRequest(BaseModel):
+class DecisionRequest(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=256, description="Why (kept with the refund).")
 
 
-class PayoutRequest(BaseModel):
+class PayoutRequest(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     reference: str = Field(min_length=1, max_length=128, description="The manual payout's reference.")

@@ -14,7 +14,7 @@ import structlog
 from paygate.accounts.channel_accounts import ChannelAccounts
 from paygate.channels.contract import ChannelError, RefundRequest, RefundResult
 from paygate.channels.gateway import ChannelGateway
-from paygate.domain.refunds import RefundEvent
+from paygate.domain.refunds import RefundEvent, RefundState
 from paygate.kit import metrics
 from paygate.kit.errors import ErrorCode, NotFoundError, UpstreamError
 from paygate.kit.money import Money
@@ -27,6 +27,8 @@ from paygate.refunds.views import RefundView, refund_view
 from paygate.repositories import Database, UnitOfWork
 
 __all__ = ["SENDABLE", "RefundSender", "check_refund_amount"]
+
+_SETTLED = frozenset({RefundState.SUCCEEDED.value, RefundState.FAILED.value})
 
 log = structlog.get_logger("paygate.refunds")
 
@@ -83,8 +85,9 @@ class RefundSender:
         else:
             outcome = refund_outcome(result, error)
         view = await self.record(refund.id, outcome, source=Source.API)
-        if error is not None:
+        if error is not None and not (error.retryable and view["state"] in _SETTLED):
             return view, refund_upstream_error(error, view)
+        # the answer was lost, but the refund's end is known (its notification came first)
         return view, None
 
     async def record(self, refund_id: int, outcome: RefundOutcome, *, source: Source) -> RefundView:

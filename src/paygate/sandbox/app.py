@@ -14,20 +14,13 @@ from starlette.routing import Mount, Route
 
 from paygate.sandbox.base import ChannelSandbox, SandboxConfig
 
-__all__ = ["DEFAULT_SANDBOXES", "SandboxHost", "load_sandbox"]
-
-#: channel → sandbox class ("module:Class").
-DEFAULT_SANDBOXES: dict[str, str] = {
-    "alipay": "paygate.sandbox.alipay:AlipaySandbox",
-    "stripe": "paygate.sandbox.stripe:StripeSandbox",
-    "wechatpay": "paygate.sandbox.wechatpay:WechatPaySandbox",
-}
+__all__ = ["SandboxHost", "load_sandbox"]
 
 
-def load_sandbox(
-    name: str, config: SandboxConfig, classes: Mapping[str, str] | None = None
-) -> ChannelSandbox:
-    path = (classes or DEFAULT_SANDBOXES)[name]
+def load_sandbox(name: str, config: SandboxConfig, classes: Mapping[str, str]) -> ChannelSandbox:
+    """The sandbox ``name`` of ``classes`` (channel → ``"module:Class"``; the list of channels
+    is ``paygate.catalog``, the one place a channel is registered)."""
+    path = classes[name]
     module_name, _, cls_name = path.partition(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
     sandbox: ChannelSandbox = cls(config)
@@ -35,10 +28,10 @@ def load_sandbox(
 
 
 class SandboxHost:
-    def __init__(self, config: SandboxConfig, classes: Mapping[str, str] | None = None) -> None:
+    def __init__(self, config: SandboxConfig, classes: Mapping[str, str]) -> None:
         self.config = config
         self.sandboxes: dict[str, ChannelSandbox] = {
-            name: load_sandbox(name, config, classes) for name in (classes or DEFAULT_SANDBOXES)
+            name: load_sandbox(name, config, classes) for name in classes
         }
 
     def credentials(self, name: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from urllib.parse import quote_plus
 import uvicorn
 
 from paygate.kit.crypto import generate_rsa_key, private_key_pem, public_key_pem, rsa_sign, rsa_verify
-from paygate.sandbox.alipay.gateway import SIGN_CONTENT_HEADER
+from paygate.sandbox.alipay.api import SIGN_CONTENT_HEADER
 from tests.sandbox.alipay.conftest import Env
 from tests.support.servers import free_port, release_port
 

@@ -8,8 +8,11 @@ import re
 import uuid
 from typing import Any
 
-from paygate.sandbox.alipay.notifier import RETRY_DELAYS
+from paygate.sandbox.alipay.notifications import RETRY_SCHEDULE_SECONDS
 from tests.sandbox.alipay.conftest import TIME_SCALE, Env, eventually
+
+#: The wait before each of the 8 attempts (the first goes at once).
+RETRY_DELAYS = (0.0, *RETRY_SCHEDULE_SECONDS)
 
 
 def order_no() -> str:

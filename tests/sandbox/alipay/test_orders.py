@@ -11,7 +11,7 @@ from html import unescape
 from typing import Any
 
 from paygate.sandbox.alipay import AUTH_CODE_EXPIRED, AUTH_CODE_NO_BALANCE, AUTH_CODE_WAIT_BUYER
-from paygate.sandbox.alipay.clock import BEIJING
+from paygate.sandbox.alipay.wire import BEIJING
 from tests.sandbox.alipay.conftest import Env
 
 

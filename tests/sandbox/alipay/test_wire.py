@@ -11,10 +11,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from paygate.kit.crypto import generate_rsa_key, private_key_pem, public_key_pem
-from paygate.sandbox.alipay.amounts import format_fen, parse_yuan
 from paygate.sandbox.alipay.wire import (
     decode_request,
     encode_form,
+    format_fen,
+    parse_yuan,
     request_sign_content,
     sign_notification,
     verify_request,

@@ -78,16 +78,16 @@ class TestApiFaults:
         env.sandbox.clear_faults()
 
     async def test_control_api(self, env: Env) -> None:
-        spec = {"errors": {"refunds.create": "rate_limit"}, "webhooks": {"drop": 2}}
+        spec = {"errors": {"refunds.create": "rate_limit"}, "notifications": {"drop_next": 2}}
         response = await env.http.post(env.root + "/_sandbox/faults", json=spec)
         assert response.status_code == 200
         state = response.json()
         assert state["errors"]["refunds.create"]["status"] == 429
-        assert state["webhooks"]["drop"] == 2
+        assert state["notifications"]["drop_next"] == 2
         bad = await env.http.post(env.root + "/_sandbox/faults", json={"errors": {"nope": 500}})
         assert bad.status_code == 400 and bad.json()["error"] == "bad_faults"
         cleared = await env.http.delete(env.root + "/_sandbox/faults")
-        assert cleared.json()["errors"] == {} and cleared.json()["webhooks"]["drop"] == 0
+        assert cleared.json()["errors"] == {} and cleared.json()["notifications"]["drop_next"] == 0
 
 
 class TestWebhookFaults:
@@ -97,7 +97,7 @@ class TestWebhookFaults:
 
     async def test_drop_loses_attempts_that_are_then_retried(self, env: Env, receiver: Receiver) -> None:
         env.sandbox.configure_webhook(receiver.url)
-        env.sandbox.set_faults({"webhooks": {"drop": 1}})
+        env.sandbox.set_faults({"notifications": {"drop_next": 1}})
         await self._events(env, 1)
         await receiver.wait_for(lambda r: len(r) == 1)  # the retry, 60 ms later
         for _ in range(50):
@@ -109,7 +109,7 @@ class TestWebhookFaults:
 
     async def test_duplicate(self, env: Env, receiver: Receiver) -> None:
         env.sandbox.configure_webhook(receiver.url)
-        env.sandbox.set_faults({"webhooks": {"duplicate": True}})
+        env.sandbox.set_faults({"notifications": {"duplicate": True}})
         await self._events(env, 1)
         await receiver.wait_for(lambda r: len(r) == 2)
         first, second = (json.loads(r.body)["id"] for r in receiver.received)
@@ -117,7 +117,7 @@ class TestWebhookFaults:
 
     async def test_reorder(self, env: Env, receiver: Receiver) -> None:
         env.sandbox.configure_webhook(receiver.url)
-        env.sandbox.set_faults({"webhooks": {"reorder": True}})
+        env.sandbox.set_faults({"notifications": {"reorder_window": 3}})  # the 3 events below
         await env.sdk(
             env.client().v1.payment_intents.create,
             params={**CREATE, "payment_method": "pm_card_visa", "confirm": True},

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from stripe._encode import _api_encode
 
-from paygate.sandbox.stripe.forms import FormError, as_list, decode, encode, listify
+from paygate.sandbox.stripe.wire import FormError, as_list, decode, encode, listify
 
 # Keys as Stripe parameters look: start with a letter, no brackets (those are syntax).
 keys = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)

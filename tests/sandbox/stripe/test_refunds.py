@@ -104,3 +104,46 @@ class TestRefunds:
         assert charge.amount_refunded == 0 and not charge.refunded
         bts = await env.sdk(client.v1.balance_transactions.list, params={"type": "refund_failure"})
         assert bts.data[0].amount == 2000 and bts.data[0].source == refund.id
+
+
+class TestRefundFaults:
+    async def test_a_slow_refund_finishes_by_webhook(self, env: Env) -> None:
+        env.sandbox.configure_webhook(env.receiver.url, ["charge.refund.updated", "refund.updated"])
+        pi = await _paid(env)
+        env.sandbox.faults.refund_outcome("succeeded", delay=30, times=1)  # 30 ms
+        refund = await env.sdk(env.client().v1.refunds.create, params={"payment_intent": pi.id})
+        assert refund.status == "pending"
+        await _refund_status(env, refund.id, "succeeded")
+        await env.receiver.wait_for(lambda r: len(r) == 2)
+        assert sorted(env.receiver.event_types()) == ["charge.refund.updated", "refund.updated"]
+
+    async def test_a_failing_refund_by_fault(self, env: Env) -> None:
+        pi = await _paid(env)
+        env.sandbox.set_faults({"refunds": {"outcome": "failed", "delay_seconds": 10}})
+        refund = await env.sdk(
+            env.client().v1.refunds.create, params={"payment_intent": pi.id, "amount": 700}
+        )
+        failed = await _refund_status(env, refund.id, "failed")
+        assert failed.failure_balance_transaction
+        charge = await env.sdk(env.client().v1.charges.retrieve, pi.latest_charge)
+        assert charge.amount_refunded == 0
+
+    async def test_a_manual_refund_is_settled_through_the_control_api(self, env: Env) -> None:
+        pi = await _paid(env)
+        env.sandbox.faults.refund_outcome("MANUAL")
+        refund = await env.sdk(env.client().v1.refunds.create, params={"payment_intent": pi.id})
+        await asyncio.sleep(0.1)
+        shown = await env.http.get(env.root + f"/_sandbox/refunds/{refund.id}")
+        assert shown.json()["status"] == "pending"
+        done = await env.http.post(env.root + f"/_sandbox/refunds/{refund.id}", json={"outcome": "succeeded"})
+        assert done.status_code == 200 and done.json()["status"] == "succeeded"
+        again = await env.http.post(env.root + f"/_sandbox/refunds/{refund.id}", json={"outcome": "failed"})
+        assert again.status_code == 409
+
+    async def test_manual_capture_is_not_simulated(self, env: Env) -> None:
+        with pytest.raises(stripe.InvalidRequestError) as exc:
+            await env.sdk(
+                env.client().v1.payment_intents.create,
+                params={"amount": 2000, "currency": "usd", "capture_method": "manual", **CARD_ONLY},
+            )
+        assert exc.value.param == "capture_method" and "not simulated" in str(exc.value.user_message)

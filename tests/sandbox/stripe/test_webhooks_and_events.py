@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import stripe
 
-from paygate.sandbox.stripe.delivery import RETRY_SCHEDULE_SECONDS
+from paygate.sandbox.stripe.notifications import RETRY_SCHEDULE_SECONDS
 
 from .conftest import CARD_ONLY, SESSION, Env, Receiver, Server, eventually, running_sandbox
 

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paygate.kit.crypto import public_key_pem
-from paygate.sandbox.wechatpay.auth import canonical_urls, parse_authorization, verify
+from paygate.sandbox.wechatpay.errors import WechatError
 from paygate.sandbox.wechatpay.keys import build_merchant
-from paygate.sandbox.wechatpay.wire import WechatError
+from paygate.sandbox.wechatpay.wire import canonical_urls, parse_authorization, verify
 
 from .conftest import Env
 from .wxclient import WECHATPAY_HEADERS, authorization, decrypt, order, verify_headers

@@ -147,7 +147,7 @@ async def test_download_url_is_short_lived_and_private(env: Env) -> None:
     assert (await stranger.request("GET", path)).status_code == 404
     unsigned = await env.http.get(answer["download_url"])
     assert unsigned.status_code == 401  # the download request is signed like any other
-    bills = env.sandbox._ctx.bills
+    bills = env.sandbox._store.bills
     token = path.rsplit("=", 1)[1]
     bills[token] = dataclasses.replace(bills[token], expires_at=0.0)
     expired = await client.request("GET", path)

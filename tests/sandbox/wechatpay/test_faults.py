@@ -205,7 +205,7 @@ async def test_faults_json_round_trip(env: Env) -> None:
     assert holds["query"] == {"seconds": 0.01, "apply": True, "times": None}
     assert holds["close"] == {"seconds": None, "apply": False, "times": None}
     assert current["notifications"] == {"drop_next": 1, "duplicate": True, "reorder_window": 2}
-    assert current["refunds"] == {"outcome": "ABNORMAL", "times": None}
+    assert current["refunds"] == {"outcome": "ABNORMAL", "delay_seconds": None, "times": None}
     assert (await env.http.get(env.base_url + "/_sandbox/faults")).json() == current
     await env.http.delete(env.base_url + "/_sandbox/faults")
     assert env.sandbox.faults.to_json()["notifications"] == {

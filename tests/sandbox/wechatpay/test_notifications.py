@@ -9,8 +9,8 @@ import json
 import re
 from pathlib import Path
 
+from paygate.sandbox.harness import Attempt
 from paygate.sandbox.wechatpay import RETRY_SCHEDULE_SECONDS
-from paygate.sandbox.wechatpay.notifier import Attempt
 
 from .conftest import Env, Receiver, Stage, running_sandbox
 from .wxclient import WECHATPAY_HEADERS, decrypt, load_public, verify_headers
@@ -24,7 +24,7 @@ async def _order(env: Env, receiver: Receiver, out_trade_no: str) -> None:
 
 
 def _attempts(env: Env, out_trade_no: str) -> list[Attempt]:
-    [delivery] = [d for d in env.sandbox.notifications if d.event.out_trade_no == out_trade_no]
+    [delivery] = [d for d in env.sandbox.notifications if d.tags["out_trade_no"] == out_trade_no]
     return delivery.attempts
 
 
@@ -184,3 +184,36 @@ async def test_control_api_lists_attempts(env: Env, receiver: Receiver) -> None:
     assert delivery["event_type"] == "TRANSACTION.SUCCESS" and delivery["succeeded"]
     assert [(a["outcome"], a["status"]) for a in delivery["attempts"]] == [("success", 200)]
     assert env.sandbox.trade("LIST-00001")["notifications"] == listed
+
+
+async def test_stop_is_bounded_with_a_silent_receiver_and_a_hung_request(stage: Stage, key_dir: Path) -> None:
+    """stop() returns promptly although a delivery waits on a receiver that accepted the
+    connection and never answers, and a request hangs (the hang fault) in the sandbox."""
+    writers: list[asyncio.StreamWriter] = []
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)  # accept, read nothing, answer nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with running_sandbox(stage, key_dir) as env:
+            client = env.client()
+            await client.pay(out_trade_no="STOP-00001", notify_url=f"http://127.0.0.1:{port}/n")
+            env.sandbox.pay("STOP-00001")
+            env.sandbox.faults.hang("query")
+            query = f"/v3/pay/transactions/out-trade-no/STOP-00001?mchid={env.creds['mchid']}"
+            hung = asyncio.create_task(client.request("GET", query))
+            for _ in range(100):
+                if writers:
+                    break
+                await asyncio.sleep(0.01)
+            assert writers and not hung.done()  # a delivery in flight, a request hung
+            started = asyncio.get_running_loop().time()
+            await env.sandbox.stop()
+            assert asyncio.get_running_loop().time() - started < 2.5
+            assert (await asyncio.wait_for(hung, 2)).status_code == 500  # let go: SYSTEM_ERROR
+    finally:
+        for writer in writers:
+            writer.close()
+        server.close()

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from paygate.sandbox.wechatpay.errors import WechatError
 from paygate.sandbox.wechatpay.validation import OUT_TRADE_NO_PATTERN, validate_pay
-from paygate.sandbox.wechatpay.wire import WechatError
 
 from .conftest import Env
 from .wxclient import order

@@ -131,6 +131,19 @@ async def test_abnormal_and_closed_refunds_are_notified(env: Env, receiver: Rece
     assert (await _refund(client, otn, "ODD-3", 50)).status_code == 200
 
 
+async def test_the_refund_delay_is_configurable(env: Env, receiver: Receiver) -> None:
+    client = env.client()
+    otn = await _paid_order(env, client)
+    env.sandbox.faults.refund_outcome("SUCCESS", delay=200, times=1)  # 200 s × 0.001
+    await _refund(client, otn, "SLOW-1", 10, notify_url=receiver.url)
+    await asyncio.sleep(0.08)
+    assert env.sandbox.refund("SLOW-1")["status"] == "PROCESSING"
+    settled = await _wait_status(client, "SLOW-1", "SUCCESS")
+    assert settled["success_time"]
+    [call] = await receiver.wait_for(1)
+    assert json.loads(call.body)["event_type"] == "REFUND.SUCCESS"
+
+
 async def test_manual_settlement_through_the_control_api(env: Env) -> None:
     client = env.client()
     otn = await _paid_order(env, client)

@@ -4,124 +4,120 @@ Mounted at ``/alipay`` on the sandbox server: the gateway is
 ``{base_url}/alipay/gateway.do``. It implements Alipay's signing rules on its own (it
 never imports ``paygate.channels``), so python-alipay-sdk, the official
 alipay-sdk-python and paygate's adapter can each be checked against it over real HTTP.
-See ``docs/sandbox/alipay.md``.
+The generic machinery (faults, notification delivery, control API, clock, pages) is the
+harness's (:mod:`paygate.sandbox.harness`). See ``docs/sandbox/alipay.md``.
 
-Modules: ``keys`` (identity, persisted), ``wire`` (canonical strings, signatures,
-envelopes), ``calls`` (authentication), ``trades``/``book`` (the trade model and its
-state), ``ordering``/``managing`` (the OpenAPI methods), ``gateway``, ``cashier`` and
-``pages`` (browser side), ``notifications``/``notifier``, ``bills``, ``faults``,
-``control`` (the ``/_sandbox`` JSON API).
+Modules (the sandbox skeleton, ``docs/sandbox/README.md``): ``keys`` (identity,
+persisted), ``wire`` (canonical strings, signatures, envelopes, amounts, times),
+``errors``, ``api`` (the gateway and request authentication), ``state`` (trades, refunds,
+their transition tables), ``store`` (the trade book), ``resources`` (the OpenAPI methods),
+``payer`` (the control API's Alipay side), ``notifications``, ``bills``, ``pages`` +
+``templates/``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, Final
 
 import httpx
-from starlette.applications import Starlette
-from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.routing import BaseRoute, Route
 
-from paygate.sandbox.alipay.asgi import AbsoluteFormMiddleware
-from paygate.sandbox.alipay.bills import BillStore
-from paygate.sandbox.alipay.book import TradeBook
-from paygate.sandbox.alipay.cashier import browser_routes
-from paygate.sandbox.alipay.clock import SandboxClock
-from paygate.sandbox.alipay.control import ControlError, buyer_acts, control_routes, trade_json
-from paygate.sandbox.alipay.core import AlipayCore
-from paygate.sandbox.alipay.faults import Faults
-from paygate.sandbox.alipay.gateway import gateway_endpoint
+from paygate.sandbox.alipay.api import METHODS, gateway_endpoint
+from paygate.sandbox.alipay.bills import bill_download_url
+from paygate.sandbox.alipay.errors import parse_fault
 from paygate.sandbox.alipay.keys import MerchantApp, load_or_create
-from paygate.sandbox.alipay.notifier import Delivery, Notifier
-from paygate.sandbox.alipay.ordering import (
+from paygate.sandbox.alipay.notifications import DELIVERY
+from paygate.sandbox.alipay.pages import CashierPages, browser_routes
+from paygate.sandbox.alipay.payer import Payer
+from paygate.sandbox.alipay.resources import refunds, trades
+from paygate.sandbox.alipay.resources.trades import (
     AUTH_CODE_EXPIRED,
     AUTH_CODE_NO_BALANCE,
     AUTH_CODE_SUCCESS,
     AUTH_CODE_WAIT_BUYER,
 )
-from paygate.sandbox.alipay.wire import sign_notification
+from paygate.sandbox.alipay.store import AlipayStore
+from paygate.sandbox.alipay.wire import BEIJING
 from paygate.sandbox.base import SandboxConfig
+from paygate.sandbox.harness import Controls, Harness, HarnessedSandbox
 
 __all__ = [
     "AUTH_CODE_EXPIRED",
     "AUTH_CODE_NO_BALANCE",
     "AUTH_CODE_SUCCESS",
     "AUTH_CODE_WAIT_BUYER",
-    "AbsoluteFormMiddleware",
     "AlipaySandbox",
-    "ControlError",
-    "Faults",
 ]
 
 #: How often (real seconds) unpaid trades past their deadline are closed and notified.
 SWEEP_INTERVAL: Final = 1.0
 
+HANDLERS: Final = {
+    "alipay.trade.precreate": trades.precreate,
+    "alipay.trade.create": trades.create,
+    "alipay.trade.pay": trades.barcode_pay,
+    "alipay.trade.query": trades.query,
+    "alipay.trade.close": trades.close,
+    "alipay.trade.cancel": trades.cancel,
+    "alipay.trade.refund": refunds.refund,
+    "alipay.trade.fastpay.refund.query": refunds.refund_query,
+    "alipay.data.dataservice.bill.downloadurl.query": bill_download_url,
+}
 
-class AlipaySandbox:
+
+class AlipaySandbox(HarnessedSandbox):
     """The Alipay channel sandbox (satisfies :class:`paygate.sandbox.base.ChannelSandbox`)."""
 
     name = "alipay"
 
     def __init__(self, config: SandboxConfig, *, http: httpx.AsyncClient | None = None) -> None:
-        self.config = config
-        identity = load_or_create(config.data_dir)
-        self.clock = SandboxClock()
-        self.faults = Faults()
-
-        def sign(params: dict[str, str], sign_type: str, codec: str) -> dict[str, str]:
-            return sign_notification(params, identity.alipay_private_key, sign_type, codec)
-
-        notifier = Notifier(
-            sign=sign, clock=self.clock, faults=self.faults, time_scale=config.time_scale, http=http
+        super().__init__(config)
+        templates = Path(__file__).parent / "templates"
+        self.harness = Harness(
+            config,
+            name=self.name,
+            delivery=DELIVERY,
+            parse_error=parse_fault,
+            operations=METHODS,
+            refund_outcomes=refunds.REFUND_OUTCOMES,
+            templates=templates,
+            tz=BEIJING,
+            http=http,
         )
-        self._core = AlipayCore(
-            public_url=f"{config.base_url.rstrip('/')}/{self.name}",
-            identity=identity,
-            clock=self.clock,
-            book=TradeBook(self.clock),
-            faults=self.faults,
-            notifier=notifier,
-            bills=BillStore(),
-        )
-        routes = [
-            Route("/gateway.do", gateway_endpoint(self._core), methods=["GET", "POST"]),
-            *browser_routes(self._core),
-            *control_routes(self._core),
+        self._store = AlipayStore(self.harness, load_or_create(config.data_dir))
+        self._payer = Payer(self._store)
+        self._pages = CashierPages(self._store, self.harness.pages)
+        self._sweeping = False
+
+    def _routes(self) -> list[BaseRoute]:
+        gateway = gateway_endpoint(self._store, HANDLERS, self._pages.opened, self._pages.gateway_error)
+        return [
+            Route("/gateway.do", gateway, methods=["GET", "POST"]),
+            *browser_routes(self._store, self._pages),
         ]
-        self._app: ASGIApp = AbsoluteFormMiddleware(Starlette(routes=routes))
-        self._sweeper: asyncio.Task[None] | None = None
 
-    @property
-    def app(self) -> ASGIApp:
-        return self._app
+    def _controls(self) -> Controls:
+        return self._payer
+
+    async def start(self) -> None:
+        await super().start()
+        if not self._sweeping:  # one sweep chain, kept across stop and start
+            self._sweeping = True
+            self.harness.scheduler.later(0, self._sweep, scaled=False)
+
+    def _sweep(self) -> None:
+        """Close what expired, then again in SWEEP_INTERVAL (real) seconds."""
+        self._store.sweep()
+        self.harness.scheduler.later(SWEEP_INTERVAL, self._sweep, scaled=False)
 
     @property
     def gateway_url(self) -> str:
-        return self._core.gateway_url
-
-    async def start(self) -> None:
-        await self._core.notifier.start()
-        if self._sweeper is None:
-            self._sweeper = asyncio.create_task(self._sweep_forever(), name="alipay-sandbox-sweeper")
-
-    async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-            self._sweeper = None
-        await self._core.notifier.stop()
-
-    async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(SWEEP_INTERVAL)
-            self._core.sweep()
+        return self._store.gateway_url
 
     def credentials(self) -> dict[str, Any]:
-        identity = self._core.identity
+        identity = self._store.identity
         demo = identity.demo_merchant
         return {
             "gateway_url": self.gateway_url,
@@ -143,27 +139,4 @@ class AlipaySandbox:
         """Add a merchant app (in memory). ``methods`` limits the OpenAPI methods it may
         call (others answer ``40006``); ``None`` allows all."""
         allowed = frozenset(methods) if methods is not None else None
-        self._core.add_merchant(MerchantApp(app_id, seller_id, app_public_key_pem, methods=allowed))
-
-    # -- test helpers (the control API's operations, from Python) -----------------------
-
-    def pay(
-        self, trade: str, outcome: str = "pay", *, buyer_id: str | None = None, app_id: str | None = None
-    ) -> dict[str, Any]:
-        """Act as the buyer (see :mod:`paygate.sandbox.alipay.control`); the trade as JSON."""
-        return trade_json(
-            self._core, buyer_acts(self._core, trade, outcome, buyer_id=buyer_id, app_id=app_id)
-        )
-
-    def trade(self, out_trade_no: str, app_id: str | None = None) -> dict[str, Any] | None:
-        found = self._core.book.find(out_trade_no, app_id)
-        return trade_json(self._core, found[0]) if len(found) == 1 else None
-
-    def advance_clock(self, seconds: float) -> None:
-        """Move sandbox time on and close the trades whose deadline passed."""
-        self.clock.advance(seconds)
-        self._core.sweep()
-
-    @property
-    def notifications(self) -> list[Delivery]:
-        return self._core.notifier.deliveries
+        self._store.add_merchant(MerchantApp(app_id, seller_id, app_public_key_pem, methods=allowed))

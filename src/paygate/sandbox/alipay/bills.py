@@ -1,5 +1,7 @@
 """Bill files (§1.5): ``alipay.data.dataservice.bill.downloadurl.query`` and the unsigned,
-short-lived download URL it returns.
+short-lived download URL it returns. A bill lists exactly what happened in the sandbox:
+each payment at its payment time, each refund at the time its money moved (a refund still
+processing, or failed, is not in any bill).
 
 A ``trade`` bill is a zip named ``<account>_<yyyyMMdd>.csv.zip`` (``<account>`` is the
 seller's PID + ``0156``) holding ``…_业务明细.csv`` (25 columns, a TAB before the comma
@@ -14,23 +16,29 @@ import io
 import re
 import threading
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlencode
 
-from paygate.sandbox.alipay.amounts import format_fen
-from paygate.sandbox.alipay.book import BillEntry
-from paygate.sandbox.alipay.clock import BEIJING, format_time
+from paygate.sandbox.alipay.api import Call, bad_parameter
 from paygate.sandbox.alipay.errors import business, invalid
-from paygate.sandbox.alipay.ids import new_cashier_token
 from paygate.sandbox.alipay.keys import MerchantApp
+from paygate.sandbox.alipay.state import Refund, Trade, new_cashier_token
+from paygate.sandbox.alipay.wire import BEIJING, format_fen, format_time
+
+if TYPE_CHECKING:
+    from paygate.sandbox.alipay.store import AlipayStore
 
 __all__ = [
     "DETAIL_HEADER",
     "DOWNLOAD_TTL",
+    "BillEntry",
     "BillFile",
     "BillStore",
+    "bill_download_url",
+    "bill_entries",
     "bill_period",
     "render_signcustomer_bill",
     "render_trade_bill",
@@ -54,6 +62,29 @@ ACCOUNT_HEADER: Final = (
 _DASH = "-"
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _MONTH = re.compile(r"\d{4}-\d{2}")
+
+
+@dataclass(frozen=True)
+class BillEntry:
+    kind: Literal["trade", "refund"]
+    trade: Trade
+    refund: Refund | None
+    at: datetime
+
+
+def bill_entries(trades: Iterable[Trade], start: datetime, end: datetime) -> list[BillEntry]:
+    """The payments and the refunds whose money moved in ``[start, end)``, in time order."""
+
+    def entries(trade: Trade) -> Iterator[BillEntry]:
+        if trade.gmt_payment is None:
+            return
+        yield BillEntry("trade", trade, None, trade.gmt_payment)
+        for refund in trade.refunds:
+            if refund.done:
+                yield BillEntry("refund", trade, refund, refund.at)
+
+    found = [e for t in trades for e in entries(t)]
+    return sorted((e for e in found if start <= e.at < end), key=lambda e: e.at)
 
 
 def _cn_time(moment: datetime) -> str:
@@ -238,3 +269,29 @@ class BillStore:
                 "token": token,
             }
         )
+
+
+def bill_download_url(store: AlipayStore, call: Call) -> dict[str, Any]:
+    """``alipay.data.dataservice.bill.downloadurl.query``."""
+    bill_type = call.text("bill_type")
+    if bill_type not in ("trade", "signcustomer"):
+        raise invalid("isv.invalid-parameter", "参数无效: bill_type")
+    bill_date = call.text("bill_date")
+    if not bill_date:
+        raise bad_parameter("bill_date")
+    now = store.harness.clock.now()
+    start, end, label = bill_period(bill_date, now)
+    merchant = call.app
+    trades = store.book.all(merchant.seller_id)
+    if bill_type == "trade":
+        name, content = render_trade_bill(bill_entries(trades, start, end), merchant, start, end, label, now)
+    else:  # the account bill's balance column runs from the beginning of time
+        origin = datetime(2000, 1, 1, tzinfo=BEIJING)
+        entries = bill_entries(trades, origin, end)
+        name, content = render_signcustomer_bill(entries, merchant, start, end, label, now)
+    token = store.bills.put(BillFile(name, content, now + DOWNLOAD_TTL))
+    query = BillStore.query_string(
+        bill_type=bill_type, merchant=merchant, label=label, name=name, token=token, now=now
+    )
+    url = f"{store.public_url}/downloadBillFile.resource?{query}"
+    return {"code": "10000", "msg": "Success", "bill_download_url": url}

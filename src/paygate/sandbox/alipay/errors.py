@@ -13,19 +13,26 @@ code   msg                             raised for
 40004  Business Failed                 ``ACQ.*`` and ``isp.bill_not_exist``
 40006  Insufficient Permissions        method not signed for this app
 ====== =============================== ==========================================
+
+An injected error fault (``{"errors": {"alipay.trade.query": {"sub_code": …}}}``) reads
+``code`` / ``sub_code`` / ``sub_msg``, each optional: ``code`` ``20000`` (the default) is
+"service unavailable", a ``sub_code`` alone a ``40004`` business failure with it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
     "BUSINESS_MESSAGES",
     "AlipayError",
     "business",
+    "from_fault",
     "insufficient_permissions",
     "invalid",
     "missing",
+    "parse_fault",
     "unavailable",
 ]
 
@@ -105,3 +112,27 @@ def insufficient_permissions() -> AlipayError:
     return AlipayError(
         "40006", "isv.insufficient-isv-permissions", "ISV权限不足，建议在开发者中心检查签约状态"
     )
+
+
+def parse_fault(spec: Any) -> dict[str, Any]:
+    """An error fault's fields, defaults filled in (``ValueError`` if it is not one)."""
+    if not isinstance(spec, Mapping) or set(spec) - {"code", "sub_code", "sub_msg"}:
+        raise ValueError('an Alipay error fault is {"code", "sub_code", "sub_msg"}, each optional')
+    code, sub_code, sub_msg = spec.get("code"), spec.get("sub_code"), spec.get("sub_msg")
+    if code is None:
+        code = "40004" if sub_code else "20000"
+    if sub_code is None:
+        sub_code = "isp.unknow-error" if code == "20000" else "ACQ.SYSTEM_ERROR"
+    if sub_msg is None:
+        sub_msg = BUSINESS_MESSAGES.get(sub_code, "系统繁忙")
+    if not all(isinstance(v, str) and v for v in (code, sub_code, sub_msg)):
+        raise ValueError("code, sub_code and sub_msg are non-empty strings")
+    return {"code": code, "sub_code": sub_code, "sub_msg": sub_msg}
+
+
+def from_fault(fields: Mapping[str, Any] | None) -> AlipayError:
+    """The answer to an injected fault: its error, or "service unavailable" for a request
+    that was never handled."""
+    if fields is None:
+        return unavailable()
+    return AlipayError(fields["code"], fields["sub_code"], fields["sub_msg"])

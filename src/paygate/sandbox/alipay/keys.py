@@ -1,22 +1,18 @@
 """The sandbox's identity: its own Alipay key pair, the demo merchant app and demo buyer.
 
-Persisted in ``data_dir/alipay.json`` so credentials survive restarts. Creation is safe
-when several processes start at once: each writes a complete temporary file and
-hard-links it into place, which fails if another process got there first; the loser
-throws its keys away and reads the winner's file, so everyone ends up with one identity.
+Persisted in ``data_dir/alipay.json`` so credentials survive restarts (created once, safe
+when several processes start at once: :mod:`paygate.sandbox.harness.persist`).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from paygate.kit.crypto import generate_rsa_key, private_key_pem, public_key_pem
+from paygate.sandbox.harness.persist import load_or_create as load_or_create_document
 
 __all__ = ["FILE_NAME", "Buyer", "MerchantApp", "SandboxIdentity", "load_or_create"]
 
@@ -135,24 +131,5 @@ class SandboxIdentity:
 
 def load_or_create(data_dir: Path) -> SandboxIdentity:
     """Read ``data_dir/alipay.json``, creating it with fresh keys on first use."""
-    path = data_dir / FILE_NAME
-    if path.exists():
-        return SandboxIdentity.from_json(json.loads(path.read_text("utf-8")))
-    data_dir.mkdir(parents=True, exist_ok=True)
-    identity = SandboxIdentity.generate()
-    fd, tmp_name = tempfile.mkstemp(prefix=".alipay-", suffix=".json", dir=data_dir)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(identity.to_json(), f, indent=2)
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)  # atomic and never overwrites a competitor's file
-        except FileExistsError:
-            pass
-        except OSError:  # a filesystem without hard links: last writer wins, all re-read
-            os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return SandboxIdentity.from_json(json.loads(path.read_text("utf-8")))
+    document = load_or_create_document(data_dir / FILE_NAME, lambda: SandboxIdentity.generate().to_json())
+    return SandboxIdentity.from_json(document)

@@ -6,25 +6,37 @@
   ``sign_type`` removed, sorted, empty values kept (so the sandbox never emits one).
 - ``RSA2`` is RSA PKCS#1 v1.5 over SHA-256, ``RSA`` over SHA-1; signatures are base64.
 - A gateway answer is ``{"<method>_response":<json>,"sign":"<sig of json>"}``.
+- Amounts are yuan strings (``"12.30"``) on the wire, integer fen inside the sandbox.
+- Times are Beijing time, ``yyyy-MM-dd HH:mm:ss`` (``gmt_refund`` adds milliseconds).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, Final
 from urllib.parse import quote_plus, unquote_to_bytes
 
 from paygate.kit.crypto import HashName, rsa_sign, rsa_verify
 
 __all__ = [
+    "BEIJING",
     "DEFAULT_CHARSET",
+    "MAX_TOTAL_FEN",
+    "MIN_TOTAL_FEN",
     "SIGN_HASHES",
     "WireRequest",
     "decode_request",
     "encode_form",
+    "format_fen",
+    "format_time",
+    "format_time_ms",
     "notification_sign_content",
+    "parse_time",
+    "parse_yuan",
     "request_sign_content",
     "response_body",
     "response_key",
@@ -33,6 +45,14 @@ __all__ = [
 ]
 
 SIGN_HASHES: dict[str, HashName] = {"RSA2": "SHA256", "RSA": "SHA1"}
+
+#: Alipay stamps everything in Beijing time.
+BEIJING: Final = timezone(timedelta(hours=8), "Asia/Shanghai")
+_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+MIN_TOTAL_FEN: Final = 1  # 0.01
+MAX_TOTAL_FEN: Final = 100_000_000_00  # 100000000.00
+_YUAN = re.compile(r"(0|[1-9][0-9]{0,10})(?:\.([0-9]{1,2}))?")
 
 #: What the gateway decodes with when the request names no charset (Alipay's default).
 DEFAULT_CHARSET = "gbk"
@@ -130,3 +150,37 @@ def response_body(
     inner_bytes = inner.encode(codec, "replace")
     sign = rsa_sign(private_key, inner_bytes, hash_name)
     return b'{"' + key.encode() + b'":' + inner_bytes + b',"sign":"' + sign.encode() + b'"}'
+
+
+def parse_yuan(value: object) -> int | None:
+    """``"12.3"`` → 1230. ``None`` when the value is not a non-negative amount with at
+    most two decimals. JSON numbers are accepted as Alipay does (``"total_amount":0.01``);
+    the gateway parses them as text so no float rounding happens."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    match = _YUAN.fullmatch(str(value))
+    if match is None:
+        return None
+    return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+
+
+def format_fen(fen: int) -> str:
+    """1230 → ``"12.30"``; -1 → ``"-0.01"``."""
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+def format_time(moment: datetime) -> str:
+    """``2026-06-05 16:01:34`` in Beijing time."""
+    return moment.astimezone(BEIJING).strftime(_TIME_FORMAT)
+
+
+def format_time_ms(moment: datetime) -> str:
+    """``2026-06-05 16:01:34.120``: ``gmt_refund`` carries milliseconds."""
+    local = moment.astimezone(BEIJING)
+    return local.strftime(_TIME_FORMAT) + f".{local.microsecond // 1000:03d}"
+
+
+def parse_time(text: str) -> datetime:
+    """Parse ``yyyy-MM-dd HH:mm:ss`` as Beijing time; ``ValueError`` if malformed."""
+    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=BEIJING)

@@ -1,36 +1,31 @@
-"""The HTTP side of Stripe's v1 API: authentication, form decoding, idempotency, faults,
-``expand``, error responses and headers, around the operations of each resource."""
+"""The HTTP side of Stripe's v1 API: authentication, form decoding, idempotency, the
+harness's faults, ``expand``, error responses and headers, around the operations of each
+resource. Operations (the fault keys) are ``<resource>.<verb>``: :data:`OPERATIONS`."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from . import payment_intents, payment_methods, refunds, resources
-from .account import DEFAULT_API_VERSION, Account, Cause
-from .balance import BalanceTransaction, Payout
-from .charges import Charge
-from .errors import StripeError, invalid_param
-from .events import Event, WebhookEndpoint
-from .faults import Faults
-from .forms import FormError, decode
-from .idempotency import Idempotency
-from .ids import request_id
-from .intents import PaymentIntent
-from .methods import PaymentMethod
-from .params import Params
+from paygate.sandbox.harness import InjectedFault
 
-__all__ = ["StripeApi"]
+from .errors import StripeError, from_fault, invalid_param
+from .idempotency import Idempotency
+from .params import Params
+from .resources import balance, charges, events, payment_intents, payment_methods, refunds
+from .state import PaymentIntent
+from .store import DEFAULT_API_VERSION, Account, Cause
+from .wire import FormError, decode, dump_json, request_id
+
+__all__ = ["OPERATIONS", "StripeApi"]
 
 _VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z_]+)?$")
 _NO_KEY = (
@@ -65,11 +60,7 @@ class Operation:
 
 
 def _operations() -> list[Operation]:
-    pi, rs = payment_intents, resources
-
-    def by_id(kind: type[Any]) -> Handler:
-        return lambda a, c: rs.retrieve(a, c.params, c.ident, kind)
-
+    pi, ev, bal = payment_intents, events, balance
     return [
         Operation("POST", "/v1/payment_intents", "payment_intents.create",
                   lambda a, c: pi.create(a, c.params, c.cause)),
@@ -83,14 +74,13 @@ def _operations() -> list[Operation]:
                   lambda a, c: pi.confirm(a, c.params, c.ident, c.cause), publishable=True),
         Operation("POST", "/v1/payment_intents/{ident}/cancel", "payment_intents.cancel",
                   lambda a, c: pi.cancel(a, c.params, c.ident, c.cause)),
-        Operation("POST", "/v1/payment_intents/{ident}/capture", "payment_intents.capture",
-                  lambda a, c: pi.capture(a, c.params, c.ident, c.cause)),
         Operation("POST", "/v1/payment_methods", "payment_methods.create",
-                  lambda a, c: payment_methods.create_payment_method(a, c.params), publishable=True),
+                  lambda a, c: payment_methods.create(a, c.params), publishable=True),
         Operation("GET", "/v1/payment_methods/{ident}", "payment_methods.retrieve",
-                  by_id(PaymentMethod)),
-        Operation("GET", "/v1/charges", "charges.list", lambda a, c: rs.list_charges(a, c.params)),
-        Operation("GET", "/v1/charges/{ident}", "charges.retrieve", by_id(Charge)),
+                  lambda a, c: payment_methods.retrieve(a, c.params, c.ident)),
+        Operation("GET", "/v1/charges", "charges.list", lambda a, c: charges.list_charges(a, c.params)),
+        Operation("GET", "/v1/charges/{ident}", "charges.retrieve",
+                  lambda a, c: charges.retrieve(a, c.params, c.ident)),
         Operation("POST", "/v1/refunds", "refunds.create",
                   lambda a, c: refunds.create(a, c.params, c.cause)),
         Operation("GET", "/v1/refunds", "refunds.list",
@@ -99,27 +89,32 @@ def _operations() -> list[Operation]:
                   lambda a, c: refunds.retrieve(a, c.params, c.ident)),
         Operation("POST", "/v1/refunds/{ident}", "refunds.update",
                   lambda a, c: refunds.update(a, c.params, c.ident)),
-        Operation("GET", "/v1/events", "events.list", lambda a, c: rs.list_events(a, c.params)),
-        Operation("GET", "/v1/events/{ident}", "events.retrieve", by_id(Event)),
-        Operation("GET", "/v1/balance", "balance.retrieve",
-                  lambda a, c: rs.get_balance(a, c.params)),
+        Operation("GET", "/v1/events", "events.list", lambda a, c: ev.list_events(a, c.params)),
+        Operation("GET", "/v1/events/{ident}", "events.retrieve",
+                  lambda a, c: ev.retrieve_event(a, c.params, c.ident)),
+        Operation("GET", "/v1/balance", "balance.retrieve", lambda a, c: bal.get_balance(a, c.params)),
         Operation("GET", "/v1/balance_transactions", "balance_transactions.list",
-                  lambda a, c: rs.list_balance_transactions(a, c.params)),
+                  lambda a, c: bal.list_balance_transactions(a, c.params)),
         Operation("GET", "/v1/balance_transactions/{ident}", "balance_transactions.retrieve",
-                  by_id(BalanceTransaction)),
-        Operation("GET", "/v1/payouts", "payouts.list", lambda a, c: rs.list_payouts(a, c.params)),
-        Operation("GET", "/v1/payouts/{ident}", "payouts.retrieve", by_id(Payout)),
+                  lambda a, c: bal.retrieve_balance_transaction(a, c.params, c.ident)),
+        Operation("GET", "/v1/payouts", "payouts.list", lambda a, c: bal.list_payouts(a, c.params)),
+        Operation("GET", "/v1/payouts/{ident}", "payouts.retrieve",
+                  lambda a, c: bal.retrieve_payout(a, c.params, c.ident)),
         Operation("POST", "/v1/webhook_endpoints", "webhook_endpoints.create",
-                  lambda a, c: rs.create_webhook_endpoint(a, c.params)),
+                  lambda a, c: ev.create_webhook_endpoint(a, c.params)),
         Operation("GET", "/v1/webhook_endpoints", "webhook_endpoints.list",
-                  lambda a, c: rs.list_webhook_endpoints(a, c.params)),
+                  lambda a, c: ev.list_webhook_endpoints(a, c.params)),
         Operation("GET", "/v1/webhook_endpoints/{ident}", "webhook_endpoints.retrieve",
-                  by_id(WebhookEndpoint)),
+                  lambda a, c: ev.retrieve_webhook_endpoint(a, c.params, c.ident)),
         Operation("POST", "/v1/webhook_endpoints/{ident}", "webhook_endpoints.update",
-                  lambda a, c: rs.update_webhook_endpoint(a, c.params, c.ident)),
+                  lambda a, c: ev.update_webhook_endpoint(a, c.params, c.ident)),
         Operation("DELETE", "/v1/webhook_endpoints/{ident}", "webhook_endpoints.delete",
-                  lambda a, c: rs.delete_webhook_endpoint(a, c.params, c.ident)),
+                  lambda a, c: ev.delete_webhook_endpoint(a, c.params, c.ident)),
     ]  # fmt: skip
+
+
+#: Every operation's name: what faults are keyed by.
+OPERATIONS: Final = frozenset(op.name for op in _operations())
 
 
 def _mask(key: str) -> str:
@@ -138,12 +133,11 @@ class StripeApi:
     def __init__(
         self,
         account: Account,
-        faults: Faults,
         idempotency: Idempotency,
         extra_keys: Callable[[], set[str]],
     ) -> None:
         self.account = account
-        self.faults = faults
+        self.faults = account.harness.faults
         self.idempotency = idempotency
         self._extra_keys = extra_keys
 
@@ -170,7 +164,7 @@ class StripeApi:
 
     @staticmethod
     def _json(value: dict[str, Any]) -> bytes:
-        return json.dumps(value, indent=2, ensure_ascii=False).encode()
+        return dump_json(value)
 
     def _error(self, error: StripeError, headers: dict[str, str]) -> Response:
         body = self._json(error.body(headers.get("Request-Id")))
@@ -262,9 +256,6 @@ class StripeApi:
             key_header = request.headers.get("idempotency-key")
             if request.method == "POST" and key_header:
                 headers["Idempotency-Key"] = key_header
-            latency = self.faults.latency(op.name)
-            if latency:
-                await asyncio.sleep(latency)
             try:
                 if not _VERSION.match(version):
                     raise StripeError(400, "invalid_request_error", f"Invalid Stripe API version: {version}")
@@ -303,18 +294,21 @@ class StripeApi:
         headers: dict[str, str],
         idem: tuple[str, str, str, dict[str, Any]] | None,
     ) -> Response:
-        fault = self.faults.take_error(op.name)
-        hold = self.faults.take_hold(op.name)
-        if hold is not None and not hold.apply:
-            await self.faults.wait(hold)
-        if fault is not None and not fault.apply:
-            return self._error(fault.error(), headers)
-        status, body, keep = self._execute(op, call)
-        if idem is not None and keep:
-            api_key, key, endpoint_name, values = idem
-            self.idempotency.save(api_key, key, endpoint_name, values, status, body, headers["Request-Id"])
-        if hold is not None and hold.apply:
-            await self.faults.wait(hold)
-        if fault is not None:
-            return self._error(fault.error(), headers)
+        """The operation under the harness's faults. What takes effect — the operation and
+        saving its result under the Idempotency-Key — happens inside, so an error injected
+        *after* the effect leaves a result for the client's retry to find."""
+
+        async def execute() -> tuple[int, bytes]:
+            status, body, keep = self._execute(op, call)
+            if idem is not None and keep:
+                api_key, key, endpoint_name, values = idem
+                self.idempotency.save(
+                    api_key, key, endpoint_name, values, status, body, headers["Request-Id"]
+                )
+            return status, body
+
+        try:
+            status, body = await self.faults.around(op.name, execute)
+        except InjectedFault as fault:
+            return self._error(from_fault(fault.fields), headers)
         return self._respond(status, body, headers)

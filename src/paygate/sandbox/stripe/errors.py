@@ -3,17 +3,27 @@
 Stripe's documented error ``type``s are ``api_error``, ``card_error``, ``idempotency_error``
 and ``invalid_request_error``; 401 and 429 responses also use ``invalid_request_error``
 (the SDK picks its exception class from the HTTP status).
+
+An injected error fault is a status (``500``), a preset (``api_error`` 500, ``rate_limit``
+429, ``lock_timeout`` 429, ``service_unavailable`` 503, ``idempotency_key_in_use`` 409) or
+an object (``preset``, ``status``, ``type``, ``code``, ``message``, ``should_retry`` →
+``Stripe-Should-Retry``). It is answered instead of Stripe and never saved under the
+request's Idempotency-Key, so the SDK's automatic retry (same key) goes through.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "PRESETS",
     "StripeError",
     "empty_param",
+    "from_fault",
     "invalid_param",
     "missing_param",
+    "parse_fault",
     "resource_missing",
     "unexpected_state",
     "unknown_param",
@@ -105,3 +115,74 @@ def resource_missing(kind: str, ident: str, param: str, status: int = 404) -> St
 def unexpected_state(message: str, intent: dict[str, Any] | None = None) -> StripeError:
     extra = {"payment_intent": intent} if intent is not None else None
     return _invalid(message, code="payment_intent_unexpected_state", extra=extra)
+
+
+#: preset -> (status, type, code, message)
+PRESETS: dict[str, tuple[int, str, str | None, str]] = {
+    "api_error": (500, "api_error", None, "An unknown error occurred"),
+    "rate_limit": (
+        429,
+        "invalid_request_error",
+        "rate_limit",
+        "Request rate limit exceeded. You can learn more about rate limits here "
+        "https://stripe.com/docs/rate-limits.",
+    ),
+    "lock_timeout": (
+        429,
+        "invalid_request_error",
+        "lock_timeout",
+        "This object cannot be accessed right now because another API request or Stripe "
+        "process is currently accessing it. If you see this error intermittently, retry the "
+        "request.",
+    ),
+    "service_unavailable": (503, "api_error", None, "Stripe is temporarily unavailable."),
+    "idempotency_key_in_use": (
+        409,
+        "invalid_request_error",
+        "idempotency_key_in_use",
+        "There is currently another in-progress request using this idempotent key. Please try again later.",
+    ),
+}
+_BY_STATUS = {500: "api_error", 429: "rate_limit", 503: "service_unavailable", 409: "idempotency_key_in_use"}
+
+
+def parse_fault(spec: Any) -> dict[str, Any]:
+    """An error fault's fields, defaults filled in (``ValueError`` if it is not one)."""
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        spec = {"status": spec}
+    if isinstance(spec, str):
+        spec = {"preset": spec}
+    if not isinstance(spec, Mapping):
+        raise ValueError('an error fault is a status, a preset or {"status": …}')
+    if unknown := set(spec) - {"preset", "status", "type", "code", "message", "should_retry"}:
+        raise ValueError(f"unknown error fields: {sorted(unknown)}")
+    preset_name = spec.get("preset") or _BY_STATUS.get(spec.get("status", 500), "api_error")
+    if preset_name not in PRESETS:
+        raise ValueError(f"unknown error preset {preset_name!r}; expected one of {sorted(PRESETS)}")
+    status, type_, code, message = PRESETS[preset_name]
+    status = spec.get("status", status)
+    if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+        raise ValueError("status must be an HTTP error status")
+    should_retry = spec.get("should_retry")
+    if should_retry is not None and not isinstance(should_retry, bool):
+        raise ValueError("should_retry is true or false")
+    return {
+        "status": status,
+        "type": str(spec.get("type", type_)),
+        "code": spec.get("code", code),
+        "message": str(spec.get("message", message)),
+        "should_retry": should_retry,
+    }
+
+
+def from_fault(fields: Mapping[str, Any] | None) -> StripeError:
+    """The answer to an injected fault (never saved for idempotency): its error, or an
+    ``api_error`` for a request that never reached Stripe's business logic."""
+    if fields is None:
+        fields = parse_fault("api_error")
+    headers = {}
+    if fields.get("should_retry") is not None:
+        headers["Stripe-Should-Retry"] = "true" if fields["should_retry"] else "false"
+    return StripeError(
+        fields["status"], fields["type"], fields["message"], code=fields["code"], saved=False, headers=headers
+    )

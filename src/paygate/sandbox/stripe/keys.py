@@ -1,22 +1,18 @@
 """The demo account's API keys and webhook secret, kept in ``data_dir/stripe.json``.
 
-The file is created once and read ever after, so credentials survive restarts. Two
-processes racing to create it both write a temporary file and ``link`` it into place;
-``link`` fails when the name exists, so exactly one version wins and both read it back.
+The file is created once and read ever after, so credentials survive restarts (safe when
+several processes start at once: :mod:`paygate.sandbox.harness.persist`).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import secrets
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from paygate.kit.crypto import Secret
+from paygate.sandbox.harness.persist import load_or_create as load_or_create_document
 
 __all__ = ["AccountKeys", "load_or_create"]
 
@@ -59,39 +55,6 @@ class AccountKeys:
         )
 
 
-def _read(path: Path) -> AccountKeys | None:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    return AccountKeys.from_json(json.loads(text))
-
-
 def load_or_create(data_dir: Path) -> AccountKeys:
-    path = data_dir / FILE_NAME
-    existing = _read(path)
-    if existing is not None:
-        return existing
-    data_dir.mkdir(parents=True, exist_ok=True)
-    keys = AccountKeys.generate()
-    fd, tmp = tempfile.mkstemp(prefix=".stripe-", suffix=".json", dir=data_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(keys.to_json(), handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        try:
-            os.link(tmp, path)  # atomic create-if-absent: the first writer wins
-        except FileExistsError:
-            pass
-        except OSError:  # filesystems without hard links
-            if not path.exists():
-                os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-    winner = _read(path)
-    if winner is None:  # pragma: no cover - the file was removed under us
-        raise RuntimeError(f"could not create {path}")
-    return winner
+    document = load_or_create_document(data_dir / FILE_NAME, lambda: AccountKeys.generate().to_json())
+    return AccountKeys.from_json(document)

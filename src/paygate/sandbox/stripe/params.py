@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from .errors import StripeError, empty_param, invalid_param, missing_param, unknown_param
-from .forms import as_list
+from .wire import as_list
 
 __all__ = ["Params", "not_simulated"]
 

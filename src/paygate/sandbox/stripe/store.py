@@ -1,4 +1,6 @@
-"""In-memory account state: every object by id, in creation order, plus list pagination.
+"""What one Stripe sandbox holds: the simulated account (:class:`Account`: its objects,
+events, balance, and who caused each change) and the store of objects by id, with
+Stripe's list pagination and ``expand``.
 
 Stripe lists newest first; ``starting_after``/``ending_before`` page by object id. Each
 record carries a sequence number so that objects created within one second keep a strict
@@ -7,18 +9,31 @@ order.
 
 from __future__ import annotations
 
+import copy
 import itertools
-from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .errors import StripeError, invalid_param
-from .params import Params
+from paygate.sandbox.harness import Harness
 
-__all__ = ["Record", "Store", "list_response"]
+from .bills import SETTLEMENT_DELAY_SECONDS, BalanceTransaction, BtType
+from .errors import StripeError, invalid_param
+from .keys import AccountKeys
+from .notifications import Event, WebhookEndpoint, deliver
+from .params import Params
+from .state import Record
+from .wire import new_id
+
+__all__ = ["ASYNC", "DEFAULT_API_VERSION", "PAGING", "Account", "Cause", "Store", "list_response"]
+
+#: The account's default API version: the one stripe-python 16.1.0 pins
+#: (``stripe._api_version``). Events are rendered with it, whatever the request sent.
+DEFAULT_API_VERSION = "2026-10-28.endive"
 
 MAX_EXPAND_DEPTH = 4
+#: The list parameters every list endpoint takes.
+PAGING = frozenset({"limit", "starting_after", "ending_before", "created"})
 #: Fields that hold another object's id and may be expanded (``expand[]=latest_charge``).
 EXPANDABLE = frozenset(
     {
@@ -31,19 +46,6 @@ EXPANDABLE = frozenset(
         "source",
     }
 )
-
-
-@dataclass(kw_only=True)
-class Record(ABC):
-    """Base of every stored object: ``id``, ``created`` (unix seconds) and ``seq``."""
-
-    id: str
-    created: int
-    seq: int = field(default=0)
-
-    @abstractmethod
-    def to_wire(self) -> dict[str, Any]:
-        """The object as Stripe's API shows it."""
 
 
 R = TypeVar("R", bound=Record)
@@ -195,3 +197,90 @@ def list_response(store: Store, params: Params, url: str, items: list[R], kind_n
         "has_more": has_more,
         "url": url,
     }
+
+
+@dataclass(frozen=True)
+class Cause:
+    """The API request behind a change (``event.request``); empty for Stripe's own work."""
+
+    request_id: str | None = None
+    idempotency_key: str | None = None
+
+
+ASYNC = Cause()
+
+
+class Account:
+    """The simulated Stripe account: every object, the events they raise, the balance."""
+
+    def __init__(self, keys: Callable[[], AccountKeys], harness: Harness) -> None:
+        self._keys = keys
+        self.harness = harness
+        self.base_url = harness.config.base_url.rstrip("/")
+        self.time_scale = harness.config.time_scale
+        self.store = Store()
+
+    @property
+    def keys(self) -> AccountKeys:
+        return self._keys()
+
+    def now(self) -> int:
+        """Unix seconds on the sandbox clock: every object's ``created``."""
+        return self.harness.clock.timestamp()
+
+    def later(self, seconds: float, callback: Callable[[], None]) -> None:
+        """Run ``callback`` after ``seconds`` of Stripe's time (times ``time_scale``)."""
+        self.harness.scheduler.later(seconds, callback)
+
+    def emit(
+        self,
+        type: str,
+        obj: Record | dict[str, Any],
+        cause: Cause,
+        previous: dict[str, Any] | None = None,
+    ) -> Event:
+        """Record the event (a snapshot of ``obj``) and send it to the endpoints that want it."""
+        snapshot = obj.to_wire() if isinstance(obj, Record) else obj
+        event = self.store.add(
+            Event(
+                id=new_id("evt"),
+                created=self.now(),
+                type=type,
+                object=copy.deepcopy(snapshot),
+                previous_attributes=previous,
+                request_id=cause.request_id,
+                idempotency_key=cause.idempotency_key,
+                api_version=DEFAULT_API_VERSION,
+            )
+        )
+        deliver(self.harness.notifier, event, self.store.all(WebhookEndpoint)[::-1])
+        return event
+
+    def book(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        fee: int,
+        type: BtType,
+        source: str,
+        description: str | None,
+        settle: bool = True,
+    ) -> BalanceTransaction:
+        """Record a balance transaction; ``settle``: available after the settlement delay."""
+        delay = int(SETTLEMENT_DELAY_SECONDS * self.time_scale) if settle else 0
+        created = self.now()
+        return self.store.add(
+            BalanceTransaction(
+                id=new_id("txn"),
+                created=created,
+                amount=amount,
+                currency=currency,
+                fee=fee,
+                type=type,
+                source=source,
+                available_on=created + delay,
+                description=description,
+                clock=self.now,
+            )
+        )

@@ -5,93 +5,108 @@ Served by paygate at ``{base_url}/wechatpay``: point the ``wechatpayv3`` SDK at 
 ``WECHATPAY2-SHA256-RSA2048`` signature over the raw body, signs every answer with the
 platform key (public-key or certificate mode), keeps orders and refunds in memory, lets a
 "payer" pay/fail/cancel through pages or the control API, sends encrypted notifications
-on WeChat's retry schedule, serves trade bills and injects faults. See
-``docs/sandbox/wechatpay.md``.
+on WeChat's retry schedule and serves trade bills. Faults, notification delivery, the
+control API, the clock and pages come from :mod:`paygate.sandbox.harness`. See
+``docs/sandbox/wechatpay.md``. Nothing here imports ``paygate.channels``.
 
-Modules: :mod:`.keys` (persisted key material), :mod:`.state` (trades, refunds, state
-machines, clock), :mod:`.wire` and :mod:`.auth` (signing both ways), :mod:`.api` (the
-per-request pipeline: auth → faults → handler → signed answer), :mod:`.validation`,
-:mod:`.transactions`, :mod:`.refunds`, :mod:`.bills`, :mod:`.certificates`,
-:mod:`.notifications` and :mod:`.notifier`, :mod:`.faults`, :mod:`.pages`,
-:mod:`.control`, :mod:`.context` (what one instance owns), :mod:`.app` (routes).
-Nothing here imports ``paygate.channels``.
+Modules (the sandbox skeleton, ``docs/sandbox/README.md``): ``keys`` (persisted key
+material), ``wire`` (signing both ways), ``errors``, ``api`` (the per-request pipeline),
+``state`` (orders, refunds, state machines), ``store`` (what one instance holds),
+``validation`` (WeChat's field rules and texts), ``resources`` (transactions, refunds,
+certificates), ``payer`` (the control API's WeChat side), ``notifications``, ``bills``,
+``pages`` + ``templates/``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Final
 
 import httpx
-from starlette.types import ASGIApp
+from starlette.routing import BaseRoute
 
 from paygate.sandbox.base import SandboxConfig
+from paygate.sandbox.harness import Controls, Harness, HarnessedSandbox
 
-from . import control
-from .app import build_app
-from .context import MOUNT, Context
-from .control import ControlError
-from .faults import Faults, FaultSpecError
+from . import bills
+from .api import OPERATIONS, Call, Handler, Reply, api_routes
+from .errors import parse_fault
 from .keys import Merchant, build_merchant, load_or_create
-from .notifier import RETRY_SCHEDULE_SECONDS, Delivery, Notifier
-from .state import Clock
+from .notifications import DELIVERY, RETRY_SCHEDULE_SECONDS
+from .pages import cashier_routes
+from .payer import Payer, refund_view, resolve_refund
+from .resources import certificates, refunds, transactions
+from .state import CST
+from .store import WechatStore
 
-__all__ = [
-    "RETRY_SCHEDULE_SECONDS",
-    "ControlError",
-    "Delivery",
-    "FaultSpecError",
-    "Faults",
-    "WechatPaySandbox",
-]
+__all__ = ["RETRY_SCHEDULE_SECONDS", "WechatPaySandbox"]
 
 
-class WechatPaySandbox:
+def _pay_handler(kind: str) -> Handler:
+    async def handler(store: WechatStore, call: Call) -> Reply:
+        return await transactions.pay(store, call, kind)
+
+    return handler
+
+
+#: (HTTP method, path, operation) → handler.
+HANDLERS: Final[dict[tuple[str, str, str], Callable[[WechatStore, Call], Awaitable[Reply]]]] = {
+    **{
+        ("POST", f"/v3/pay/transactions/{kind}", "pay"): _pay_handler(kind)
+        for kind in transactions.TRADE_TYPES
+    },
+    ("GET", "/v3/pay/transactions/out-trade-no/{out_trade_no}", "query"): transactions.query_by_out_trade_no,
+    ("GET", "/v3/pay/transactions/id/{transaction_id}", "query"): transactions.query_by_transaction_id,
+    ("POST", "/v3/pay/transactions/out-trade-no/{out_trade_no}/close", "close"): transactions.close,
+    ("POST", "/v3/refund/domestic/refunds", "refund"): refunds.create_refund,
+    ("GET", "/v3/refund/domestic/refunds/{out_refund_no}", "refund_query"): refunds.query_refund,
+    ("GET", "/v3/bill/tradebill", "bill"): bills.tradebill,
+    ("GET", "/v3/billdownload/file", "bill_download"): bills.download,
+    ("GET", "/v3/certificates", "certificates"): certificates.certificates,
+}
+
+
+class WechatPaySandbox(HarnessedSandbox):
     """The WeChat Pay v3 sandbox; satisfies :class:`paygate.sandbox.base.ChannelSandbox`."""
 
     name = "wechatpay"
 
     def __init__(self, config: SandboxConfig, *, http: httpx.AsyncClient | None = None) -> None:
-        self.config = config
+        super().__init__(config)
         merchant, platform = load_or_create(config.data_dir)
         self._demo = merchant
-        self.clock = Clock()
-        self.faults = Faults()
-        self._ctx = Context(
-            config=config,
-            platform=platform,
-            merchants={merchant.mchid: merchant},
-            faults=self.faults,
-            notifier=Notifier(platform, self.faults, config.time_scale, self.clock.now, http),
-            clock=self.clock,
+        self.harness = Harness(
+            config,
+            name=self.name,
+            delivery=DELIVERY,
+            parse_error=parse_fault,
+            operations=OPERATIONS,
+            refund_outcomes=refunds.REFUND_OUTCOMES,
+            templates=Path(__file__).parent / "templates",
+            tz=CST,
+            http=http,
         )
-        self._app = build_app(self._ctx)
+        self._store = WechatStore(self.harness, platform, {merchant.mchid: merchant})
+        self._payer = Payer(self._store)
 
-    # -- ChannelSandbox -------------------------------------------------------------------
+    def _routes(self) -> list[BaseRoute]:
+        return [*api_routes(self._store, HANDLERS), *cashier_routes(self._store, self.harness.pages)]
 
-    @property
-    def app(self) -> ASGIApp:
-        return self._app
+    def _controls(self) -> Controls:
+        return self._payer
 
     @property
     def base_url(self) -> str:
         """Where the WeChat Pay API lives: ``config.base_url + "/wechatpay"``."""
-        return self.config.base_url.rstrip("/") + MOUNT
-
-    async def start(self) -> None:
-        await self._ctx.notifier.start()
-
-    async def stop(self) -> None:
-        self._ctx.faults.release_holds()
-        await self._ctx.cancel_tasks()
-        await self._ctx.notifier.stop()
+        return self._store.base_url
 
     def credentials(self) -> dict[str, Any]:
         """The demo merchant's credentials, with what a client needs of the platform."""
         return self._credentials_for(self._demo)
 
     def _credentials_for(self, merchant: Merchant) -> dict[str, Any]:
-        platform = self._ctx.platform
+        platform = self._store.platform
         return {
             "base_url": self.base_url,
             **merchant.credentials(),
@@ -100,8 +115,6 @@ class WechatPaySandbox:
             "platform_certificate_serial": platform.certificate_serial,
             "platform_certificate": platform.certificate_pem,
         }
-
-    # -- merchants ------------------------------------------------------------------------
 
     def register_merchant(
         self,
@@ -115,70 +128,20 @@ class WechatPaySandbox:
         """Add a merchant (in memory only) and return its credentials. Without
         ``public_key`` a key pair is generated and its private key returned."""
         merchant = build_merchant(
-            mchid=mchid,
-            appids=appids,
-            serial_no=serial_no,
-            public_key=public_key,
-            apiv3_key=apiv3_key,
+            mchid=mchid, appids=appids, serial_no=serial_no, public_key=public_key, apiv3_key=apiv3_key
         )
-        if merchant.mchid in self._ctx.merchants:
+        if merchant.mchid in self._store.merchants:
             raise ValueError(f"merchant {merchant.mchid} already exists")
-        self._ctx.merchants[merchant.mchid] = merchant
+        self._store.merchants[merchant.mchid] = merchant
         return self._credentials_for(merchant)
 
-    # -- the payer and the operator (same as the control API) ---------------------------------
-
-    def pay(
-        self,
-        trade: str,
-        outcome: str = "pay",
-        *,
-        mchid: str | None = None,
-        openid: str | None = None,
-        bank_type: str | None = None,
-    ) -> dict[str, Any]:
-        """What ``POST /_sandbox/pay`` does; raises :class:`ControlError`."""
-        data = {"trade": trade, "outcome": outcome, "mchid": mchid}
-        data.update(openid=openid, bank_type=bank_type)
-        found = control.pay_trade(self._ctx, data)
-        return control.trade_view(self._ctx, found)
-
-    def trade(self, ref: str, *, mchid: str | None = None) -> dict[str, Any] | None:
-        """The trade view (as ``GET /_sandbox/trades/…``), or None if unknown/ambiguous."""
-        try:
-            return control.trade_view(self._ctx, control.resolve_trade(self._ctx, ref, mchid))
-        except ControlError:
-            return None
+    # -- the control API's refunds, from Python ---------------------------------------------
 
     def refund(self, out_refund_no: str, *, mchid: str | None = None) -> dict[str, Any]:
-        return control.refund_view(control.resolve_refund(self._ctx, out_refund_no, mchid))
+        return refund_view(resolve_refund(self._store, out_refund_no, mchid))
 
     def settle_refund(
         self, out_refund_no: str, outcome: str = "SUCCESS", *, mchid: str | None = None
     ) -> dict[str, Any]:
-        refund = control.settle_refund(self._ctx, out_refund_no, {"outcome": outcome, "mchid": mchid})
-        return control.refund_view(refund)
-
-    def advance_clock(self, seconds: float) -> None:
-        """Move sandbox time on (order expiry, timestamps, bill dates)."""
-        self.clock.advance(seconds)
-
-    # -- faults and notifications -----------------------------------------------------------
-
-    def set_faults(self, spec: Mapping[str, Any] | None = None, /, **kinds: Any) -> dict[str, Any]:
-        """Merge faults given as :meth:`Faults.update` JSON; returns the faults in force.
-        ``sandbox.faults`` has the same as methods (``error``, ``timeout``, …)."""
-        self.faults.update({**(spec or {}), **kinds})
-        return self.faults.to_json()
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
-    @property
-    def notifications(self) -> list[Delivery]:
-        """Every notification and its delivery attempts so far."""
-        return self._ctx.notifier.deliveries
-
-    def notifications_idle(self) -> bool:
-        """True when no delivery is in flight, scheduled or held."""
-        return self._ctx.notifier.idle()
+        scope = {"mchid": mchid} if mchid else {}
+        return self._payer.settle_refund(out_refund_no, outcome, scope)

@@ -1,29 +1,43 @@
-"""The pipeline every WeChat Pay API call goes through:
-
-authenticate (signature, timestamp, merchant) → latency fault → error/hold faults →
-handler → signed answer. Errors raised as :class:`WechatError` anywhere become WeChat's
-signed error JSON.
+"""WeChat Pay's HTTP side: the ``/v3/…`` endpoints and the pipeline every call goes
+through — the harness's faults around authentication (signature, timestamp, merchant) and
+the operation's handler, then a signed answer. Errors raised as :class:`WechatError`
+anywhere become WeChat's signed error JSON; unknown ``/v3/`` paths answer ``NOT_FOUND``.
+Operations (the fault keys): ``pay query close refund refund_query bill bill_download
+certificates``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
-from .auth import authenticate
-from .context import Context
-from .faults import ErrorFault, HoldFault
+from paygate.sandbox.harness import InjectedFault
+
+from .errors import WechatError, from_fault, param_error
 from .keys import Merchant
-from .wire import WechatError, param_error, signed_response
+from .store import WechatStore
+from .wire import authenticate, signed_response
 
-__all__ = ["Call", "Handler", "Reply", "endpoint"]
+__all__ = ["OPERATIONS", "Call", "Handler", "Reply", "api_routes", "endpoint"]
+
+OPERATIONS: Final = (
+    "pay",
+    "query",
+    "close",
+    "refund",
+    "refund_query",
+    "bill",
+    "bill_download",
+    "certificates",
+)
+_ALL_METHODS: Final = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
 
 
 @dataclass(frozen=True)
@@ -61,57 +75,33 @@ class Reply:
     sign_with_certificate: bool = False
 
 
-Handler = Callable[[Context, Call], Awaitable[Reply]]
+Handler = Callable[[WechatStore, Call], Awaitable[Reply]]
 
 
-def _raise(fault: ErrorFault) -> None:
-    raise WechatError(fault.status, fault.code, fault.message)
-
-
-async def _run_with_faults(ctx: Context, op: str, call: Call, handler: Handler) -> Reply:
-    latency = ctx.faults.latency_for(op)
-    if latency:
-        await asyncio.sleep(latency)
-    error = ctx.faults.take_error(op)
-    if error is not None and not error.apply:
-        _raise(error)
-    hold: HoldFault | None = ctx.faults.take_hold(op)
-    if hold is not None and not hold.apply:
-        await ctx.faults.wait(hold)
-        if hold.seconds is None:
-            # A timeout that never reached WeChat's business layer: nothing happened.
-            raise WechatError.of("SYSTEM_ERROR")
-    try:
-        reply = await handler(ctx, call)
-    finally:
-        if hold is not None and hold.apply:
-            await ctx.faults.wait(hold)
-    if error is not None:
-        _raise(error)
-    return reply
-
-
-def endpoint(ctx: Context, op: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def endpoint(store: WechatStore, op: str, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """A Starlette endpoint running ``handler`` as the WeChat operation ``op``."""
 
     async def run(request: Request) -> Response:
-        public_key_mode = request.headers.get("wechatpay-serial") == ctx.platform.public_key_id
+        public_key_mode = request.headers.get("wechatpay-serial") == store.platform.public_key_id
+
+        async def handle() -> tuple[Reply, bool]:
+            authorized = await authenticate(request, store.merchants, store.platform)
+            call = Call(request, authorized.merchant, authorized.body, authorized.public_key_mode)
+            return await handler(store, call), authorized.public_key_mode
+
         try:
-            authorized = await authenticate(request, ctx.merchants, ctx.platform)
-            public_key_mode = authorized.public_key_mode
-            call = Call(
-                request=request,
-                merchant=authorized.merchant,
-                body=authorized.body,
-                public_key_mode=public_key_mode,
+            reply, public_key_mode = await store.harness.faults.around(op, handle)
+        except InjectedFault as fault:
+            error = from_fault(fault.fields)
+            return signed_response(
+                store.platform, error.status, error.body(), public_key_mode=public_key_mode
             )
-            reply = await _run_with_faults(ctx, op, call, handler)
         except WechatError as exc:
-            return signed_response(ctx.platform, exc.status, exc.body(), public_key_mode=public_key_mode)
+            return signed_response(store.platform, exc.status, exc.body(), public_key_mode=public_key_mode)
         if reply.raw is not None:
             return reply.raw
         return signed_response(
-            ctx.platform,
+            store.platform,
             reply.status,
             reply.payload,
             public_key_mode=public_key_mode and not reply.sign_with_certificate,
@@ -119,3 +109,18 @@ def endpoint(ctx: Context, op: str, handler: Handler) -> Callable[[Request], Awa
 
     run.__name__ = f"wechatpay_{op}"
     return run
+
+
+def api_routes(store: WechatStore, handlers: Mapping[tuple[str, str, str], Handler]) -> list[BaseRoute]:
+    """``handlers``: (HTTP method, path, operation) → handler; then the ``/v3/`` catch-all."""
+
+    async def not_found(request: Request) -> Response:
+        error = WechatError(404, "NOT_FOUND", "请求的资源不存在，请检查请求路径和方法")
+        return signed_response(store.platform, error.status, error.body(), public_key_mode=False)
+
+    routes: list[BaseRoute] = [
+        Route(path, endpoint(store, op, handler), methods=[method])
+        for (method, path, op), handler in handlers.items()
+    ]
+    routes.append(Route("/v3/{rest:path}", not_found, methods=_ALL_METHODS))
+    return routes

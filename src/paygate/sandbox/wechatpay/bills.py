@@ -25,9 +25,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from starlette.responses import Response
 
 from .api import Call, Reply
-from .context import BillFile, Context
+from .errors import WechatError, param_error
 from .state import CST, Refund, Trade
-from .wire import WechatError, param_error
+from .store import BillFile, WechatStore
 
 __all__ = [
     "ALL_HEADER",
@@ -68,6 +68,13 @@ SUMMARY_HEADER = (
     "总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额"
 ).split(",")
 BILL_TYPES = ("ALL", "SUCCESS", "REFUND")
+#: A refund's status as bills spell it (v2 vocabulary, which the bill file kept).
+BILL_REFUND_STATUS = {
+    "SUCCESS": "SUCCESS",
+    "PROCESSING": "PROCESSING",
+    "ABNORMAL": "CHANGE",
+    "CLOSED": "REFUNDCLOSE",
+}
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -157,7 +164,7 @@ def _refund_row(refund: Refund, bill_type: str, totals: _Totals) -> list[str]:
         _money(amount),
         "0.00",
         "ORIGINAL",
-        refund.status,
+        BILL_REFUND_STATUS[refund.status],
         trade.description,
         trade.attach or "",
         str(fee),
@@ -184,7 +191,7 @@ def render_trade_bill(trades: Iterable[Trade], refunds: Iterable[Refund], bill_t
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
-def _bill_date(ctx: Context, call: Call) -> dt.date:
+def _bill_date(store: WechatStore, call: Call) -> dt.date:
     text = call.query.get("bill_date")
     if text is None:
         raise param_error(
@@ -200,7 +207,7 @@ def _bill_date(ctx: Context, call: Call) -> dt.date:
         raise param_error(
             "账单日期格式不正确，应为 YYYY-MM-DD", location="query", field="bill_date", value=text
         ) from None
-    today = ctx.clock.now().date()
+    today = store.now().date()
     if day > today:
         raise param_error("账单日期不能晚于当前日期", location="query", value=text)
     if (today - day).days > BILL_HISTORY_DAYS:
@@ -208,8 +215,8 @@ def _bill_date(ctx: Context, call: Call) -> dt.date:
     return day
 
 
-async def tradebill(ctx: Context, call: Call) -> Reply:
-    day = _bill_date(ctx, call)
+async def tradebill(store: WechatStore, call: Call) -> Reply:
+    day = _bill_date(store, call)
     bill_type = call.query.get("bill_type", "ALL")
     if bill_type not in BILL_TYPES:
         raise param_error("账单类型不正确", location="query", field="bill_type", value=bill_type)
@@ -219,18 +226,18 @@ async def tradebill(ctx: Context, call: Call) -> Reply:
     mchid = call.merchant.mchid
     trades = [
         t
-        for t in ctx.store.trades.values()
+        for t in store.trades.values()
         if t.mchid == mchid and t.success_time is not None and t.success_time.date() == day
     ]
     refunds = [
         r
-        for r in ctx.store.refunds.values()
+        for r in store.refunds.values()
         if r.trade.mchid == mchid and r.created_at.astimezone(CST).date() == day
     ]
     if not trades and not refunds:
         raise WechatError(400, "NO_STATEMENT_EXIST", "账单文件不存在")
     ready_at = dt.datetime.combine(day, dt.time(), CST) + BILL_READY_AFTER
-    if ctx.clock.now() < ready_at:
+    if store.now() < ready_at:
         raise WechatError(400, "STATEMENT_CREATING", "账单生成中，请在次日上午10点以后再下载")
     trades.sort(key=lambda t: (t.success_time, t.out_trade_no))
     refunds.sort(key=lambda r: (r.created_at, r.out_refund_no))
@@ -239,23 +246,23 @@ async def tradebill(ctx: Context, call: Call) -> Reply:
     served = gzip.compress(content, mtime=0) if tar_type == "GZIP" else content
     token = secrets.token_urlsafe(24)
     expires = asyncio.get_running_loop().time() + BILL_URL_TTL_SECONDS
-    ctx.bills[token] = BillFile(mchid=mchid, content=served, expires_at=expires)
+    store.bills[token] = BillFile(mchid=mchid, content=served, expires_at=expires)
     return Reply(
         200,
         {
             "hash_type": "SHA1",
             "hash_value": digest,
-            "download_url": f"{ctx.base_url}/v3/billdownload/file?token={token}",
+            "download_url": f"{store.base_url}/v3/billdownload/file?token={token}",
         },
     )
 
 
-async def download(ctx: Context, call: Call) -> Reply:
+async def download(store: WechatStore, call: Call) -> Reply:
     token = call.query.get("token", "")
-    bill = ctx.bills.get(token)
+    bill = store.bills.get(token)
     if bill is None or bill.mchid != call.merchant.mchid:
         raise WechatError(404, "RESOURCE_NOT_EXISTS", "账单文件不存在")
     if asyncio.get_running_loop().time() > bill.expires_at:
-        del ctx.bills[token]
+        del store.bills[token]
         raise WechatError(400, "INVALID_REQUEST", "账单下载链接已过期，请重新申请")
     return Reply(200, raw=Response(content=bill.content, media_type="application/octet-stream"))

@@ -2,20 +2,15 @@
 
 ``data_dir/wechatpay.json`` keeps the demo merchant (mchid, appid, API key pair and
 serial, APIv3 key) and the platform side (key pair, public key id, self-signed platform
-certificate) so that credentials survive restarts. Two processes starting at once must
-end up with the *same* keys: the file is written to a temporary name and hard-linked into
-place, so the first writer wins and the loser adopts what is on disk.
+certificate) so that credentials survive restarts. Two processes starting at once end up
+with the *same* keys (:mod:`paygate.sandbox.harness.persist`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import json
-import os
 import secrets
 import string
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +27,8 @@ from paygate.kit.crypto import (
     private_key_pem,
     public_key_pem,
 )
+from paygate.sandbox.harness.persist import load_or_create as load_or_create_document
+from paygate.sandbox.harness.persist import replace_document
 
 __all__ = [
     "KEY_FILE_NAME",
@@ -172,76 +169,19 @@ def _fresh_document(now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def _write_new(path: Path, document: dict[str, Any]) -> bool:
-    """Create ``path`` atomically if it does not exist; False if another writer won."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".wechatpay-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(document, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp_name, 0o600)
-        try:
-            os.link(tmp_name, path)
-        except FileExistsError:
-            return False
-        except OSError:
-            # File systems without hard links: fall back to an exclusive create.
-            try:
-                with open(path, "x", encoding="utf-8") as fh:
-                    json.dump(document, fh, indent=2)
-            except FileExistsError:
-                return False
-        return True
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-
-
-def _replace(path: Path, document: dict[str, Any]) -> None:
-    fd, tmp_name = tempfile.mkstemp(prefix=".wechatpay-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(document, fh, indent=2)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp_name, 0o600)
-        os.replace(tmp_name, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    if not text.strip():
-        return None
-    document = json.loads(text)
-    if not isinstance(document, dict) or document.get("version") != _FILE_VERSION:
-        raise ValueError(f"{path} is not a version-{_FILE_VERSION} WeChat Pay sandbox key file")
-    return document
-
-
 def load_or_create(data_dir: Path, now: dt.datetime | None = None) -> tuple[Merchant, Platform]:
     """The demo merchant and the platform keys, created on first use."""
     now = now or dt.datetime.now(dt.UTC)
     path = data_dir / KEY_FILE_NAME
-    document = _read(path)
-    if document is None:
-        fresh = _fresh_document(now)
-        document = fresh if _write_new(path, fresh) else _read(path)
-        if document is None:
-            raise RuntimeError(f"{path} vanished while being created")
+    document = load_or_create_document(path, lambda: _fresh_document(now))
+    if document.get("version") != _FILE_VERSION:
+        raise ValueError(f"{path} is not a version-{_FILE_VERSION} WeChat Pay sandbox key file")
     platform_key = load_private_key(document["platform_private_key"])
     cert = x509.load_pem_x509_certificate(document["platform_certificate"].encode())
     if not _certificate_usable(cert, now):
         cert = make_platform_certificate(platform_key, now)
         document = {**document, "platform_certificate": _certificate_pem(cert)}
-        _replace(path, document)
+        replace_document(path, document)
     merchant_private = load_private_key(document["merchant_private_key"])
     merchant = Merchant(
         mchid=document["mchid"],

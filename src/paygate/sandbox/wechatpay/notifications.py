@@ -1,7 +1,13 @@
-"""Building WeChat Pay notifications (§2.4): the resource encrypted with the merchant's
-APIv3 key (AEAD_AES_256_GCM, 12-character nonce, ``associated_data`` ``transaction`` or
-``refund``), wrapped in the event envelope. The body is built once, so ``id`` and the
-ciphertext are identical on every retry; only the signature headers are fresh."""
+"""WeChat Pay notifications (§2.4): the resource encrypted with the merchant's APIv3 key
+(AEAD_AES_256_GCM, 12-character nonce, ``associated_data`` ``transaction`` or ``refund``),
+wrapped in the event envelope. The body is built once, so ``id`` and the ciphertext are
+identical on every retry; only the signature headers are fresh.
+
+A notification is a JSON POST to the order's ``notify_url`` (refunds: the refund request's;
+none without one). It is acknowledged by HTTP 200 or 204; anything else is tried again
+after 15s, 15s, 30s, 3m, 10m, 20m, 30m, 30m, 30m, 60m, 3h, 3h, 3h, 6h, 6h — 16 attempts in
+about 24 hours (the harness runs the schedule, scaled by ``time_scale``).
+"""
 
 from __future__ import annotations
 
@@ -11,15 +17,38 @@ import secrets
 import string
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from paygate.kit.crypto import aes_gcm_encrypt
+from paygate.sandbox.harness import DeliveryPolicy
 
 from .keys import Merchant
 from .state import Refund, Trade, rfc3339
-from .wire import dump_json
+from .store import WechatStore
+from .wire import dump_json, signature_headers
 
-__all__ = ["Event", "encrypt_resource", "payment_event", "refund_event"]
+__all__ = [
+    "DELIVERY",
+    "RETRY_SCHEDULE_SECONDS",
+    "Event",
+    "encrypt_resource",
+    "payment_event",
+    "publish",
+    "refund_event",
+]
+
+#: Seconds between one attempt and the next (before time_scale).
+RETRY_SCHEDULE_SECONDS: Final[tuple[int, ...]] = (
+    15, 15, 30, 3 * 60, 10 * 60, 20 * 60, 30 * 60, 30 * 60, 30 * 60,
+    60 * 60, 3 * 3600, 3 * 3600, 3 * 3600, 6 * 3600, 6 * 3600,
+)  # fmt: skip
+ACK_STATUSES: Final = frozenset({200, 204})
+
+DELIVERY: Final = DeliveryPolicy(
+    tuple(float(s) for s in RETRY_SCHEDULE_SECONDS),
+    timeout=5.0,
+    acknowledged=lambda status, body: status in ACK_STATUSES,
+)
 
 _REFUND_EVENTS = {
     "SUCCESS": ("REFUND.SUCCESS", "退款成功"),
@@ -105,3 +134,16 @@ def refund_event(refund: Refund, merchant: Merchant, now: dt.datetime) -> Event 
         out_trade_no=refund.trade.out_trade_no,
         out_refund_no=refund.out_refund_no,
     )
+
+
+def publish(store: WechatStore, event: Event) -> None:
+    """Deliver ``event``: the same body each time, signature headers signed anew."""
+
+    def render() -> tuple[bytes, dict[str, str]]:
+        headers = signature_headers(store.platform, event.body, public_key_mode=event.public_key_mode)
+        return event.body, {**headers, "Content-Type": "application/json", "User-Agent": "Mozilla/4.0"}
+
+    tags = {"event_type": event.event_type, "mchid": event.mchid, "out_trade_no": event.out_trade_no}
+    if event.out_refund_no is not None:
+        tags["out_refund_no"] = event.out_refund_no
+    store.harness.notifier.publish(event.url, render, tags=tags, delivery_id=event.id)

@@ -1,7 +1,7 @@
-"""Trades and refunds held by the sandbox (in memory), with their state machines.
+"""WeChat Pay's objects: orders (trades) and refunds, their state machines, identifiers.
 
 Trade states are WeChat's ``trade_state`` values; refund states its refund ``status``.
-Every change goes through :func:`transition`, which refuses moves the table does not list.
+Every change goes through ``transition``, which refuses moves the table does not list.
 """
 
 from __future__ import annotations
@@ -17,12 +17,9 @@ __all__ = [
     "REFUND_TRANSITIONS",
     "TRADE_STATE_DESC",
     "TRADE_TRANSITIONS",
-    "Clock",
     "InvalidTransition",
     "Refund",
-    "Store",
     "Trade",
-    "now_cst",
     "rfc3339",
 ]
 
@@ -67,29 +64,6 @@ class InvalidTransition(Exception):
         super().__init__(f"{kind} cannot go from {current} to {target}")
         self.current = current
         self.target = target
-
-
-def now_cst() -> dt.datetime:
-    return dt.datetime.now(CST).replace(microsecond=0)
-
-
-class Clock:
-    """Sandbox time in Beijing time, which tests can move on (never back): order expiry,
-    ``success_time``/``create_time`` stamps and bill dates follow it. Request timestamps
-    (checked against real time) and notification retry delays (event-loop time, scaled)
-    do not."""
-
-    def __init__(self) -> None:
-        self._offset = dt.timedelta(0)
-
-    def now(self) -> dt.datetime:
-        return now_cst() + self._offset
-
-    def advance(self, seconds: float) -> dt.datetime:
-        if seconds < 0:
-            raise ValueError("the sandbox clock only moves forward")
-        self._offset += dt.timedelta(seconds=seconds)
-        return self.now()
 
 
 def rfc3339(moment: dt.datetime) -> str:
@@ -272,39 +246,3 @@ class Refund:
             "payer_refund": self.refund,
         }
         return body
-
-
-@dataclass
-class Store:
-    """Every trade and refund, indexed the ways the API and the control API look them up."""
-
-    trades: dict[tuple[str, str], Trade] = field(default_factory=dict)
-    by_transaction_id: dict[str, Trade] = field(default_factory=dict)
-    by_token: dict[str, Trade] = field(default_factory=dict)
-    by_prepay_id: dict[str, Trade] = field(default_factory=dict)
-    refunds: dict[tuple[str, str], Refund] = field(default_factory=dict)
-
-    def add_trade(self, trade: Trade) -> None:
-        self.trades[(trade.mchid, trade.out_trade_no)] = trade
-        self.by_token[trade.token] = trade
-        self.by_prepay_id[trade.prepay_id] = trade
-
-    def index_transaction(self, trade: Trade) -> None:
-        if trade.transaction_id is not None:
-            self.by_transaction_id[trade.transaction_id] = trade
-
-    def trade(self, mchid: str, out_trade_no: str) -> Trade | None:
-        return self.trades.get((mchid, out_trade_no))
-
-    def trades_by_out_trade_no(self, out_trade_no: str) -> list[Trade]:
-        return [t for (_, otn), t in self.trades.items() if otn == out_trade_no]
-
-    def add_refund(self, refund: Refund) -> None:
-        self.refunds[(refund.trade.mchid, refund.out_refund_no)] = refund
-        refund.trade.refunds.append(refund)
-
-    def refund(self, mchid: str, out_refund_no: str) -> Refund | None:
-        return self.refunds.get((mchid, out_refund_no))
-
-    def refunds_by_out_refund_no(self, out_refund_no: str) -> list[Refund]:
-        return [r for (_, orn), r in self.refunds.items() if orn == out_refund_no]

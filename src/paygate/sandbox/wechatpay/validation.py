@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .wire import WechatError, param_error
+from .errors import WechatError, param_error
 
 __all__ = [
     "OUT_TRADE_NO_PATTERN",

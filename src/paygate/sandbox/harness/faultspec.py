@@ -1,0 +1,196 @@
+"""Reading a fault description (the JSON of ``POST /_sandbox/faults``, :mod:`.faults`)
+into the records the faults are kept as. Everything is checked: a description that cannot
+be applied raises :class:`FaultSpecError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = [
+    "ANY",
+    "MANUAL",
+    "ErrorFault",
+    "ErrorParser",
+    "FaultSpecError",
+    "FaultState",
+    "HangFault",
+    "HoldFault",
+    "RefundFate",
+    "SpecReader",
+]
+
+ANY: Final = "*"
+#: The refund outcome that leaves refunds processing until settled through the control API.
+MANUAL: Final = "MANUAL"
+
+ErrorParser = Callable[[Any], dict[str, Any]]
+
+
+class FaultSpecError(ValueError):
+    """A fault description that cannot be applied (nothing was changed)."""
+
+
+@dataclass
+class ErrorFault:
+    fields: dict[str, Any]
+    times: int | None = None
+    apply: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.fields, "times": self.times, "apply": self.apply}
+
+
+@dataclass
+class HoldFault:
+    seconds: float | None  # None: until the faults are cleared
+    apply: bool = True
+    times: int | None = None
+
+
+@dataclass
+class HangFault:
+    times: int | None = None
+
+
+@dataclass
+class RefundFate:
+    outcome: str
+    delay_seconds: float | None = None  # None: the channel's usual delay
+    times: int | None = None
+
+
+@dataclass
+class FaultState:
+    """Everything :meth:`Faults.clear` resets; plain data, so a copy can be tried first."""
+
+    latency_ms: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, ErrorFault] = field(default_factory=dict)
+    holds: dict[str, HoldFault] = field(default_factory=dict)
+    hangs: dict[str, HangFault] = field(default_factory=dict)
+    drop_next: int = 0
+    duplicate: bool | int = False
+    reorder_window: int = 0
+    refunds: RefundFate | None = None
+
+
+def _times(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise FaultSpecError("times must be an integer >= 1")
+    return value
+
+
+def _count(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise FaultSpecError(f"{name} must be an integer >= 0")
+    return value
+
+
+def _seconds(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise FaultSpecError(f"{name} must be a number of seconds >= 0")
+    return float(value)
+
+
+def _table(spec: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = spec.get(key, {})
+    if not isinstance(value, Mapping):
+        raise FaultSpecError(f"{key} is an object keyed by operation")
+    return value
+
+
+def _hold(value: Any) -> HoldFault:
+    if value is True:
+        return HoldFault(None)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return HoldFault(_seconds(value, "a timeout"))
+    if isinstance(value, Mapping) and not set(value) - {"seconds", "apply", "times"}:
+        seconds = value.get("seconds")
+        apply = value.get("apply", True)
+        if not isinstance(apply, bool):
+            raise FaultSpecError("apply is true or false")
+        return HoldFault(
+            None if seconds is None else _seconds(seconds, "a timeout"), apply, _times(value.get("times"))
+        )
+    raise FaultSpecError(f'a timeout is seconds, true, or {{"seconds", "apply", "times"}}: {value!r}')
+
+
+class SpecReader:
+    """Applies descriptions to a :class:`FaultState` for one channel: ``parse_error``
+    reads its errors, ``operations`` are its names, ``refund_outcomes`` how refunds end."""
+
+    def __init__(
+        self, parse_error: ErrorParser, operations: Collection[str] | None, refund_outcomes: Collection[str]
+    ) -> None:
+        self._parse_error = parse_error
+        self._operations = frozenset(operations) if operations is not None else None
+        self._refund_outcomes = tuple(refund_outcomes)
+
+    def _op(self, op: Any) -> str:
+        if not isinstance(op, str) or (
+            op != ANY and self._operations is not None and op not in self._operations
+        ):
+            known = ", ".join(sorted(self._operations or ()))
+            raise FaultSpecError(f"unknown operation {op!r}; expected * or one of {known}")
+        return op
+
+    def apply(self, state: FaultState, spec: Mapping[str, Any]) -> None:
+        latency = spec.get("latency_ms", {})
+        for op, ms in latency.items() if isinstance(latency, Mapping) else [(ANY, latency)]:
+            state.latency_ms[self._op(op)] = _count(ms, "latency_ms")
+        for op, value in _table(spec, "errors").items():
+            state.errors[self._op(op)] = self._error(value)
+        for key in ("timeouts", "holds"):
+            for op, value in _table(spec, key).items():
+                state.holds[self._op(op)] = _hold(value)
+        for op, value in _table(spec, "hangs").items():
+            if value is not True and not (isinstance(value, Mapping) and set(value) <= {"times"}):
+                raise FaultSpecError('a hang is true or {"times": N}')
+            state.hangs[self._op(op)] = HangFault(_times(value.get("times")) if value is not True else None)
+        notes = spec.get("notifications", {})
+        if not isinstance(notes, Mapping) or set(notes) - {"drop_next", "duplicate", "reorder_window"}:
+            raise FaultSpecError("notifications take drop_next, duplicate and reorder_window")
+        if "drop_next" in notes:
+            state.drop_next = _count(notes["drop_next"], "drop_next")
+        if "duplicate" in notes:
+            duplicate = notes["duplicate"]
+            state.duplicate = duplicate if isinstance(duplicate, bool) else _count(duplicate, "duplicate")
+        if "reorder_window" in notes:
+            state.reorder_window = _count(notes["reorder_window"], "reorder_window")
+        if "refunds" in spec:
+            state.refunds = self._refund(spec["refunds"])
+
+    def _error(self, value: Any) -> ErrorFault:
+        times, apply = None, False
+        if isinstance(value, Mapping):
+            value = dict(value)
+            times = _times(value.pop("times", None))
+            apply = value.pop("apply", False)
+            if not isinstance(apply, bool):
+                raise FaultSpecError("apply is true or false")
+        try:
+            fields = self._parse_error(value)
+        except FaultSpecError:
+            raise
+        except (TypeError, ValueError, KeyError) as exc:
+            raise FaultSpecError(str(exc)) from exc
+        return ErrorFault(fields, times, apply)
+
+    def _refund(self, value: Any) -> RefundFate | None:
+        if value is None:
+            return None
+        spec = {"outcome": value} if isinstance(value, str) else value
+        if not isinstance(spec, Mapping) or set(spec) - {"outcome", "delay_seconds", "times"}:
+            raise FaultSpecError('refunds is an outcome or {"outcome", "delay_seconds", "times"}')
+        outcome = spec.get("outcome")
+        allowed = (*self._refund_outcomes, MANUAL)
+        if outcome not in allowed:
+            raise FaultSpecError(f"refunds.outcome is one of {', '.join(allowed)}")
+        delay = spec.get("delay_seconds")
+        return RefundFate(
+            outcome, None if delay is None else _seconds(delay, "delay_seconds"), _times(spec.get("times"))
+        )
