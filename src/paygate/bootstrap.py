@@ -27,8 +27,16 @@ from paygate.channels.gateway import ChannelGateway
 from paygate.channels.registry import ChannelRegistry
 from paygate.channels.resilience import ChannelGuard
 from paygate.config import Settings
+from paygate.domain.events import DEFAULT_RETRY_SCHEDULE
+from paygate.events.console import EventConsole
+from paygate.events.dispatch import Dispatcher, DispatchSettings
+from paygate.events.relay import BrokerRelay
+from paygate.jobs import JobRegistry, JobRunner
+from paygate.jobs.housekeeping import PurgeExpiredNonces
+from paygate.jobs.runner import worker_id
 from paygate.kit.crypto import SecretBox
 from paygate.kit.db import create_engine, create_sessionmaker
+from paygate.kit.failpoints import Failpoints
 from paygate.kit.keys import platform_private_key, platform_public_key
 from paygate.kit.locks import LockProvider, NullLocks, RedisLocks
 from paygate.operators.directory import OperatorDirectory
@@ -76,14 +84,25 @@ class Container:
     call_log: CallLogWriter
     operators: OperatorDirectory
     platform_key: str
+    webhook_http: httpx.AsyncClient  # notifications to apps: a pool apart from the channels'
+    events: EventConsole
+    jobs: JobRegistry
+    owner: str  # names this process where it holds leases (host:pid:random)
+    publisher: Any = None  # paygate.broker.amqp.AmqpPublisher when PAYGATE_BROKER_URL is set
     redis: Any = None
 
     async def start(self) -> None:
         await self.call_log.start()
 
+    def job_runner(self, names: set[str] | None = None) -> JobRunner:
+        """The background jobs of this process (all registered ones, or those named)."""
+        return JobRunner(self.db, self.jobs.select(names), owner=self.owner)
+
     async def aclose(self) -> None:
         """Stop everything, each part within :data:`STOP_TIMEOUT_SECONDS`."""
-        parts = [self.call_log.stop(), self.registry.aclose(), self.http.aclose()]
+        parts = [self.call_log.stop(), self.registry.aclose(), self.http.aclose(), self.webhook_http.aclose()]
+        if self.publisher is not None:
+            parts.append(self.publisher.close())
         if self.redis is not None:
             parts.append(self.redis.aclose())
         for part in parts:
@@ -114,6 +133,7 @@ class Container:
             platform_public_key=platform_public_key(self.platform_key),
             health=self.health,
             operators=self.operators,
+            events=self.events,
         )
 
     def public_services(self) -> PublicServices:
@@ -163,6 +183,47 @@ def build_container(settings: Settings) -> Container:
         default_expire_minutes=settings.default_expire_minutes,
         max_expire_minutes=settings.max_expire_minutes,
     )
+    owner = worker_id()
+    failpoints = Failpoints(settings.failpoints)
+    webhook_http = httpx.AsyncClient(
+        timeout=settings.event_timeout_seconds,
+        limits=httpx.Limits(max_connections=settings.event_concurrency, max_keepalive_connections=64),
+        follow_redirects=False,
+    )
+    jobs = JobRegistry()
+    jobs.claiming(
+        Dispatcher(
+            db,
+            webhook_http,
+            apps.webhook_keys,
+            platform_key,
+            DispatchSettings(
+                timeout_seconds=settings.event_timeout_seconds,
+                batch_size=settings.event_batch_size,
+                concurrency=settings.event_concurrency,
+                schedule=tuple(settings.event_retry_schedule or DEFAULT_RETRY_SCHEDULE),
+                jitter=settings.event_retry_jitter,
+                poll_seconds=settings.event_poll_seconds,
+            ),
+            owner=owner,
+            failpoints=failpoints,
+        )
+    )
+    publisher = None
+    if settings.broker_url:
+        from paygate.broker.amqp import AmqpPublisher
+
+        publisher = AmqpPublisher(settings.broker_url, settings.broker_exchange)
+        jobs.claiming(
+            BrokerRelay(
+                db,
+                publisher,
+                batch_size=settings.event_batch_size,
+                poll_seconds=settings.event_poll_seconds,
+                failpoints=failpoints,
+            )
+        )
+    jobs.periodic(PurgeExpiredNonces(db))
     return Container(
         settings=settings,
         engine=engine,
@@ -190,5 +251,10 @@ def build_container(settings: Settings) -> Container:
         call_log=CallLogWriter(db),
         operators=OperatorDirectory(db),
         platform_key=platform_key,
+        webhook_http=webhook_http,
+        events=EventConsole(db),
+        jobs=jobs,
+        owner=owner,
+        publisher=publisher,
         redis=redis,
     )

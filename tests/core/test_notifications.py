@@ -133,7 +133,7 @@ async def test_payment_after_close_is_recorded_for_refund_not_applied(stack: Sta
     assert (await post(stack, row, late_paid)).text == "success"
     assert await state(stack, trade["trade_no"]) == "closed"
     topics = [m.topic for m in await rows(stack, OutboxMessage, OutboxMessage.aggregate == trade["trade_no"])]
-    assert "trade.paid_after_closed" in topics
+    assert "trade.paid_after_close" in topics
 
 
 async def test_duplicated_and_dropped_sandbox_notifications_converge(stack: Stack) -> None:

@@ -17,3 +17,13 @@ NOTIFICATIONS = Counter(
 )
 ALERTS = Counter("paygate_alerts_total", "Conditions that need a person", ["kind", "channel"])
 LOG_DROPPED = Counter("paygate_call_log_dropped_total", "Call-log rows dropped (queue full or DB error)")
+EVENT_DELIVERIES = Counter(
+    "paygate_event_deliveries_total", "Attempts to deliver an event to an app (R-NTF-5)", ["outcome"]
+)
+EVENT_DELIVERY_LATENCY = Histogram(
+    "paygate_event_delivery_latency_seconds", "How long apps take to answer a notification"
+)
+EVENTS_PUBLISHED = Counter(
+    "paygate_events_published_total", "Events offered to the message broker (R-NTF-6)", ["outcome"]
+)
+JOB_RUNS = Counter("paygate_job_runs_total", "Rounds of background jobs", ["job", "outcome"])

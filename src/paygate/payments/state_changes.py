@@ -12,7 +12,6 @@ with an alert and an outbox message asking for follow-up (R-PAY-5).
 from __future__ import annotations
 
 import dataclasses
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -20,13 +19,16 @@ from typing import Any
 
 import structlog
 
+from paygate import events
 from paygate.channels.contract import Exchange
+from paygate.domain.events import EventType
 from paygate.domain.machine import IllegalTransition, Transition
 from paygate.domain.trades import TERMINAL, TRADES, TradeEvent, TradeState
 from paygate.kit import metrics
 from paygate.kit.clock import utc_now
 from paygate.kit.masking import mask
-from paygate.models import OutboxMessage, Trade, TradeLog
+from paygate.models import Trade, TradeLog
+from paygate.payments.trade_view import trade_view
 from paygate.repositories import UnitOfWork
 
 __all__ = ["NO_FACTS", "Facts", "Source", "apply_event", "exchange_json", "log_row", "record_event"]
@@ -55,10 +57,10 @@ class Facts:
 
 NO_FACTS = Facts()
 
-_TOPIC = {
-    TradeState.SUCCEEDED: "trade.succeeded",
-    TradeState.FAILED: "trade.failed",
-    TradeState.CLOSED: "trade.closed",
+_EVENT_TYPE = {
+    TradeState.SUCCEEDED: EventType.TRADE_SUCCEEDED,
+    TradeState.FAILED: EventType.TRADE_FAILED,
+    TradeState.CLOSED: EventType.TRADE_CLOSED,
 }
 
 
@@ -123,7 +125,7 @@ async def record_event(
     try:
         step = apply_event(trade, event, facts, now)
     except IllegalTransition as exc:
-        _record_refusal(uow, trade, exc, source, exchange, now)
+        await _record_refusal(uow, trade, exc, source, exchange, facts, now)
         return False
     if not step.changed:
         return False
@@ -134,57 +136,25 @@ async def record_event(
     row.trade_id = trade.id
     uow.trades.add_log(row)
     if step.after in TERMINAL:
-        _announce(uow, trade, now)
+        await _announce(uow, trade, _EVENT_TYPE[trade.state], trade_view(trade))
     metrics.TRADE_TRANSITIONS.labels(trade.channel, step.after.value).inc()
     return True
 
 
-def _announce(uow: UnitOfWork, trade: Trade, now: datetime) -> None:
-    topic = _TOPIC[trade.state]
-    payload = {
-        "event": topic,
-        "trade_no": trade.trade_no,
-        "out_order_no": trade.out_order_no,
-        "app_id": trade.app_id,
-        "state": trade.state.value,
-        "amount": trade.amount,
-        "currency": trade.currency,
-        "paid_amount": trade.paid_amount,
-        "pay_type": trade.pay_type,
-        "channel_trade_no": trade.channel_trade_no,
-        "occurred_at": now.isoformat(),
-    }
-    uow.outbox.add(
-        OutboxMessage(
-            topic=topic,
-            key=f"{topic}:{trade.trade_no}",
-            aggregate=trade.trade_no,
-            app_id=trade.app_id,
-            payload=payload,
-            available_at=now,
-            created_at=now,
-        )
+async def _announce(uow: UnitOfWork, trade: Trade, type_: EventType, data: dict[str, Any]) -> None:
+    """The event for the app (at the trade's notify URL, R-NTF-5) and the broker (R-NTF-6)."""
+    await events.record(
+        uow, type_, aggregate=trade.trade_no, app_id=trade.app_id, data=data, notify_url=trade.notify_url
     )
-    if trade.notify_url:
-        uow.outbox.add(
-            OutboxMessage(
-                topic="app.notify",
-                key=f"app.notify:{topic}:{trade.trade_no}",
-                aggregate=trade.trade_no,
-                app_id=trade.app_id,
-                payload={**payload, "notify_url": trade.notify_url},
-                available_at=now,
-                created_at=now,
-            )
-        )
 
 
-def _record_refusal(
+async def _record_refusal(
     uow: UnitOfWork,
     trade: Trade,
     error: IllegalTransition,
     source: Source,
     exchange: dict[str, Any] | None,
+    facts: Facts,
     now: datetime,
 ) -> None:
     row = log_row(None, f"refused:{error.event}", source, exchange, now, after=trade.state)
@@ -192,17 +162,15 @@ def _record_refusal(
     row.trade_id = trade.id
     uow.trades.add_log(row)
     if error.event == TradeEvent.PAID:
-        topic = f"trade.paid_after_{trade.state.value}"
-        uow.outbox.add(
-            OutboxMessage(
-                topic=topic,
-                key=f"{topic}:{trade.trade_no}:{secrets.token_hex(6)}",
-                aggregate=trade.trade_no,
-                app_id=trade.app_id,
-                payload={"trade_no": trade.trade_no, "state": trade.state.value, "exchange": exchange},
-                available_at=now,
-                created_at=now,
-            )
+        # money arrived for a trade that can no longer take it (closed or failed): the app is
+        # told, and the payment is to be refunded (R-PAY-5)
+        late = {
+            "channel_trade_no": facts.channel_trade_no,
+            "paid_amount": facts.paid_amount,
+            "paid_at": facts.paid_at.isoformat().replace("+00:00", "Z") if facts.paid_at else None,
+        }
+        await _announce(
+            uow, trade, EventType.TRADE_PAID_AFTER_CLOSE, {**trade_view(trade), "late_payment": late}
         )
     metrics.ALERTS.labels("illegal_transition", trade.channel).inc()
     log.warning(
