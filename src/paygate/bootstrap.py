@@ -8,6 +8,7 @@ factories, ``paygate run`` and the tests.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,7 +170,13 @@ def build_container(settings: Settings) -> Container:
         nonces = RedisNonces(redis, settings.sign_window_seconds, fallback=nonces)
     platform_key = platform_private_key(settings.data_dir, production=settings.env == "production")
     authenticator = AppAuthenticator(db, box, nonces, platform_key, settings.sign_window_seconds)
-    apps = AppDirectory(db, box, registry, on_change=authenticator.forget)
+    app_listeners: list[Callable[[str], None]] = [authenticator.forget]
+
+    def app_changed(app_id: str) -> None:
+        for listener in app_listeners:
+            listener(app_id)
+
+    apps = AppDirectory(db, box, registry, on_change=app_changed)
     cache = TradeQueryCache(settings.query_cache_seconds)
     after_commit = AfterCommit(cache)
     router = Router(db, accounts, gateway)
@@ -191,24 +198,24 @@ def build_container(settings: Settings) -> Container:
         follow_redirects=False,
     )
     jobs = JobRegistry()
-    jobs.claiming(
-        Dispatcher(
-            db,
-            webhook_http,
-            apps.webhook_keys,
-            platform_key,
-            DispatchSettings(
-                timeout_seconds=settings.event_timeout_seconds,
-                batch_size=settings.event_batch_size,
-                concurrency=settings.event_concurrency,
-                schedule=tuple(settings.event_retry_schedule or DEFAULT_RETRY_SCHEDULE),
-                jitter=settings.event_retry_jitter,
-                poll_seconds=settings.event_poll_seconds,
-            ),
-            owner=owner,
-            failpoints=failpoints,
-        )
+    dispatcher = Dispatcher(
+        db,
+        webhook_http,
+        apps.webhook_keys,
+        platform_key,
+        DispatchSettings(
+            timeout_seconds=settings.event_timeout_seconds,
+            batch_size=settings.event_batch_size,
+            concurrency=settings.event_concurrency,
+            schedule=tuple(settings.event_retry_schedule or DEFAULT_RETRY_SCHEDULE),
+            jitter=settings.event_retry_jitter,
+            poll_seconds=settings.event_poll_seconds,
+        ),
+        owner=owner,
+        failpoints=failpoints,
     )
+    app_listeners.append(dispatcher.forget)
+    jobs.claiming(dispatcher)
     publisher = None
     if settings.broker_url:
         from paygate.broker.amqp import AmqpPublisher

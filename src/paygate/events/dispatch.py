@@ -93,6 +93,11 @@ class Dispatcher:
         self._keys: TTLCache[str, WebhookKeys | None] = TTLCache(maxsize=10_000, ttl=5.0)
         self.interval = settings.poll_seconds
 
+    def forget(self, app_id: str) -> None:
+        """Drop the cached keys of an app (its secret was rotated in this process; other
+        processes see a rotation within 5 s)."""
+        self._keys.pop(app_id, None)
+
     async def run_once(self) -> int:
         s = self._settings
         now = utc_now()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from paygate.models import Trade
@@ -13,7 +14,8 @@ TradeView = dict[str, Any]
 
 
 def _iso(value: Any) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+    # UTC always: a channel's own time (Alipay's is +08:00) is converted, not shown as given
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def trade_view(trade: Trade, action: dict[str, Any] | None = None) -> TradeView:
