@@ -210,6 +210,7 @@ def build_container(settings: Settings) -> Container:
             schedule=tuple(settings.event_retry_schedule or DEFAULT_RETRY_SCHEDULE),
             jitter=settings.event_retry_jitter,
             poll_seconds=settings.event_poll_seconds,
+            lease_margin_seconds=settings.event_lease_margin_seconds,
         ),
         owner=owner,
         failpoints=failpoints,

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     event_concurrency: int = 64
     #: how long an idle dispatcher or relay waits before it looks again
     event_poll_seconds: float = 0.5
+    #: a claimed delivery is another dispatcher's to send after the longest a round can take
+    #: plus this margin (a dispatcher that died is replaced after that long)
+    event_lease_margin_seconds: float = 30.0
     #: seconds before each attempt (default: 16 attempts over about 24 h); ±jitter at random
     event_retry_schedule: list[float] | None = None
     event_retry_jitter: float = 0.2

@@ -51,6 +51,7 @@ def _attempt(a: DeliveryAttempt) -> dict[str, Any]:
         "duration_ms": a.duration_ms,
         "response_excerpt": a.response_excerpt,
         "error": a.error,
+        "sent_by": a.sent_by,
     }
 
 

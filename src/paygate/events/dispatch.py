@@ -193,6 +193,7 @@ class Dispatcher:
             error=error,
             state=state,
             next_attempt_at=next_at,
+            sent_by=self._owner[:64],
         )
 
     def _next(

@@ -83,6 +83,7 @@ class DeliveryAttempt(Base):
     http_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     response_excerpt: Mapped[str | None] = mapped_column(String(512), nullable=True)
     error: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    sent_by: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the worker (host:pid:…)
 
 
 class RequestNonce(Base):

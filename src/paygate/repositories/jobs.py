@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,11 +21,11 @@ class JobRepository:
         """The job's row exists (another process may have made it first)."""
         if await self._session.get(ScheduledJob, name) is not None:
             return
-        row = ScheduledJob(name=name, next_run_at=first_run_at, runs=0)
-        self._session.add(row)
         try:
             async with self._session.begin_nested():
-                await self._session.flush([row])
+                await self._session.execute(
+                    insert(ScheduledJob).values(name=name, next_run_at=first_run_at, runs=0)
+                )
         except IntegrityError:
             pass
 

@@ -48,6 +48,7 @@ class DeliveryResult:
     response_excerpt: str | None
     error: str | None
     state: DeliveryState
+    sent_by: str
     next_attempt_at: datetime | None  # when still pending
 
 
@@ -161,6 +162,7 @@ class OutboxRepository:
                     "http_status": r.http_status,
                     "response_excerpt": r.response_excerpt,
                     "error": r.error,
+                    "sent_by": r.sent_by,
                 }
                 for r in kept
             ],

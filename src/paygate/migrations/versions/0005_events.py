@@ -90,6 +90,7 @@ def upgrade() -> None:
         sa.Column("http_status", sa.Integer(), nullable=True),
         sa.Column("response_excerpt", sa.String(length=512), nullable=True),
         sa.Column("error", sa.String(length=256), nullable=True),
+        sa.Column("sent_by", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["delivery_id"],
             ["event_deliveries.id"],
