@@ -118,7 +118,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("publish_attempts", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("publish_error", sa.String(length=256), nullable=True))
 
-    _convert_old_messages()
+    old_notifications = _convert_old_messages()
 
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.alter_column("body", existing_type=sa.Text(), nullable=False)
@@ -141,6 +141,8 @@ def upgrade() -> None:
         batch_op.drop_column("last_error")
         batch_op.drop_column("available_at")
 
+    # after the outbox was rebuilt (SQLite rebuilds a table it alters): deliveries refer to it
+    _insert_deliveries(old_notifications)
     # ### end Alembic commands ###
 
 
@@ -195,8 +197,9 @@ _OLD_TYPES = {
 }
 
 
-def _convert_old_messages() -> None:
-    """Old ``trade.*`` messages → events; old ``app.notify`` messages → deliveries."""
+def _convert_old_messages() -> list[dict[str, Any]]:
+    """Old ``trade.*`` messages → events; old ``app.notify`` messages → the deliveries to
+    insert (returned) once the outbox has its final shape."""
     bind = op.get_bind()
     outbox = sa.table(
         "outbox",
@@ -210,17 +213,6 @@ def _convert_old_messages() -> None:
         sa.column("body", sa.Text()),
         sa.column("publish_after", paygate.kit.db.UTCDateTime(timezone=True)),
         sa.column("publish_attempts", sa.Integer()),
-    )
-    deliveries = sa.table(
-        "event_deliveries",
-        sa.column("event_id", sa.BigInteger()),
-        sa.column("app_id", sa.String()),
-        sa.column("url", sa.String()),
-        sa.column("sequence_key", sa.String()),
-        sa.column("state", sa.String()),
-        sa.column("attempts", sa.Integer()),
-        sa.column("next_attempt_at", paygate.kit.db.UTCDateTime(timezone=True)),
-        sa.column("created_at", paygate.kit.db.UTCDateTime(timezone=True)),
     )
     rows = bind.execute(sa.select(outbox).order_by(outbox.c.id)).mappings().all()
     events: dict[tuple[str, str], int] = {}  # (type, aggregate) -> outbox id
@@ -249,21 +241,40 @@ def _convert_old_messages() -> None:
         )
         events.setdefault((type_, row["aggregate"]), row["id"])
     now = datetime.now(UTC)
+    to_insert: list[dict[str, Any]] = []
     for row in notify:
         payload = row["payload"] or {}
         old_type = str(payload.get("event", ""))
         event = events.get((_OLD_TYPES.get(old_type, old_type), str(row["aggregate"])))
         if event is not None and payload.get("notify_url") and row["app_id"]:
-            bind.execute(
-                deliveries.insert().values(
-                    event_id=event,
-                    app_id=row["app_id"],
-                    url=str(payload["notify_url"])[:512],
-                    sequence_key=row["aggregate"],
-                    state="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
+            to_insert.append(
+                {
+                    "event_id": event,
+                    "app_id": row["app_id"],
+                    "url": str(payload["notify_url"])[:512],
+                    "sequence_key": row["aggregate"],
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
             )
         bind.execute(outbox.delete().where(outbox.c.id == row["id"]))
+    return to_insert
+
+
+def _insert_deliveries(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    deliveries = sa.table(
+        "event_deliveries",
+        sa.column("event_id", sa.BigInteger()),
+        sa.column("app_id", sa.String()),
+        sa.column("url", sa.String()),
+        sa.column("sequence_key", sa.String()),
+        sa.column("state", sa.String()),
+        sa.column("attempts", sa.Integer()),
+        sa.column("next_attempt_at", paygate.kit.db.UTCDateTime(timezone=True)),
+        sa.column("created_at", paygate.kit.db.UTCDateTime(timezone=True)),
+    )
+    op.get_bind().execute(deliveries.insert(), rows)
