@@ -32,6 +32,7 @@ from paygate.domain.events import DEFAULT_RETRY_SCHEDULE
 from paygate.events.console import EventConsole
 from paygate.events.dispatch import Dispatcher, DispatchSettings
 from paygate.events.relay import BrokerRelay
+from paygate.events.sender import AiohttpSender
 from paygate.jobs import JobRegistry, JobRunner
 from paygate.jobs.housekeeping import PurgeExpiredNonces
 from paygate.jobs.runner import worker_id
@@ -85,7 +86,7 @@ class Container:
     call_log: CallLogWriter
     operators: OperatorDirectory
     platform_key: str
-    webhook_http: httpx.AsyncClient  # notifications to apps: a pool apart from the channels'
+    webhook_sender: AiohttpSender  # notifications to apps: a pool apart from the channels'
     events: EventConsole
     jobs: JobRegistry
     owner: str  # names this process where it holds leases (host:pid:random)
@@ -101,7 +102,8 @@ class Container:
 
     async def aclose(self) -> None:
         """Stop everything, each part within :data:`STOP_TIMEOUT_SECONDS`."""
-        parts = [self.call_log.stop(), self.registry.aclose(), self.http.aclose(), self.webhook_http.aclose()]
+        parts = [self.call_log.stop(), self.registry.aclose(), self.http.aclose()]
+        parts.append(self.webhook_sender.aclose())
         if self.publisher is not None:
             parts.append(self.publisher.close())
         if self.redis is not None:
@@ -192,15 +194,13 @@ def build_container(settings: Settings) -> Container:
     )
     owner = worker_id()
     failpoints = Failpoints(settings.failpoints)
-    webhook_http = httpx.AsyncClient(
-        timeout=settings.event_timeout_seconds,
-        limits=httpx.Limits(max_connections=settings.event_concurrency, max_keepalive_connections=64),
-        follow_redirects=False,
+    webhook_sender = AiohttpSender(
+        concurrency=settings.event_concurrency, timeout_seconds=settings.event_timeout_seconds
     )
     jobs = JobRegistry()
     dispatcher = Dispatcher(
         db,
-        webhook_http,
+        webhook_sender,
         apps.webhook_keys,
         platform_key,
         DispatchSettings(
@@ -259,7 +259,7 @@ def build_container(settings: Settings) -> Container:
         call_log=CallLogWriter(db),
         operators=OperatorDirectory(db),
         platform_key=platform_key,
-        webhook_http=webhook_http,
+        webhook_sender=webhook_sender,
         events=EventConsole(db),
         jobs=jobs,
         owner=owner,

@@ -386,7 +386,9 @@ def worker(
                 err=True,
             )
             raise typer.Exit(2)
-    asyncio.run(run_worker(settings, names))
+    import uvloop  # uvicorn[standard] brings it; the same event loop as the API's
+
+    uvloop.run(run_worker(settings, names))
 
 
 async def _job_names(container: Any) -> list[str]:

@@ -25,12 +25,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
 import structlog
 from cachetools import TTLCache
 
 from paygate.accounts.apps import WebhookKeys
 from paygate.domain.events import DEFAULT_RETRY_SCHEDULE, AttemptOutcome, DeliveryState
+from paygate.events.sender import SendTimeout, SendUnreachable, WebhookSender
 from paygate.kit import metrics, webhooks
 from paygate.kit.clock import utc_now
 from paygate.kit.failpoints import Failpoints
@@ -42,8 +42,6 @@ log = structlog.get_logger("paygate.events")
 
 #: How much of an app's answer is kept with the attempt.
 EXCERPT_CHARS = 256
-#: Answers longer than this are not read to the end (the connection is dropped instead).
-MAX_READ_BYTES = 64 * 1024
 USER_AGENT = "paygate-webhooks/1"
 
 
@@ -73,7 +71,7 @@ class Dispatcher:
     def __init__(
         self,
         db: Database,
-        http: httpx.AsyncClient,
+        sender: WebhookSender,
         keys: Callable[[str], Awaitable[WebhookKeys | None]],
         platform_key: str,
         settings: DispatchSettings,
@@ -84,7 +82,7 @@ class Dispatcher:
         if not settings.schedule:
             raise ValueError("the retry schedule needs at least one attempt")
         self._db = db
-        self._http = http
+        self._sender = sender
         self._load_keys = keys
         self._platform_key = platform_key
         self._settings = settings
@@ -109,11 +107,12 @@ class Dispatcher:
         if not claimed:
             return 0
         self._failpoints.hit("dispatch.after_claim")
+        keys = {app_id: await self._keys_of(app_id) for app_id in {d.app_id for d in claimed}}
         gate = asyncio.Semaphore(s.concurrency)
 
         async def one(delivery: ClaimedDelivery) -> DeliveryResult:
             async with gate:
-                return await self._attempt(delivery)
+                return await self._attempt(delivery, keys.get(delivery.app_id))
 
         results = await asyncio.gather(*(one(d) for d in claimed))
         self._failpoints.hit("dispatch.before_record")
@@ -133,11 +132,16 @@ class Dispatcher:
             log.warning("events.lease_lost", lost=len(results) - len(written))
         return len(claimed)
 
-    async def _signature(self, delivery: ClaimedDelivery, timestamp: int, body: bytes) -> str:
-        if delivery.app_id in self._keys:
-            keys = self._keys[delivery.app_id]
-        else:
-            keys = self._keys[delivery.app_id] = await self._load_keys(delivery.app_id)
+    async def _keys_of(self, app_id: str) -> WebhookKeys | None:
+        """An app's keys, read once per app and round (and kept for 5 s), not once per send."""
+        keys = self._keys.get(app_id)
+        if keys is None:
+            keys = self._keys[app_id] = await self._load_keys(app_id)
+        return keys
+
+    def _signature(
+        self, delivery: ClaimedDelivery, keys: WebhookKeys | None, timestamp: int, body: bytes
+    ) -> str:
         if keys is None or not keys.secrets:
             raise LookupError(f"app {delivery.app_id!r} has no webhook secret")
         return webhooks.signature_header(
@@ -148,7 +152,7 @@ class Dispatcher:
             rsa_private_key=self._platform_key if keys.rsa else None,
         )
 
-    async def _attempt(self, delivery: ClaimedDelivery) -> DeliveryResult:
+    async def _attempt(self, delivery: ClaimedDelivery, keys: WebhookKeys | None) -> DeliveryResult:
         attempt_no = delivery.attempts + 1
         started_at = utc_now()
         started = time.perf_counter()
@@ -163,22 +167,15 @@ class Dispatcher:
                 "user-agent": USER_AGENT,
                 webhooks.HEADER_ID: delivery.event_key,
                 webhooks.HEADER_TIMESTAMP: str(timestamp),
-                webhooks.HEADER_SIGNATURE: await self._signature(delivery, timestamp, body),
+                webhooks.HEADER_SIGNATURE: self._signature(delivery, keys, timestamp, body),
             }
-            request = self._http.build_request(
-                "POST", delivery.url, content=body, headers=headers, timeout=self._settings.timeout_seconds
-            )
-            response = await self._http.send(request, stream=True)
-            try:
-                status = response.status_code
-                excerpt = await _excerpt(response)
-            finally:
-                await response.aclose()
+            answer = await self._sender.post(delivery.url, body, headers)
+            status, excerpt = answer.status, answer.excerpt[:EXCERPT_CHARS]
             outcome = AttemptOutcome.ACKNOWLEDGED if 200 <= status < 300 else AttemptOutcome.REFUSED
-        except httpx.TimeoutException as exc:
-            outcome, error = AttemptOutcome.TIMEOUT, f"timeout: {type(exc).__name__}"
-        except (httpx.HTTPError, LookupError, ValueError) as exc:
-            outcome, error = AttemptOutcome.UNREACHABLE, f"{type(exc).__name__}: {exc}"[:256]
+        except SendTimeout as exc:
+            outcome, error = AttemptOutcome.TIMEOUT, f"timeout: {exc}"[:256]
+        except (SendUnreachable, LookupError) as exc:
+            outcome, error = AttemptOutcome.UNREACHABLE, str(exc)[:256]
         duration = time.perf_counter() - started
         metrics.EVENT_DELIVERY_LATENCY.observe(duration)
         state, next_at = self._next(outcome, attempt_no, started_at)
@@ -207,17 +204,3 @@ class Dispatcher:
         jitter = self._settings.jitter
         delay = schedule[attempt_no] * random.uniform(1 - jitter, 1 + jitter)
         return DeliveryState.PENDING, now + timedelta(seconds=delay)
-
-
-async def _excerpt(response: httpx.Response) -> str:
-    """The start of the answer; a long one is not read to the end."""
-    length = response.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) <= MAX_READ_BYTES:
-        raw = await response.aread()
-    else:
-        raw = b""
-        async for chunk in response.aiter_raw():
-            raw += chunk
-            if len(raw) >= EXCERPT_CHARS * 4:
-                break
-    return raw[: EXCERPT_CHARS * 4].decode("utf-8", "replace")[:EXCERPT_CHARS]

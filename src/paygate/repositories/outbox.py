@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -167,21 +166,24 @@ class OutboxRepository:
                 for r in kept
             ],
         )
-        for r in kept:
-            finished = r.state is not DeliveryState.PENDING
-            values: dict[str, Any] = {
-                "state": r.state,
-                "attempts": r.attempt_no,
-                "lease_until": None,
-                "claimed_by": None,
-                "last_status": r.http_status,
-                "last_error": r.error,
-            }
-            if finished:
-                values["finished_at"] = r.started_at
-            elif r.next_attempt_at is not None:
-                values["next_attempt_at"] = r.next_attempt_at
-            await self._session.execute(update(d).where(d.id == r.delivery_id).values(**values))
+        # one statement for the whole batch (executemany): every row sets the same columns
+        await self._session.execute(
+            update(EventDelivery),
+            [
+                {
+                    "id": r.delivery_id,
+                    "state": r.state,
+                    "attempts": r.attempt_no,
+                    "lease_until": None,
+                    "claimed_by": None,
+                    "last_status": r.http_status,
+                    "last_error": r.error,
+                    "finished_at": None if r.state is DeliveryState.PENDING else r.started_at,
+                    "next_attempt_at": r.next_attempt_at or r.started_at,
+                }
+                for r in kept
+            ],
+        )
         return kept
 
     async def next_due(self) -> datetime | None:
