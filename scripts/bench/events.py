@@ -18,7 +18,8 @@ BENCH_EVENTS_DB (paygate_bench_events) BENCH_EVENTS_PORT (18079) BENCH_PROFILE=1
 worker, the collapsed stacks' summary on stderr). Progress goes to stderr. Only 127.0.0.1.
 """
 
-# ruff: noqa: ASYNC  (a bench driver: it blocks on purpose, nothing else runs in its loop)
+# A bench driver: it blocks on purpose (nothing else runs in its event loop).
+# ruff: noqa: ASYNC110, ASYNC210, ASYNC220, ASYNC221, ASYNC251
 from __future__ import annotations
 
 import asyncio
