@@ -368,6 +368,7 @@ def operator_enable(name: str) -> None:
 @cli.command()
 def worker(
     jobs: str = typer.Option("", help="comma-separated job names (default: all registered ones)"),
+    metrics_port: int = typer.Option(0, help="serve Prometheus /metrics of this worker on this port"),
 ) -> None:
     """Run the background jobs (event dispatch, broker relay, periodic jobs) without the API.
     Start as many as needed against one PostgreSQL or MariaDB; none does a job twice."""
@@ -387,6 +388,11 @@ def worker(
             )
             raise typer.Exit(2)
     import uvloop  # uvicorn[standard] brings it; the same event loop as the API's
+
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=settings.internal_host)
 
     uvloop.run(run_worker(settings, names))
 

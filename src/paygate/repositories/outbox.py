@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import and_, exists, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -77,7 +78,10 @@ class OutboxRepository:
         blocked = exists().where(
             earlier.sequence_key == d.sequence_key,
             earlier.id < d.id,
-            earlier.state == DeliveryState.PENDING,
+            # lower(): the probe must go through the sequence index. With the state index
+            # usable here, a planner misled by stale statistics (a burst of new deliveries
+            # before autoanalyze) scanned every pending row once per candidate: quadratic
+            func.lower(earlier.state) == DeliveryState.PENDING.value,
         )
         ids = list(
             (
@@ -149,8 +153,9 @@ class OutboxRepository:
         kept = [r for r in results if r.delivery_id in ours]
         if not kept:
             return []
+        # Core statements (executemany) on the tables: the ORM's bulk paths cost more per row
         await self._session.execute(
-            insert(DeliveryAttempt),
+            insert(cast(Table, DeliveryAttempt.__table__)),
             [
                 {
                     "delivery_id": r.delivery_id,
@@ -166,12 +171,12 @@ class OutboxRepository:
                 for r in kept
             ],
         )
-        # one statement for the whole batch (executemany): every row sets the same columns
+        table = cast(Table, EventDelivery.__table__)
         await self._session.execute(
-            update(EventDelivery),
+            update(table).where(table.c.id == bindparam("delivery_id")),
             [
                 {
-                    "id": r.delivery_id,
+                    "delivery_id": r.delivery_id,
                     "state": r.state,
                     "attempts": r.attempt_no,
                     "lease_until": None,
