@@ -117,12 +117,18 @@ class Dispatcher:
         results = await asyncio.gather(*(one(d) for d in claimed))
         self._failpoints.hit("dispatch.before_record")
         written = await self._db.run(lambda uow: uow.outbox.record_results(results, token))
+        by_id = {d.delivery_id: d for d in claimed}
         for result in written:
             metrics.EVENT_DELIVERIES.labels(result.outcome.value).inc()
             if result.state is DeliveryState.DEAD:
+                dead = by_id[result.delivery_id]
                 metrics.ALERTS.labels("event_dead", "").inc()
                 log.warning(
                     "alert.event_dead",
+                    event_id=dead.event_key,
+                    type=dead.event_type,
+                    app_id=dead.app_id,
+                    url=dead.url,
                     delivery_id=result.delivery_id,
                     attempts=result.attempt_no,
                     status=result.http_status,

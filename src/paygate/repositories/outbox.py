@@ -191,15 +191,6 @@ class OutboxRepository:
         )
         return kept
 
-    async def next_due(self) -> datetime | None:
-        """When the earliest pending delivery is due (a dispatcher's sleep)."""
-        rows = await self._session.execute(
-            select(func.min(EventDelivery.next_attempt_at)).where(
-                EventDelivery.state == DeliveryState.PENDING
-            )
-        )
-        return rows.scalar_one_or_none()
-
     # ------------------------------------------------------------------ the broker
 
     async def claim_unpublished(
