@@ -50,9 +50,14 @@ async def test_two_workers_deliver_each_event_exactly_once(
                         )
                         recorded.setdefault(aggregate, []).append(key)
 
-            await container.db.run(unit)
             env = worker_env(db_url, data_dir, event_batch_size="20")
             async with workers(env, tmp_path, 2) as pair:
+                # both running before there is work, so that both get a share of it
+                async def started() -> bool:
+                    return all("jobs.started" in w.output() for w in pair)
+
+                await eventually(started, within=60)
+                await container.db.run(unit)
 
                 async def all_delivered() -> bool:
                     async with container.sessions() as s:

@@ -21,6 +21,7 @@ import math
 import random
 import secrets
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -108,18 +109,21 @@ class Dispatcher:
             return 0
         self._failpoints.hit("dispatch.after_claim")
         keys = {app_id: await self._keys_of(app_id) for app_id in {d.app_id for d in claimed}}
-        gate = asyncio.Semaphore(s.concurrency)
+        results: list[DeliveryResult] = []
+        queue = iter(claimed)
 
-        async def one(delivery: ClaimedDelivery) -> DeliveryResult:
-            async with gate:
-                return await self._attempt(delivery, keys.get(delivery.app_id))
+        async def lane() -> None:
+            # ``concurrency`` lanes share one iterator: no task or semaphore per delivery
+            for delivery in queue:
+                results.append(await self._attempt(delivery, keys.get(delivery.app_id)))
 
-        results = await asyncio.gather(*(one(d) for d in claimed))
+        await asyncio.gather(*(lane() for _ in range(min(s.concurrency, len(claimed)))))
         self._failpoints.hit("dispatch.before_record")
         written = await self._db.run(lambda uow: uow.outbox.record_results(results, token))
         by_id = {d.delivery_id: d for d in claimed}
+        for outcome, n in Counter(r.outcome.value for r in written).items():
+            metrics.EVENT_DELIVERIES.labels(outcome).inc(n)
         for result in written:
-            metrics.EVENT_DELIVERIES.labels(result.outcome.value).inc()
             if result.state is DeliveryState.DEAD:
                 dead = by_id[result.delivery_id]
                 metrics.ALERTS.labels("event_dead", "").inc()
