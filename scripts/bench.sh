@@ -13,7 +13,8 @@
 #   5. wrk: POST /query/trade over the trades of step 4, warm-up + run, same error check;
 #   6. stops paygate, runs floor.sh with the same duration/connections/workers;
 #   7. prints {"gopay_rps", "gopay_p99_ms", "query_rps", ..., "gopay_vs_floor",
-#      "gopay_vs_floor_rsa" (against the floor's create + one RSA-2048 signature), machine}.
+#      "gopay_vs_floor_rsa" (against the floor's create + one RSA-2048 signature), machine};
+#      between 6 and 7, scripts/bench/events.py adds "events_per_second" (BENCH_SKIP_EVENTS=1: not).
 # Every process it starts is stopped on exit, failure or interrupt. Only 127.0.0.1 is used.
 #
 # Knobs (environment): BENCH_SECONDS=10 BENCH_CONNECTIONS=32 BENCH_THREADS=2 BENCH_WORKERS=2
@@ -231,6 +232,9 @@ fi
 stop_group "$server_pid"
 wait "$server_pid" 2>/dev/null || true
 server_pid=""
+# event dispatch: events delivered per second by `paygate worker`s (scripts/bench/events.py)
+[[ ${BENCH_SKIP_EVENTS:-0} == 1 ]] || timeout 900 "$bin/python" "$here/events.py" >"$work/events.json" \
+  || die "event dispatch bench failed (scripts/bench/events.py)"
 if [[ ${BENCH_SKIP_FLOOR:-0} == 1 ]]; then
   say "BENCH_SKIP_FLOOR=1: no floor in this run"
   "$bin/python" "$here/report.py" "$work"

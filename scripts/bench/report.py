@@ -44,6 +44,7 @@ def main() -> None:
         "query_requests": q["requests"],
     }
     out.update(load(d, "checks.json"))
+    out.update(load(d, "events.json"))  # events_per_second … (scripts/bench/events.py)
     out["load"] = {
         "gopay": load(d, "gopay_cpu.json"),
         "query": load(d, "query_cpu.json"),

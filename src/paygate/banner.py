@@ -16,6 +16,7 @@ paygate is starting (database: {s.database_url})
   sandboxes        {s.sandbox_base_url}      Alipay gateway: {s.sandbox_base_url}/alipay/gateway.do
                                              WeChat Pay v3:  {s.sandbox_base_url}/wechatpay/v3/…
                                              Stripe:         {s.sandbox_base_url}/stripe/v1/…
+  demo app webhooks {s.demo_receiver_url}   (verifies and prints every notification)
 
 Demo app credentials (JSON):   .venv/bin/paygate demo credentials
 Sandbox credentials (JSON):    .venv/bin/paygate sandbox credentials alipay|wechatpay|stripe
@@ -25,6 +26,7 @@ Walk a payment end to end, in another terminal:
   .venv/bin/paygate sandbox pay alipay '<qr_code from above>'       # the buyer pays
   .venv/bin/paygate demo query <trade_no>                           # state: succeeded
   .venv/bin/paygate demo refund <trade_no> --amount 500             # part of it back
+  .venv/bin/paygate events list --trade <trade_no>                  # the app was notified
 (or open the qr_code / pay URL in a browser and click Pay)
 
 Other pay types: --pay-type alipay.page|alipay.wap|alipay.app|alipay.jsapi (--buyer-id …)|

@@ -7,6 +7,7 @@ factories, ``paygate run`` and the tests.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +27,17 @@ from paygate.channels.gateway import ChannelGateway
 from paygate.channels.registry import ChannelRegistry
 from paygate.channels.resilience import ChannelGuard
 from paygate.config import Settings
+from paygate.domain.events import DEFAULT_RETRY_SCHEDULE
+from paygate.events.console import EventConsole
+from paygate.events.dispatch import Dispatcher, DispatchSettings
+from paygate.events.relay import BrokerRelay
+from paygate.events.sender import AiohttpSender
+from paygate.jobs import JobRegistry, JobRunner
+from paygate.jobs.housekeeping import PurgeExpiredNonces
+from paygate.jobs.runner import worker_id
 from paygate.kit.crypto import SecretBox
 from paygate.kit.db import create_engine, create_sessionmaker
+from paygate.kit.failpoints import Failpoints
 from paygate.kit.invalidation import InvalidationBus, RedisInvalidationBus
 from paygate.kit.keys import platform_private_key, platform_public_key
 from paygate.kit.locks import LockProvider, NullLocks, RedisLocks
@@ -49,7 +59,6 @@ from paygate.refunds.querying import RefundQueries
 from paygate.refunds.sending import RefundSender
 from paygate.refunds.syncing import RefundSync
 from paygate.refunds.system import SystemRefunds
-from paygate.refunds.views import refunds_of_trade
 from paygate.repositories import Database
 from paygate.workers.call_log import CallLogWriter
 
@@ -94,11 +103,20 @@ class Container:
     open_items_sweep: OpenItemsSweep
     platform_key: str
     bus: InvalidationBus
+    webhook_sender: AiohttpSender  # notifications to apps: a pool apart from the channels'
+    events: EventConsole
+    jobs: JobRegistry
+    owner: str  # names this process where it holds leases (host:pid:random)
+    publisher: Any = None  # paygate.broker.amqp.AmqpPublisher when PAYGATE_BROKER_URL is set
     redis: Any = None
 
     async def start(self) -> None:
         await self.call_log.start()
         await self.bus.start()
+
+    def job_runner(self, names: set[str] | None = None) -> JobRunner:
+        """The background jobs of this process (all registered ones, or those named)."""
+        return JobRunner(self.db, self.jobs.select(names), owner=self.owner)
 
     async def aclose(self) -> None:
         """Each step bounded (kit.shutdown): a stuck pool or client is abandoned, not awaited for ever."""
@@ -106,6 +124,9 @@ class Container:
         await self.call_log.stop()
         await stop_within(self.registry.aclose(), DEFAULT_STEP_SECONDS, "channel adapters")
         await stop_within(self.http.aclose(), DEFAULT_STEP_SECONDS, "channel HTTP client")
+        await stop_within(self.webhook_sender.aclose(), DEFAULT_STEP_SECONDS, "webhook sender")
+        if self.publisher is not None:
+            await stop_within(self.publisher.close(), DEFAULT_STEP_SECONDS, "broker publisher")
         if self.redis is not None:
             await stop_within(self.redis.aclose(), DEFAULT_STEP_SECONDS, "redis")
         await stop_within(self.engine.dispose(), DEFAULT_STEP_SECONDS, "database pool")
@@ -138,6 +159,7 @@ class Container:
             refund_creator=self.refund_creator,
             refund_queries=self.refund_queries,
             refund_decisions=self.refund_decisions,
+            events=self.events,
         )
 
     def public_services(self) -> PublicServices:
@@ -178,7 +200,13 @@ def build_container(settings: Settings) -> Container:
         nonces = RedisNonces(redis, settings.sign_window_seconds, fallback=nonces)
     platform_key = platform_private_key(settings.data_dir, production=settings.env == "production")
     authenticator = AppAuthenticator(db, box, nonces, platform_key, settings.sign_window_seconds)
-    apps = AppDirectory(db, box, registry, on_change=authenticator.forget)
+    app_listeners: list[Callable[[str], None]] = [authenticator.forget]
+
+    def app_changed(app_id: str) -> None:
+        for listener in app_listeners:
+            listener(app_id)
+
+    apps = AppDirectory(db, box, registry, on_change=app_changed)
     bus: InvalidationBus = InvalidationBus() if redis is None else RedisInvalidationBus(redis)
     cache = TradeQueryCache(settings.query_cache_seconds, bus=bus)
     after_commit = AfterCommit(cache)
@@ -198,6 +226,56 @@ def build_container(settings: Settings) -> Container:
     refund_sender = RefundSender(db, accounts, gateway, after_commit)
     refund_sync = RefundSync(db, accounts, gateway, refund_sender)
     policy = ApprovalPolicy([ApprovalRule(**rule.model_dump()) for rule in settings.refund_approval_rules])
+    system_refunds = SystemRefunds(db, refund_sender, after_commit)
+    trade_checks = TradeChecks(db, sync, closer, schedules=settings.check_schedules)
+    refund_checks = RefundChecks(db, refund_sync, schedules=settings.check_schedules)
+    open_items_sweep = OpenItemsSweep(db)
+    owner = worker_id()
+    failpoints = Failpoints(settings.failpoints)
+    webhook_sender = AiohttpSender(
+        concurrency=settings.event_concurrency, timeout_seconds=settings.event_timeout_seconds
+    )
+    jobs = JobRegistry()
+    dispatcher = Dispatcher(
+        db,
+        webhook_sender,
+        apps.webhook_keys,
+        platform_key,
+        DispatchSettings(
+            timeout_seconds=settings.event_timeout_seconds,
+            batch_size=settings.event_batch_size,
+            concurrency=settings.event_concurrency,
+            schedule=tuple(settings.event_retry_schedule or DEFAULT_RETRY_SCHEDULE),
+            jitter=settings.event_retry_jitter,
+            poll_seconds=settings.event_poll_seconds,
+            lease_margin_seconds=settings.event_lease_margin_seconds,
+        ),
+        owner=owner,
+        failpoints=failpoints,
+    )
+    app_listeners.append(dispatcher.forget)
+    jobs.claiming(dispatcher)
+    publisher = None
+    if settings.broker_url:
+        from paygate.broker.amqp import AmqpPublisher
+
+        publisher = AmqpPublisher(settings.broker_url, settings.broker_exchange)
+        jobs.claiming(
+            BrokerRelay(
+                db,
+                publisher,
+                batch_size=settings.event_batch_size,
+                poll_seconds=settings.event_poll_seconds,
+                failpoints=failpoints,
+            )
+        )
+    jobs.periodic(PurgeExpiredNonces(db))
+    # the reliability engine (R-NTF-3, R-NTF-4, R-PAY-5, R-PAY-6): its rows are claimed with
+    # SKIP LOCKED, so every worker runs these; the sweep runs once a day in one worker
+    jobs.claiming(trade_checks)
+    jobs.claiming(refund_checks)
+    jobs.claiming(system_refunds)
+    jobs.periodic(open_items_sweep)
     return Container(
         settings=settings,
         engine=engine,
@@ -218,7 +296,7 @@ def build_container(settings: Settings) -> Container:
         router=router,
         sync=sync,
         creator=creator,
-        queries=TradeQueries(db, cache, sync, details=refunds_of_trade),
+        queries=TradeQueries(db, cache, sync),
         closer=closer,
         notifications=ChannelNotifications(db, accounts, gateway, after_commit),
         returns=PayerReturns(db, accounts, gateway, sync),
@@ -229,11 +307,16 @@ def build_container(settings: Settings) -> Container:
         refund_creator=RefundCreator(db, policy, refund_sender, after_commit),
         refund_queries=RefundQueries(db, refund_sync),
         refund_decisions=RefundDecisions(db, refund_sender, operators, after_commit),
-        system_refunds=SystemRefunds(db, refund_sender, after_commit),
-        trade_checks=TradeChecks(db, sync, closer, schedules=settings.check_schedules),
-        refund_checks=RefundChecks(db, refund_sync, schedules=settings.check_schedules),
-        open_items_sweep=OpenItemsSweep(db),
+        system_refunds=system_refunds,
+        trade_checks=trade_checks,
+        refund_checks=refund_checks,
+        open_items_sweep=open_items_sweep,
         platform_key=platform_key,
         bus=bus,
+        webhook_sender=webhook_sender,
+        events=EventConsole(db),
+        jobs=jobs,
+        owner=owner,
+        publisher=publisher,
         redis=redis,
     )

@@ -29,12 +29,16 @@ app_cli = typer.Typer(help="Apps (business systems calling paygate)", no_args_is
 account_cli = typer.Typer(help="Channel accounts (merchant credentials at a channel)", no_args_is_help=True)
 operator_cli = typer.Typer(help="Operators: people with a role (viewer|approver|admin)", no_args_is_help=True)
 refund_cli = typer.Typer(help="Refunds: the approval queue and operators' decisions", no_args_is_help=True)
+events_cli = typer.Typer(
+    help="Events told to apps and other services: list, show, re-send", no_args_is_help=True
+)
 cli.add_typer(demo_cli, name="demo")
 cli.add_typer(sandbox_cli, name="sandbox")
 cli.add_typer(app_cli, name="app")
 cli.add_typer(account_cli, name="account")
 cli.add_typer(operator_cli, name="operator")
 cli.add_typer(refund_cli, name="refund")
+cli.add_typer(events_cli, name="events")
 
 
 def _print(data: Any) -> None:
@@ -561,6 +565,145 @@ def refund_payout(
 ) -> None:
     """Record that a manual payout was made: the refund succeeds."""
     _decide("payout", refund_no, operator, password_file, reference)
+
+
+# ---------------------------------------------------------------- events and workers (R-NTF-5/6, R-OPS-3)
+
+
+@cli.command()
+def worker(
+    jobs: str = typer.Option("", help="comma-separated job names (default: all registered ones)"),
+    metrics_port: int = typer.Option(0, help="serve Prometheus /metrics of this worker on this port"),
+) -> None:
+    """Run the background jobs (event dispatch, broker relay, periodic jobs) without the API.
+    Start as many as needed against one PostgreSQL or MariaDB; none does a job twice."""
+    from paygate.kit.logging import configure_logging
+    from paygate.server import run_worker
+
+    settings = load_settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    names = {n.strip() for n in jobs.split(",") if n.strip()} or None
+    if names is not None:
+        known = set(asyncio.run(_with_container(settings, _job_names)))
+        if names - known:
+            typer.echo(
+                f"refused (UNKNOWN_JOB): unknown job(s) {', '.join(sorted(names - known))}; "
+                f"known: {', '.join(sorted(known))}",
+                err=True,
+            )
+            raise typer.Exit(2)
+    import uvloop  # uvicorn[standard] brings it; the same event loop as the API's
+
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port, addr=settings.internal_host)
+
+    uvloop.run(run_worker(settings, names))
+
+
+async def _job_names(container: Any) -> list[str]:
+    return list(container.jobs.names)
+
+
+@app_cli.command("rotate-webhook-secret")
+def app_rotate_webhook_secret(
+    app_id: str,
+    grace_hours: float = typer.Option(
+        -1.0, help="how long the old secret still signs (default: PAYGATE_WEBHOOK_ROTATION_GRACE_HOURS)"
+    ),
+) -> None:
+    """A new webhook secret for APP_ID, printed once. Until the grace period ends every
+    notification carries two signatures (old and new secret), so the app can switch over."""
+    from datetime import timedelta
+
+    settings = load_settings()
+    hours = settings.webhook_rotation_grace_hours if grace_hours < 0 else grace_hours
+
+    async def go(container: Any) -> Any:
+        return await container.apps.rotate_webhook_secret(app_id, timedelta(hours=hours))
+
+    _print(_run_or_refuse(settings, go))
+
+
+@events_cli.command("list")
+def events_list(
+    app: str = typer.Option("", "--app", help="only this app's events"),
+    type_: str = typer.Option("", "--type", help="e.g. trade.succeeded"),
+    trade: str = typer.Option("", "--trade", help="only events of this trade_no (or refund_no)"),
+    delivery: str = typer.Option("", help="pending | succeeded | dead"),
+    before: str = typer.Option("", help="page on: the 'next' of the previous page"),
+    limit: int = typer.Option(50, help="1-500"),
+) -> None:
+    """Events, newest first, with how their delivery to the app stands."""
+
+    async def go(container: Any) -> Any:
+        return await container.events.list(
+            app_id=app or None,
+            type_=type_ or None,
+            aggregate=trade or None,
+            delivery=delivery or None,
+            before=before or None,
+            limit=limit,
+        )
+
+    _print(_run_or_refuse(load_settings(), go))
+
+
+@events_cli.command("show")
+def events_show(event_id: str) -> None:
+    """One event as sent, its deliveries and every attempt (time, status, latency, answer)."""
+    _print(_run_or_refuse(load_settings(), lambda c: c.events.show(event_id)))
+
+
+@events_cli.command("resend")
+def events_resend(
+    event_id: str,
+    actor: str = typer.Option("", "--as", help="who asks (the audit record); default cli:<user>"),
+) -> None:
+    """Deliver EVENT_ID to its app again, now (recorded in the audit record)."""
+    import getpass
+
+    who = actor or f"cli:{getpass.getuser()}"
+
+    async def go(container: Any) -> Any:
+        async def audit(name: str, action: str, target: str, refused: bool, detail: dict[str, Any]) -> None:
+            await container.operators.audit(name, action, target, refused=refused, **detail)
+
+        return await container.events.resend(event_id, who, audit)
+
+    _print(_run_or_refuse(load_settings(), go))
+
+
+@demo_cli.command("receiver")
+def demo_receiver_cmd(
+    port: int = typer.Option(0, help="default: PAYGATE_DEMO_RECEIVER_PORT (8002)"),
+) -> None:
+    """Run the demo app's notification receiver alone: it verifies each notification with the
+    `standardwebhooks` package and prints it (`paygate run` starts it with the sandboxes)."""
+    import uvicorn
+
+    from paygate.bootstrap import build_container
+    from paygate.demo import demo_receiver
+
+    settings = load_settings()
+
+    async def go() -> None:
+        container = build_container(settings)
+        try:
+            receiver = demo_receiver(container, say=typer.echo)
+            config = uvicorn.Config(
+                receiver.asgi(),
+                host=settings.demo_receiver_host,
+                port=port or settings.demo_receiver_port,
+                log_level="warning",
+            )
+            typer.echo(f"receiver: listening on http://{config.host}:{config.port}/webhooks")
+            await uvicorn.Server(config).serve()
+        finally:
+            await container.aclose()
+
+    asyncio.run(go())
 
 
 def main() -> None:

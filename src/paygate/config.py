@@ -107,6 +107,32 @@ class Settings(BaseSettings):
     #: they are cancelled; a second signal stops waiting at once (see docs/operations.md).
     shutdown_timeout_seconds: float = 10.0
     workers_enabled: bool = True
+
+    # --- events (R-NTF-5, R-NTF-6) and workers (R-OPS-3): docs/operations.md
+    #: RabbitMQ, e.g. amqp://guest:guest@127.0.0.1:5672/ — events go to a topic exchange
+    broker_url: str | None = None
+    broker_exchange: str = "paygate.events"
+    #: how long an app may take to answer a notification
+    event_timeout_seconds: float = 10.0
+    #: deliveries one dispatcher round claims, and how many of them are sent at once
+    event_batch_size: int = 200
+    event_concurrency: int = 64
+    #: how long an idle dispatcher or relay waits before it looks again
+    event_poll_seconds: float = 0.5
+    #: a claimed delivery is another dispatcher's to send after the longest a round can take
+    #: plus this margin (a dispatcher that died is replaced after that long)
+    event_lease_margin_seconds: float = 30.0
+    #: seconds before each attempt (default: 16 attempts over about 24 h); ±jitter at random
+    event_retry_schedule: list[float] | None = None
+    event_retry_jitter: float = 0.2
+    #: after ``paygate app rotate-webhook-secret`` the old secret signs this much longer
+    webhook_rotation_grace_hours: float = 24.0
+    #: the demo app's notification receiver (``paygate demo receiver``; ``paygate run`` with
+    #: the sandboxes)
+    demo_receiver_host: str = "127.0.0.1"
+    demo_receiver_port: int = 8002
+    #: crash-safety tests only: names of places where a process kills itself (kit/failpoints.py)
+    failpoints: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
     log_json: bool = False
 
@@ -197,6 +223,10 @@ class Settings(BaseSettings):
     @property
     def sandbox_base_url(self) -> str:
         return f"http://{self.sandbox_host}:{self.sandbox_port}"
+
+    @property
+    def demo_receiver_url(self) -> str:
+        return f"http://{self.demo_receiver_host}:{self.demo_receiver_port}/webhooks"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+import structlog
 
 from paygate import catalog
 from paygate.accounts.channel_accounts import AccountSettings
 from paygate.bootstrap import Container
 from paygate.config import Settings
+from paygate.demo_receiver import DemoReceiver
 from paygate.sandbox.app import SandboxHost
 from paygate.sandbox.base import SandboxConfig
 
@@ -15,6 +19,7 @@ __all__ = [
     "DEMO_APP_ID",
     "connect_sandboxes",
     "demo_credentials",
+    "demo_receiver",
     "sandbox_config",
     "sandbox_host",
     "seed_demo",
@@ -59,8 +64,24 @@ async def seed_demo(container: Container, host: SandboxHost) -> dict[str, Any]:
         # the demo app may use every configured pay type, also ones added since it was made
         await container.apps.allow_pay_types(DEMO_APP_ID, pay_types)
     else:
-        await container.apps.create(DEMO_APP_ID, "Demo shop", pay_types)
+        await container.apps.create(
+            DEMO_APP_ID, "Demo shop", pay_types, notify_url=container.settings.demo_receiver_url
+        )
+    # apps made before notifications were delivered: a webhook secret, and the demo receiver
+    await container.apps.ensure_webhook_secret(DEMO_APP_ID)
+    if await container.apps.notify_url(DEMO_APP_ID) is None:
+        await container.apps.set_notify_url(DEMO_APP_ID, container.settings.demo_receiver_url)
     return {"accounts": accounts, "app_id": DEMO_APP_ID}
+
+
+def demo_receiver(container: Container, say: Callable[[str], None] | None = None) -> DemoReceiver:
+    """The demo app's webhook endpoint; it reads the demo app's webhook secret itself and
+    says what it got in the log (or through ``say``)."""
+    log = structlog.get_logger("paygate.demo")
+    return DemoReceiver(
+        lambda: container.apps.reveal_webhook_secret(DEMO_APP_ID),
+        say=say or (lambda line: log.info(line)),
+    )
 
 
 async def connect_sandboxes(container: Container, host: SandboxHost) -> None:
@@ -87,4 +108,6 @@ async def demo_credentials(container: Container) -> dict[str, Any]:
         "secret": secret,
         "sign_type": "HMAC-SHA256",
         "api_base": container.settings.internal_base_url,
+        "webhook_secret": await container.apps.reveal_webhook_secret(DEMO_APP_ID),
+        "notify_url": await container.apps.notify_url(DEMO_APP_ID),
     }

@@ -6,20 +6,41 @@ from __future__ import annotations
 
 import secrets as _secrets
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from paygate.channels.registry import ChannelRegistry
-from paygate.kit.crypto import CryptoError, SecretBox, load_public_key
+from paygate.kit import webhooks
+from paygate.kit.clock import utc_now
+from paygate.kit.crypto import CryptoError, Secret, SecretBox, load_public_key
 from paygate.kit.errors import ConflictError, ErrorCode, NotFoundError, RequestError
 from paygate.kit.signing import HMAC_SHA256, RSA_SHA256
 from paygate.models import App
 from paygate.repositories import Database
 
-__all__ = ["AppDirectory", "app_secret_aad"]
+__all__ = ["DEFAULT_ROTATION_GRACE", "AppDirectory", "WebhookKeys", "app_secret_aad", "webhook_secret_aad"]
+
+#: How long the previous webhook secret still signs after a rotation (apps deploy the new one).
+DEFAULT_ROTATION_GRACE = timedelta(hours=24)
 
 
 def app_secret_aad(app_id: str) -> str:
     return f"app_secret:{app_id}"
+
+
+def webhook_secret_aad(app_id: str, which: str = "current") -> str:
+    return f"webhook_secret:{which}:{app_id}"
+
+
+@dataclass(frozen=True)
+class WebhookKeys:
+    """What signs an app's notifications: its valid ``whsec_`` secrets (newest first; two
+    during a rotation's grace period) and whether it registered an RSA key (then paygate's
+    platform key signs too)."""
+
+    secrets: tuple[Secret, ...]
+    rsa: bool
 
 
 class AppDirectory:
@@ -60,6 +81,7 @@ class AppDirectory:
         else:
             secret = secret or _secrets.token_urlsafe(32)
             sign_type, sealed = HMAC_SHA256, self._box.seal(secret, app_secret_aad(app_id))
+        webhook_secret = webhooks.new_secret()
         async with self._db.transaction() as uow:
             added = await uow.apps.add(
                 App(
@@ -72,6 +94,7 @@ class AppDirectory:
                     notify_url=notify_url,
                     enabled=True,
                     settings={},
+                    webhook_secret_sealed=self._box.seal(webhook_secret, webhook_secret_aad(app_id)),
                 )
             )
             if not added:
@@ -82,7 +105,87 @@ class AppDirectory:
         out: dict[str, Any] = {"app_id": app_id, "sign_type": sign_type, "pay_types": types}
         if secret:
             out["secret"] = secret
+        out["webhook_secret"] = webhook_secret
         return out
+
+    async def rotate_webhook_secret(
+        self, app_id: str, grace: timedelta = DEFAULT_ROTATION_GRACE
+    ) -> dict[str, Any]:
+        """A new webhook secret (returned here, once). The current one keeps signing, beside
+        the new one, for ``grace`` — notifications carry both signatures meanwhile — so the
+        app can switch without losing one (R-SEC-1)."""
+        if grace < timedelta(0) or grace > timedelta(days=30):
+            raise RequestError("the grace period is 0 to 30 days")
+        secret = webhooks.new_secret()
+        now = utc_now()
+        async with self._db.transaction() as uow:
+            app = await uow.apps.get(app_id)
+            if app is None:
+                raise NotFoundError(f"no app {app_id!r}", code=ErrorCode.UNKNOWN_APP)
+            previous = self._open_webhook(app.webhook_secret_sealed, app_id, "current")
+            if previous is not None and grace > timedelta(0):
+                app.webhook_previous_sealed = self._box.seal(
+                    previous.reveal(), webhook_secret_aad(app_id, "previous")
+                )
+                app.webhook_previous_until = now + grace
+            else:
+                app.webhook_previous_sealed = None
+                app.webhook_previous_until = None
+            app.webhook_secret_sealed = self._box.seal(secret, webhook_secret_aad(app_id))
+        self._on_change(app_id)
+        until = now + grace if previous is not None and grace > timedelta(0) else None
+        return {
+            "app_id": app_id,
+            "webhook_secret": secret,
+            "previous_valid_until": until.isoformat() if until else None,
+        }
+
+    async def webhook_keys(self, app_id: str) -> WebhookKeys | None:
+        """What signs the app's notifications now (``None``: no such app)."""
+        async with self._db.reading() as uow:
+            app = await uow.apps.get(app_id)
+        if app is None:
+            return None
+        found = [self._open_webhook(app.webhook_secret_sealed, app_id, "current")]
+        if app.webhook_previous_until is not None and app.webhook_previous_until > utc_now():
+            found.append(self._open_webhook(app.webhook_previous_sealed, app_id, "previous"))
+        return WebhookKeys(tuple(s for s in found if s is not None), rsa=bool(app.public_key))
+
+    async def reveal_webhook_secret(self, app_id: str) -> str | None:
+        """The app's current webhook secret (the demo's credentials and receiver; never an API)."""
+        keys = await self.webhook_keys(app_id)
+        return keys.secrets[0].reveal() if keys and keys.secrets else None
+
+    async def ensure_webhook_secret(self, app_id: str) -> None:
+        """Give an app made before webhook secrets existed one (demo seed, migrations)."""
+        async with self._db.transaction() as uow:
+            app = await uow.apps.get(app_id)
+            if app is not None and not app.webhook_secret_sealed:
+                app.webhook_secret_sealed = self._box.seal(webhooks.new_secret(), webhook_secret_aad(app_id))
+
+    async def notify_url(self, app_id: str) -> str | None:
+        async with self._db.reading() as uow:
+            app = await uow.apps.get(app_id)
+        return app.notify_url if app is not None else None
+
+    async def set_notify_url(self, app_id: str, notify_url: str | None) -> None:
+        """The app's default notify URL (a trade's own ``notify_url`` wins)."""
+        if notify_url is not None and not notify_url.startswith(("http://", "https://")):
+            raise RequestError("a notify URL starts with http:// or https://")
+        async with self._db.transaction() as uow:
+            app = await uow.apps.get(app_id)
+            if app is None:
+                raise NotFoundError(f"no app {app_id!r}", code=ErrorCode.UNKNOWN_APP)
+            app.notify_url = notify_url
+        self._on_change(app_id)
+
+    def _open_webhook(self, sealed: str | None, app_id: str, which: str) -> Secret | None:
+        if not sealed:
+            return None
+        try:
+            return self._box.open(sealed, webhook_secret_aad(app_id, which))
+        except CryptoError:
+            return None
 
     async def exists(self, app_id: str) -> bool:
         async with self._db.reading() as uow:

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from paygate.api.guards import SourceAllowList, authenticated
 from paygate.api.operator import OperatorAuth, operator_router
+from paygate.api.operator_events import operator_events_router
 from paygate.api.responses import code_response, error_response, ok_response
 from paygate.api.schemas import (
     Envelope,
@@ -29,6 +30,7 @@ from paygate.api.schemas import (
     TradeRefRequest,
 )
 from paygate.auth.apps import AppAuthenticator, AuthenticatedApp
+from paygate.events.console import EventConsole
 from paygate.kit.errors import ErrorCode, PaygateError
 from paygate.operators.directory import OperatorDirectory
 from paygate.payments.closing import TradeCloser
@@ -70,6 +72,7 @@ class InternalServices:
     refund_creator: RefundCreator
     refund_queries: RefundQueries
     refund_decisions: RefundDecisions
+    events: EventConsole | None = None  # the operator's view of events (/operator/events…)
 
 
 log = structlog.get_logger("paygate.api")
@@ -256,4 +259,6 @@ def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None
         return {"errno": 0, "msg": "ok", "data": {"public_key": services.platform_public_key}}
 
     app.include_router(operator_router(app.state.operator_auth, services))
+    if services.events is not None:
+        app.include_router(operator_events_router(app.state.operator_auth, services.events))
     return app

@@ -86,6 +86,9 @@ class ErrorCode(Enum):
     # 6xxx: operations
     OPERATOR_NOT_FOUND = _Code(6000, 404, "no such operator")
     EVENT_NOT_FOUND = _Code(6001, 404, "no such event")
+    EVENT_NOT_DELIVERABLE = _Code(6002, 409, "the event has no notify URL to send to")
+    INVALID_EVENT_ID = _Code(6003, 400, "an event id looks like evt_ followed by 26 digits")
+    UNKNOWN_JOB = _Code(6004, 400, "no such background job")
     # 9xxx: ours
     INTERNAL = _Code(9000, 500, "internal error")
 

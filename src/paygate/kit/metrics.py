@@ -31,3 +31,13 @@ COMPENSATION_CHECKS = Counter(
     "Checks of open trades and refunds at the channel",
     ["kind", "channel"],
 )
+EVENT_DELIVERIES = Counter(
+    "paygate_event_deliveries_total", "Attempts to deliver an event to an app (R-NTF-5)", ["outcome"]
+)
+EVENT_DELIVERY_LATENCY = Histogram(
+    "paygate_event_delivery_latency_seconds", "How long apps take to answer a notification"
+)
+EVENTS_PUBLISHED = Counter(
+    "paygate_events_published_total", "Events offered to the message broker (R-NTF-6)", ["outcome"]
+)
+JOB_RUNS = Counter("paygate_job_runs_total", "Rounds of background jobs", ["job", "outcome"])

@@ -3,8 +3,9 @@ query is explicit in a repository (nothing lazy can fire a hidden query)."""
 
 from paygate.models.apps import App, AppChannelAccount
 from paygate.models.channels import ChannelAccountRow
+from paygate.models.jobs import ScheduledJob
 from paygate.models.logs import CallLog, ChannelNotification, TradeLog
-from paygate.models.messaging import OutboxMessage, RequestNonce
+from paygate.models.messaging import DeliveryAttempt, EventDelivery, OutboxMessage, RequestNonce
 from paygate.models.operators import Operator, OperatorAction
 from paygate.models.trades import ChannelAttempt, ExtraPayment, Refund, Trade
 
@@ -15,12 +16,15 @@ __all__ = [
     "ChannelAccountRow",
     "ChannelAttempt",
     "ChannelNotification",
+    "DeliveryAttempt",
+    "EventDelivery",
     "ExtraPayment",
     "Operator",
     "OperatorAction",
     "OutboxMessage",
     "Refund",
     "RequestNonce",
+    "ScheduledJob",
     "Trade",
     "TradeLog",
 ]

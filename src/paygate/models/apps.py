@@ -29,6 +29,11 @@ class App(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utc_now)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Standard Webhooks secret (``whsec_…``) that signs notifications to the app, sealed;
+    #: after a rotation the previous one still signs until ``webhook_previous_until``.
+    webhook_secret_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    webhook_previous_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    webhook_previous_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class AppChannelAccount(Base):

@@ -38,6 +38,7 @@ LEASE_SECONDS = 120
 
 class TradeChecks:
     name = "check-trades"
+    interval = 1.0  # seconds between rounds when nothing is due
 
     def __init__(
         self,

@@ -3,23 +3,16 @@ never reaches the channel — or, with ``sync``, the channel's answer recorded."
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 from paygate.kit.errors import ErrorCode, NotFoundError, RequestError
 from paygate.models import Trade
 from paygate.payments.commands import TradeRef
 from paygate.payments.query_cache import TradeQueryCache
 from paygate.payments.state_changes import Source
 from paygate.payments.syncing import ChannelSync
-from paygate.payments.trade_view import TradeView, trade_view
+from paygate.payments.trade_view import TradeView, full_trade_view
 from paygate.repositories import Database, UnitOfWork
 
-__all__ = ["TradeDetails", "TradeQueries", "load_trade"]
-
-#: More of a trade for its query view, read in the same unit of work (e.g. its refunds,
-#: which the refunds package provides: payments never imports it).
-TradeDetails = Callable[[UnitOfWork, Trade], Awaitable[dict[str, Any]]]
+__all__ = ["TradeQueries", "load_trade"]
 
 
 async def load_trade(uow: UnitOfWork, app_id: str, ref: TradeRef) -> Trade:
@@ -36,13 +29,10 @@ async def load_trade(uow: UnitOfWork, app_id: str, ref: TradeRef) -> Trade:
 
 
 class TradeQueries:
-    def __init__(
-        self, db: Database, cache: TradeQueryCache, sync: ChannelSync, details: TradeDetails | None = None
-    ) -> None:
+    def __init__(self, db: Database, cache: TradeQueryCache, sync: ChannelSync) -> None:
         self._db = db
         self._cache = cache
         self._sync = sync
-        self._details = details
 
     async def query(self, app_id: str, ref: TradeRef, *, sync: bool = False) -> TradeView:
         if sync:
@@ -57,8 +47,6 @@ class TradeQueries:
         read_at = self._cache.now()
         async with self._db.reading() as uow:
             trade = await load_trade(uow, app_id, ref)
-            view = trade_view(trade)
-            if self._details is not None:
-                view.update(await self._details(uow, trade))
+            view = await full_trade_view(uow, trade)
         self._cache.put(view, read_at)
         return view

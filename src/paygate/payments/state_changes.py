@@ -19,14 +19,17 @@ from typing import Any
 
 import structlog
 
+from paygate import events
 from paygate.channels.contract import Exchange
+from paygate.domain.events import EventType
 from paygate.domain.machine import IllegalTransition, Transition
 from paygate.domain.refunds import RefundKind
 from paygate.domain.trades import TERMINAL, TRADES, TradeEvent, TradeState
 from paygate.kit import metrics
 from paygate.kit.clock import utc_now
 from paygate.kit.masking import mask
-from paygate.models import ExtraPayment, OutboxMessage, Trade, TradeLog
+from paygate.models import ExtraPayment, Trade, TradeLog
+from paygate.payments.trade_view import full_trade_view
 from paygate.repositories import UnitOfWork
 
 __all__ = ["NO_FACTS", "Facts", "Source", "apply_event", "exchange_json", "log_row", "record_event"]
@@ -58,10 +61,10 @@ class Facts:
 
 NO_FACTS = Facts()
 
-_TOPIC = {
-    TradeState.SUCCEEDED: "trade.succeeded",
-    TradeState.FAILED: "trade.failed",
-    TradeState.CLOSED: "trade.closed",
+_EVENT_TYPE = {
+    TradeState.SUCCEEDED: EventType.TRADE_SUCCEEDED,
+    TradeState.FAILED: EventType.TRADE_FAILED,
+    TradeState.CLOSED: EventType.TRADE_CLOSED,
 }
 
 
@@ -146,7 +149,7 @@ async def record_event(
     row.trade_id = trade.id
     uow.trades.add_log(row)
     if step.after in TERMINAL:
-        _announce(uow, trade, now)
+        await _announce(uow, trade, _EVENT_TYPE[trade.state], await full_trade_view(uow, trade))
     metrics.TRADE_TRANSITIONS.labels(trade.channel, step.after.value).inc()
     return True
 
@@ -197,75 +200,30 @@ async def _record_extra_payment(
     row = log_row(None, kind.value, source, exchange, now, after=trade.state)
     row.from_state, row.trade_id = trade.state.value, trade.id
     uow.trades.add_log(row)
-    topic = "trade.paid_after_close" if kind is RefundKind.PAID_AFTER_CLOSE else "trade.repeat_payment"
-    payload = {
-        "event": topic,
-        "trade_no": trade.trade_no,
-        "out_order_no": trade.out_order_no,
-        "app_id": trade.app_id,
-        "state": trade.state.value,
-        "extra_payment": {
-            "amount": amount,
-            "currency": trade.currency,
-            "attempt_no": attempt_no,
-            "channel": extra.channel,
-            "channel_trade_no": facts.channel_trade_no,
-            "kept_channel_trade_no": trade.channel_trade_no,
-        },
-        "occurred_at": now.isoformat(),
+    type_ = (
+        EventType.TRADE_PAID_AFTER_CLOSE
+        if kind is RefundKind.PAID_AFTER_CLOSE
+        else EventType.TRADE_REPEAT_PAYMENT
+    )
+    extra_payment = {
+        "amount": amount,
+        "currency": trade.currency,
+        "attempt_no": attempt_no,
+        "channel": extra.channel,
+        "channel_trade_no": facts.channel_trade_no,
+        "kept_channel_trade_no": trade.channel_trade_no,
+        "paid_at": facts.paid_at.isoformat().replace("+00:00", "Z") if facts.paid_at else None,
     }
-    for message in _messages(topic, f"{topic}:{extra.payment_key}", trade, payload, now):
-        uow.outbox.add(message)
+    await _announce(uow, trade, type_, {**await full_trade_view(uow, trade), "extra_payment": extra_payment})
     metrics.ALERTS.labels(kind.value, trade.channel).inc()
     log.warning(f"alert.{kind.value}", trade_no=trade.trade_no, amount=amount, attempt_no=attempt_no)
 
 
-def _messages(
-    topic: str, key: str, trade: Trade, payload: dict[str, Any], now: datetime
-) -> list[OutboxMessage]:
-    out = [
-        OutboxMessage(
-            topic=topic,
-            key=key,
-            aggregate=trade.trade_no,
-            app_id=trade.app_id,
-            payload=payload,
-            available_at=now,
-            created_at=now,
-        )
-    ]
-    if trade.notify_url:
-        out.append(
-            OutboxMessage(
-                topic="app.notify",
-                key=f"app.notify:{key}",
-                aggregate=trade.trade_no,
-                app_id=trade.app_id,
-                payload={**payload, "notify_url": trade.notify_url},
-                available_at=now,
-                created_at=now,
-            )
-        )
-    return out
-
-
-def _announce(uow: UnitOfWork, trade: Trade, now: datetime) -> None:
-    topic = _TOPIC[trade.state]
-    payload = {
-        "event": topic,
-        "trade_no": trade.trade_no,
-        "out_order_no": trade.out_order_no,
-        "app_id": trade.app_id,
-        "state": trade.state.value,
-        "amount": trade.amount,
-        "currency": trade.currency,
-        "paid_amount": trade.paid_amount,
-        "pay_type": trade.pay_type,
-        "channel_trade_no": trade.channel_trade_no,
-        "occurred_at": now.isoformat(),
-    }
-    for message in _messages(topic, f"{topic}:{trade.trade_no}", trade, payload, now):
-        uow.outbox.add(message)
+async def _announce(uow: UnitOfWork, trade: Trade, type_: EventType, data: dict[str, Any]) -> None:
+    """The event for the app (at the trade's notify URL, R-NTF-5) and the broker (R-NTF-6)."""
+    await events.record(
+        uow, type_, aggregate=trade.trade_no, app_id=trade.app_id, data=data, notify_url=trade.notify_url
+    )
 
 
 def _record_refusal(

@@ -1,19 +1,25 @@
-"""What apps see of a trade (the ``data`` of /gopay, /query/trade, /close)."""
+"""What apps see of a trade and its refunds (the ``data`` of /gopay, /query/trade, /close,
+/refund, /query/refund, and of the events sent about them)."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
-from paygate.models import Trade
+from paygate.models import Refund, Trade
+from paygate.repositories import UnitOfWork
 
-__all__ = ["TradeView", "refund_status", "trade_view"]
+__all__ = ["RefundView", "TradeView", "full_trade_view", "refund_status", "refund_view", "trade_view"]
 
 #: A trade as the query API shows it (JSON-ready).
 TradeView = dict[str, Any]
+#: A refund as the query API shows it (JSON-ready).
+RefundView = dict[str, Any]
 
 
 def _iso(value: Any) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+    # UTC always: a channel's own time (Alipay's is +08:00) is converted, not shown as given
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def trade_view(trade: Trade, action: dict[str, Any] | None = None) -> TradeView:
@@ -48,3 +54,39 @@ def refund_status(trade: Trade) -> str:
         return "none"
     paid = trade.paid_amount if trade.paid_amount is not None else trade.amount
     return "fully_refunded" if trade.refunded_amount >= paid else "partially_refunded"
+
+
+def refund_view(refund: Refund, trade: Trade) -> RefundView:
+    return {
+        "refund_no": refund.refund_no,
+        "out_refund_no": refund.out_refund_no,
+        "trade_no": trade.trade_no,
+        "out_order_no": trade.out_order_no,
+        "app_id": refund.app_id,
+        "amount": refund.amount,
+        "currency": refund.currency,
+        "state": refund.state.value,
+        "kind": refund.kind.value,
+        "route": refund.route.value,
+        "reason": refund.reason,
+        "channel_refund_no": refund.channel_refund_no,
+        "failure_reason": refund.failure_reason,
+        "requested_by": refund.requested_by,
+        "decided_by": refund.decided_by,
+        "decision_reason": refund.decision_reason,
+        "payout_reference": refund.payout_reference,
+        "replaces_refund_no": refund.replaces_refund_no,
+        "created_at": _iso(refund.created_at),
+        "refunded_at": _iso(refund.refunded_at),
+        "finished_at": _iso(refund.finished_at),
+    }
+
+
+async def full_trade_view(uow: UnitOfWork, trade: Trade) -> TradeView:
+    """The trade as ``/query/trade`` shows it: with its refunds (read only when it has any)."""
+    view = trade_view(trade)
+    if trade.refund_reserved or trade.refunded_amount or trade.extra_paid_amount:
+        view["refunds"] = [refund_view(r, trade) for r in await uow.refunds.for_trade(trade.id)]
+    else:
+        view["refunds"] = []
+    return view

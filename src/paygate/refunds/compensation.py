@@ -28,6 +28,7 @@ log = structlog.get_logger("paygate.compensation")
 
 class RefundChecks:
     name = "check-refunds"
+    interval = 1.0
 
     def __init__(
         self,
@@ -78,6 +79,7 @@ class OpenItemsSweep:
     settle it."""
 
     name = "sweep-open-items"
+    interval = 24 * 3600.0  # daily
 
     def __init__(self, db: Database) -> None:
         self._db = db

@@ -115,7 +115,7 @@ class RefundCreator:
         if not await uow.refunds.insert(refund, logs):
             return None
         if hold:
-            announce(uow, refund, trade, now)
+            await announce(uow, refund, trade)
         return refund_view(refund, trade), True
 
     async def _existing(self, app: AppContext, cmd: RefundCommand) -> RefundView:

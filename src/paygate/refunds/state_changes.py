@@ -15,12 +15,14 @@ from typing import Any, Final
 
 import structlog
 
+from paygate import events
 from paygate.domain.checks import next_check
+from paygate.domain.events import EventType
 from paygate.domain.machine import IllegalTransition, Transition
 from paygate.domain.refunds import REFUND_TERMINAL, REFUNDS, RefundEvent, RefundKind, RefundState
 from paygate.kit import metrics
 from paygate.kit.clock import utc_now
-from paygate.models import OutboxMessage, Refund, Trade, TradeLog
+from paygate.models import Refund, Trade, TradeLog
 from paygate.payments.state_changes import Source
 from paygate.refunds.views import refund_view
 from paygate.repositories import UnitOfWork
@@ -41,10 +43,10 @@ log = structlog.get_logger("paygate.refunds")
 
 #: The states an app is told about (R-NTF-5), with the event type it gets.
 TOPICS: Final = {
-    RefundState.SUCCEEDED: "refund.succeeded",
-    RefundState.FAILED: "refund.failed",
-    RefundState.PENDING_APPROVAL: "refund.pending_approval",
-    RefundState.REJECTED: "refund.rejected",
+    RefundState.SUCCEEDED: EventType.REFUND_SUCCEEDED,
+    RefundState.FAILED: EventType.REFUND_FAILED,
+    RefundState.PENDING_APPROVAL: EventType.REFUND_PENDING_APPROVAL,
+    RefundState.REJECTED: EventType.REFUND_REJECTED,
 }
 
 
@@ -146,42 +148,22 @@ async def record_refund_event(
         )
     trade = await uow.trades.by_id(refund.trade_id)
     assert trade is not None
-    announce(uow, refund, trade, now)
+    await announce(uow, refund, trade)
     metrics.REFUND_TRANSITIONS.labels(refund.channel, step.after.value).inc()
     return True
 
 
-def announce(uow: UnitOfWork, refund: Refund, trade: Trade, now: datetime) -> None:
-    """The outbox message for a state an app is told about (nothing for the others)."""
-    topic = TOPICS.get(refund.state)
-    if topic is None:
+async def announce(uow: UnitOfWork, refund: Refund, trade: Trade) -> None:
+    """The event for a state an app is told about (nothing for the others), in order with
+    its trade's events (R-NTF-5, R-NTF-6)."""
+    type_ = TOPICS.get(refund.state)
+    if type_ is None:
         return
-    payload = {
-        "event": topic,
-        **refund_view(refund, trade),
-        "occurred_at": now.isoformat(),
-    }
-    uow.outbox.add(
-        OutboxMessage(
-            topic=topic,
-            key=f"{topic}:{refund.refund_no}",
-            aggregate=trade.trade_no,
-            app_id=refund.app_id,
-            payload=payload,
-            available_at=now,
-            created_at=now,
-        )
+    await events.record(
+        uow,
+        type_,
+        aggregate=trade.trade_no,  # a refund belongs to its trade: one order, one timeline
+        app_id=refund.app_id,
+        data=refund_view(refund, trade),
+        notify_url=refund.notify_url or trade.notify_url,
     )
-    notify_url = refund.notify_url or trade.notify_url
-    if notify_url:
-        uow.outbox.add(
-            OutboxMessage(
-                topic="app.notify",
-                key=f"app.notify:{topic}:{refund.refund_no}",
-                aggregate=trade.trade_no,
-                app_id=refund.app_id,
-                payload={**payload, "notify_url": notify_url},
-                available_at=now,
-                created_at=now,
-            )
-        )

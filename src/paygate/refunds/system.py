@@ -33,6 +33,7 @@ log = structlog.get_logger("paygate.refunds")
 
 class SystemRefunds:
     name = "refund-extra-payments"
+    interval = 1.0
 
     def __init__(self, db: Database, sender: RefundSender, after_commit: AfterCommit) -> None:
         self._db = db

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paygate.models import RequestNonce
@@ -24,3 +25,16 @@ class NonceRepository:
         """True if the nonce is new; False if it was seen within the window (the unit of
         work is then rollback-only)."""
         return await self._uow.insert_unique(RequestNonce(app_id=app_id, nonce=nonce, expires_at=expires_at))
+
+    async def purge_expired(self, now: datetime, limit: int = 5000) -> int:
+        """Forget up to ``limit`` nonces whose window has passed; how many went."""
+        ids = list(
+            (
+                await self._session.execute(
+                    select(RequestNonce.id).where(RequestNonce.expires_at < now).limit(limit)
+                )
+            ).scalars()
+        )
+        if ids:
+            await self._session.execute(delete(RequestNonce).where(RequestNonce.id.in_(ids)))
+        return len(ids)

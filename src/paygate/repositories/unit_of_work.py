@@ -31,6 +31,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from paygate.repositories.apps import AppRepository
 from paygate.repositories.channel_accounts import ChannelAccountRepository
 from paygate.repositories.errors import ConcurrentUpdate
+from paygate.repositories.jobs import JobRepository
 from paygate.repositories.logs import CallLogRepository, InboxRepository
 from paygate.repositories.nonces import NonceRepository
 from paygate.repositories.operators import OperatorRepository
@@ -62,6 +63,7 @@ class UnitOfWork:
         self.nonces = NonceRepository(session, self)
         self.call_logs = CallLogRepository(session)
         self.operators = OperatorRepository(session)
+        self.jobs = JobRepository(session)
 
     def mark_rollback_only(self) -> None:
         self.rollback_only = True
