@@ -212,6 +212,7 @@ def build_container(settings: Settings) -> Container:
     after_commit = AfterCommit(cache)
     router = Router(db, accounts, gateway)
     sync = ChannelSync(db, accounts, gateway, after_commit)
+    failpoints = Failpoints(settings.failpoints)
     creator = PaymentCreator(
         db,
         router,
@@ -220,18 +221,22 @@ def build_container(settings: Settings) -> Container:
         after_commit,
         default_expire_minutes=settings.default_expire_minutes,
         max_expire_minutes=settings.max_expire_minutes,
+        failpoints=failpoints,
     )
     operators = OperatorDirectory(db)
-    closer = TradeCloser(db, accounts, gateway, sync, after_commit)
+    closer = TradeCloser(db, accounts, gateway, sync, after_commit, failpoints)
     refund_sender = RefundSender(db, accounts, gateway, after_commit)
     refund_sync = RefundSync(db, accounts, gateway, refund_sender)
     policy = ApprovalPolicy([ApprovalRule(**rule.model_dump()) for rule in settings.refund_approval_rules])
     system_refunds = SystemRefunds(db, refund_sender, after_commit)
-    trade_checks = TradeChecks(db, sync, closer, schedules=settings.check_schedules)
-    refund_checks = RefundChecks(db, refund_sync, schedules=settings.check_schedules)
+    trade_checks = TradeChecks(
+        db, sync, closer, schedules=settings.check_schedules, lease_seconds=settings.check_lease_seconds
+    )
+    refund_checks = RefundChecks(
+        db, refund_sync, schedules=settings.check_schedules, lease_seconds=settings.check_lease_seconds
+    )
     open_items_sweep = OpenItemsSweep(db)
     owner = worker_id()
-    failpoints = Failpoints(settings.failpoints)
     webhook_sender = AiohttpSender(
         concurrency=settings.event_concurrency, timeout_seconds=settings.event_timeout_seconds
     )

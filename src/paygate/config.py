@@ -140,7 +140,9 @@ class Settings(BaseSettings):
     channels: list[str] | None = None
     #: Per channel, the seconds between checks of an open trade or refund at the channel
     #: (R-NTF-3); the last one repeats. Default 1, 2, 5, 10, 20, 40, 100, 300, 600.
-    check_schedules: dict[str, list[int]] = Field(default_factory=dict)
+    check_schedules: dict[str, list[float]] = Field(default_factory=dict)
+    #: A claimed check is the claiming worker's this long; one that dies is retried after it.
+    check_lease_seconds: float = Field(default=120.0, gt=0)
     #: Refunds that wait for an operator's approval (R-REF-5); none when empty.
     refund_approval_rules: list[RefundApprovalRuleSetting] = Field(default_factory=list)
 

@@ -17,7 +17,7 @@ __all__ = ["DEFAULT_SCHEDULE", "next_check"]
 DEFAULT_SCHEDULE: Final = (1, 2, 5, 10, 20, 40, 100, 300, 600)
 
 
-def next_check(now: datetime, checks_done: int, schedule: Sequence[int] = DEFAULT_SCHEDULE) -> datetime:
+def next_check(now: datetime, checks_done: int, schedule: Sequence[float] = DEFAULT_SCHEDULE) -> datetime:
     """When to ask again after ``checks_done`` checks (0: the first check)."""
     step = schedule[min(checks_done, len(schedule) - 1)]
     return now + timedelta(seconds=step)

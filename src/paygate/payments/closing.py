@@ -12,6 +12,7 @@ from paygate.channels.contract import ChannelBusinessError, ChannelError
 from paygate.channels.gateway import ChannelGateway
 from paygate.domain.trades import TERMINAL, TRADES, TradeEvent, TradeState
 from paygate.kit.errors import ConflictError, ErrorCode, UpstreamError
+from paygate.kit.failpoints import Failpoints
 from paygate.models import Trade
 from paygate.payments.after_commit import AfterCommit
 from paygate.payments.commands import TradeRef
@@ -33,7 +34,9 @@ class TradeCloser:
         gateway: ChannelGateway,
         sync: ChannelSync,
         after_commit: AfterCommit,
+        failpoints: Failpoints | None = None,
     ) -> None:
+        self._failpoints = failpoints or Failpoints()
         self._db = db
         self._accounts = accounts
         self._gateway = gateway
@@ -81,6 +84,7 @@ class TradeCloser:
                 raise upstream_error(exc, trade_view(trade)) from None
             closed_at_channel[attempt.attempt_no] = result.closed
             exchanges.append(exchange_json(result.exchange))
+        self._failpoints.hit("close.after_channel_close")  # crash tests: closed there, not here
 
         async def unit(uow: UnitOfWork) -> tuple[TradeView, bool]:
             fresh = await uow.trades.by_id(trade.id)

@@ -32,8 +32,9 @@ __all__ = ["LEASE_SECONDS", "TradeChecks"]
 
 log = structlog.get_logger("paygate.compensation")
 
-#: How long a claimed check is reserved for the worker that claimed it.
-LEASE_SECONDS = 120
+#: How long a claimed check is reserved for the worker that claimed it (a worker that dies
+#: mid-check leaves its trades to be checked again after this).
+LEASE_SECONDS = 120.0
 
 
 class TradeChecks:
@@ -46,23 +47,25 @@ class TradeChecks:
         sync: ChannelSync,
         closer: TradeCloser,
         *,
-        schedules: Mapping[str, Sequence[int]] | None = None,
+        schedules: Mapping[str, Sequence[float]] | None = None,
         batch: int = 50,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self._db = db
         self._sync = sync
         self._closer = closer
         self._schedules = dict(schedules or {})
         self._batch = batch
+        self._lease = lease_seconds
 
-    def schedule(self, channel: str) -> Sequence[int]:
+    def schedule(self, channel: str) -> Sequence[float]:
         return self._schedules.get(channel, DEFAULT_SCHEDULE)
 
     async def run_once(self) -> int:
         """Check every trade whose check is due (up to a batch); how many were checked."""
         now = utc_now()
         async with self._db.transaction() as uow:
-            due = await uow.trades.claim_due(now, now + timedelta(seconds=LEASE_SECONDS), self._batch)
+            due = await uow.trades.claim_due(now, now + timedelta(seconds=self._lease), self._batch)
         for trade_id in due:
             try:
                 await self.check(trade_id)

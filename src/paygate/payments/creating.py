@@ -27,6 +27,7 @@ from paygate.domain.checks import next_check
 from paygate.domain.trades import AttemptStatus, TradeEvent, TradeState
 from paygate.kit.clock import utc_now
 from paygate.kit.errors import ConflictError, ErrorCode, RequestError, UpstreamError
+from paygate.kit.failpoints import Failpoints
 from paygate.kit.ids import new_attempt_no, new_trade_no
 from paygate.kit.locks import LockProvider
 from paygate.kit.masking import mask
@@ -54,6 +55,7 @@ class PaymentCreator:
         *,
         default_expire_minutes: int = 30,
         max_expire_minutes: int = 60 * 24 * 15,
+        failpoints: Failpoints | None = None,
     ) -> None:
         self._db = db
         self._router = router
@@ -62,6 +64,7 @@ class PaymentCreator:
         self._after_commit = after_commit
         self._default_expire = default_expire_minutes
         self._max_expire = max_expire_minutes
+        self._failpoints = failpoints or Failpoints()
 
     async def pay(self, app: AppContext, cmd: PayCommand) -> TradeView:
         """Create a trade and get its pay data. Idempotent on ``(app, out_order_no)``: a
@@ -233,6 +236,7 @@ class PaymentCreator:
             result = await self._gateway.create(account, request)
         except ChannelError as exc:
             error = exc
+        self._failpoints.hit("pay.after_channel_call")  # crash tests: the answer is not recorded
         return await self._record_answer(trade, attempt, request, result, error)
 
     async def _record_answer(

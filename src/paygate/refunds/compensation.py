@@ -35,18 +35,20 @@ class RefundChecks:
         db: Database,
         sync: RefundSync,
         *,
-        schedules: Mapping[str, Sequence[int]] | None = None,
+        schedules: Mapping[str, Sequence[float]] | None = None,
         batch: int = 50,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self._db = db
         self._sync = sync
         self._schedules = dict(schedules or {})
         self._batch = batch
+        self._lease = lease_seconds
 
     async def run_once(self) -> int:
         now = utc_now()
         async with self._db.transaction() as uow:
-            due = await uow.refunds.claim_due(now, now + timedelta(seconds=LEASE_SECONDS), self._batch)
+            due = await uow.refunds.claim_due(now, now + timedelta(seconds=self._lease), self._batch)
         for refund_id in due:
             try:
                 await self.check(refund_id)
