@@ -11,9 +11,19 @@
 #      checks: no non-2xx / socket errors, trades in the database == the run's successful
 #      pays (+ at most the requests still in flight when wrk stopped), all of them pending;
 #   5. wrk: POST /query/trade over the trades of step 4, warm-up + run, same error check;
-#   6. stops paygate, runs floor.sh with the same duration/connections/workers;
+#   5b. wrk, open loop: POST /gopay paced at half of step 4's rate (BENCH_RATE in the Lua
+#      script: each connection waits a jittered gap between requests), same checks;
+#      its p50/p99 are gopay_p50_half_load_ms / gopay_p99_half_load_ms;
+#   5c. stops paygate; seeds pending trades with COPY and signs one Alipay TRADE_SUCCESS
+#      notification for each (scripts/bench/notify.py); starts the public listener
+#      (`paygate.asgi:public_app`, same workers) and POSTs each notification once to
+#      /notify/alipay/<account>; checks: every answer is Alipay's "success", the database
+#      holds as many succeeded trades and trade.succeeded events as answers (+ in flight);
+#   6. runs floor.sh with the same duration/connections/workers;
 #   7. prints {"gopay_rps", "gopay_p99_ms", "query_rps", ..., "gopay_vs_floor",
-#      "gopay_vs_floor_rsa" (against the floor's create + one RSA-2048 signature), machine};
+#      "gopay_vs_floor_rsa" (against the floor's create + one RSA-2048 signature),
+#      "query_vs_hello", "notify_vs_floor" (against the floor's bare create: one transaction
+#      with two writes, which is what a first notification must at least do), machine};
 #      between 6 and 7, scripts/bench/events.py adds "events_per_second" (BENCH_SKIP_EVENTS=1: not).
 # Every process it starts is stopped on exit, failure or interrupt. Only 127.0.0.1 is used.
 #
@@ -209,8 +219,14 @@ wrk_phase query query "${run_id}q" "$secs" --latency
 "$bin/python" "$here/cpu.py" snap "$work/cpu_b.json"
 "$bin/python" "$here/cpu.py" diff "$work/cpu_a.json" "$work/cpu_b.json" --root $$ --server "$server_pid" \
   --reqs "$(jget "$work/query.json" sent)" >"$work/query_cpu.json"
-printf '{"checks": {"gopay_ok": %s, "gopay_sent": %s, "gopay_trades_in_db": %s, "non_2xx": 0}}\n' \
-  "$g_ok" "$g_sent" "$g_trades" >checks.json
+
+# ---------------------------------------------------------------- 5b. /gopay at half load
+half=$("$bin/python" -c 'import json,sys; print(max(1, round(json.load(open(sys.argv[1]))["rps"] / 2)))' "$work/gopay.json")
+say "gopay, open loop: ${secs}s paced at $half req/s (half of the closed-loop rate)"
+BENCH_RATE=$half BENCH_CONNECTIONS=$conns wrk_phase gopay_half gopay "${run_id}h" "$secs" --latency
+check_trades gopay_half "${run_id}h"
+printf '{"checks": {"gopay_ok": %s, "gopay_sent": %s, "gopay_trades_in_db": %s, "gopay_half_ok": %s, "gopay_half_trades_in_db": %s, "non_2xx": 0}}\n' \
+  "$g_ok" "$g_sent" "$g_trades" "$c_ok" "$c_trades" >checks.json
 
 # ---------------------------------------------------------------- optional profile
 if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
@@ -228,10 +244,74 @@ if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
   BENCH_KEEP=1  # keep profile.txt (py-spy collapsed stacks) in the work dir
 fi
 
-# ---------------------------------------------------------------- 6. the floor
+# ---------------------------------------------------------------- 5c. inbound notifications
 stop_group "$server_pid"
 wait "$server_pid" 2>/dev/null || true
 server_pid=""
+# enough notifications that no thread runs out: 4 × the pay rate (a notification is cheaper)
+per_s=$("$bin/python" -c 'import json,sys; print(max(400, int(json.load(open(sys.argv[1]))["rps"] * 4)))' "$work/gopay.json")
+say "notify: seeding and signing $((per_s * (secs + warm))) Alipay notifications"
+timeout 600 "$bin/python" "$here/notify.py" "$PAYGATE_DATABASE_URL" "$PAYGATE_DATA_DIR" "${run_id}m" \
+  "$((per_s * warm))" "$work/bodies_warm.txt" >"$work/notify_seed_warm.json" || die "notify.py failed (warm-up set)"
+timeout 600 "$bin/python" "$here/notify.py" "$PAYGATE_DATABASE_URL" "$PAYGATE_DATA_DIR" "${run_id}n" \
+  "$((per_s * secs))" "$work/bodies_run.txt" >"$work/notify_seed.json" || die "notify.py failed"
+account=$(jget "$work/notify_seed.json" account_id)
+say "starting paygate public listener: $workers uvicorn workers on 127.0.0.1:$port"
+setsid "$bin/uvicorn" --factory paygate.asgi:public_app --host 127.0.0.1 --port "$port" \
+  --workers "$workers" --no-access-log --log-level warning >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 120); do
+  curl -s -o /dev/null "http://127.0.0.1:$port/" && break  # any answer (it has no /health)
+  kill -0 "$server_pid" 2>/dev/null || die "paygate's public listener exited at start-up"
+  sleep 0.25
+done
+curl -s -o /dev/null "http://127.0.0.1:$port/" || die "the public listener did not answer in 30 s"
+sleep 1
+# notify_counts TAG: succeeded trades among the seeded ones, and their trade.succeeded events
+notify_counts() {
+  "${pg[@]}" -d "$db" -F' ' -c "SELECT count(*) FILTER (WHERE t.state = 'succeeded'),
+    (SELECT count(*) FROM outbox o JOIN trades u ON o.aggregate = u.trade_no
+      WHERE u.out_order_no LIKE 'S$1-%' AND o.topic = 'trade.succeeded')
+    FROM trades t WHERE t.out_order_no LIKE 'S$1-%'"
+}
+# notify_phase NAME BODIES TAG SECONDS [wrk args]: one wrk run, then the checks
+notify_phase() {
+  local name=$1 bodies=$2 tag=$3 d=$4 ok sent n events prev=-1
+  shift 4
+  BENCH_BODIES=$bodies BENCH_NTHREADS=$threads BENCH_NOTIFY_PATH=/notify/alipay/$account \
+    wrk_phase "$name" notify "$tag" "$d" "$@"
+  [[ $(jget "$work/$name.json" errors_reply) == 0 ]] || die "$name: notifications answered other than \"success\""
+  for _ in $(seq 40); do  # the requests in flight when wrk stopped finish
+    read -r n events < <(notify_counts "$tag")
+    [[ $n == "$prev" ]] && break
+    prev=$n
+    sleep 0.5
+  done
+  ok=$(jget "$work/$name.json" requests)
+  sent=$(jget "$work/$name.json" sent)
+  say "$name: wrk ok=$ok sent=$sent, succeeded trades=$n, trade.succeeded events=$events"
+  ((n >= ok && n <= sent)) || die "$name: $n trades succeeded for $ok notifications answered \"success\" ($sent sent)"
+  ((events == n)) || die "$name: $events trade.succeeded events for $n succeeded trades"
+  c_ok=$ok c_trades=$n
+}
+notify_phase notify_warm "$work/bodies_warm.txt" "${run_id}m" "$warm"
+"$bin/python" "$here/cpu.py" snap "$work/cpu_a.json"
+notify_phase notify "$work/bodies_run.txt" "${run_id}n" "$secs" --latency
+"$bin/python" "$here/cpu.py" snap "$work/cpu_b.json"
+"$bin/python" "$here/cpu.py" diff "$work/cpu_a.json" "$work/cpu_b.json" --root $$ --server "$server_pid" \
+  --reqs "$(jget "$work/notify.json" sent)" >"$work/notify_cpu.json"
+"$bin/python" - "$work/checks.json" "$c_ok" "$c_trades" <<'EOF'
+import json, sys
+p, ok, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+d = json.load(open(p))
+d["checks"] |= {"notify_ok": ok, "notify_trades_succeeded": n}
+open(p, "w").write(json.dumps(d) + "\n")
+EOF
+stop_group "$server_pid"
+wait "$server_pid" 2>/dev/null || true
+server_pid=""
+
+# ---------------------------------------------------------------- 6. the floor
 # event dispatch: events delivered per second by `paygate worker`s (scripts/bench/events.py)
 [[ ${BENCH_SKIP_EVENTS:-0} == 1 ]] || timeout 900 "$bin/python" "$here/events.py" >"$work/events.json" \
   || die "event dispatch bench failed (scripts/bench/events.py)"
