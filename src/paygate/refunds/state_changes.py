@@ -136,16 +136,19 @@ async def record_refund_event(
         return False
     if not step.changed:
         return False
-    await uow.refunds.save_state(refund)  # the version check first (ConcurrentUpdate → re-run)
-    row = refund_log(step, event.value, source, exchange, now)
-    row.trade_id, row.refund_id = refund.trade_id, refund.id
-    uow.trades.add_log(row)
     if refund.kind is RefundKind.BUSINESS and step.after in REFUND_TERMINAL:
         # a business refund was reserved against the trade's payment; a system refund returns
-        # an extra payment, which is its own cap
+        # an extra payment, which is its own cap. The trade row first: every transaction that
+        # writes a trade and one of its refunds locks them in that order (a new refund reserves
+        # on the trade, then inserts; the other order deadlocks with a concurrent repeat of the
+        # refund's number on PostgreSQL, whose unique check waits for this refund's new row)
         await uow.trades.settle_refund(
             refund.trade_id, refund.amount, refunded=step.after is RefundState.SUCCEEDED
         )
+    await uow.refunds.save_state(refund)  # the version check (ConcurrentUpdate → re-run)
+    row = refund_log(step, event.value, source, exchange, now)
+    row.trade_id, row.refund_id = refund.trade_id, refund.id
+    uow.trades.add_log(row)
     trade = await uow.trades.by_id(refund.trade_id)
     assert trade is not None
     await announce(uow, refund, trade)
