@@ -24,7 +24,7 @@ PAYGATE = str(Path(sys.executable).parent / "paygate")
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     # `paygate run` (a subprocess) binds these itself
-    internal, public, sandbox = (release_port(free_port()) for _ in range(3))
+    internal, public, sandbox, receiver = (release_port(free_port()) for _ in range(4))
     return {
         **os.environ,
         "PAYGATE_DATA_DIR": str(tmp_path / "var"),
@@ -33,7 +33,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         "PAYGATE_PUBLIC_PORT": str(public),
         "PAYGATE_PUBLIC_BASE_URL": f"http://127.0.0.1:{public}",
         "PAYGATE_SANDBOX_PORT": str(sandbox),
-        "PAYGATE_DEMO_RECEIVER_PORT": str(free_port()),
+        "PAYGATE_DEMO_RECEIVER_PORT": str(receiver),
         "PAYGATE_SANDBOX_TIME_SCALE": "0.001",
         "PAYGATE_QUERY_CACHE_SECONDS": "0",
     }

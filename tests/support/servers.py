@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import socket
 from collections.abc import AsyncIterator
 
@@ -21,15 +22,34 @@ GRACE_SECONDS = 1
 _RESERVED: dict[int, socket.socket] = {}
 
 
+def _listen_range() -> tuple[int, int]:
+    """Ports for test listeners: below the kernel's ephemeral range, so that no outgoing
+    connection (a database client, httpx, a subprocess's) is ever given one of them while a
+    released port waits for the subprocess that binds it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return max(1025, low - 12000), low - 1
+
+
 def free_port() -> int:
     """A loopback port nobody else can take meanwhile: it stays bound (not listening) until
     :func:`serve_asgi` serves on that very socket, or :func:`release_port` frees it for a
-    subprocess to bind."""
-    sock = socket.socket()  # no SO_REUSEADDR: nothing else can bind the port while it is held
-    sock.bind(("127.0.0.1", 0))
-    port = int(sock.getsockname()[1])
-    _RESERVED[port] = sock
-    return port
+    subprocess to bind. Chosen at random below the ephemeral range (:func:`_listen_range`)."""
+    low, high = _listen_range()
+    for _ in range(200):
+        sock = socket.socket()  # no SO_REUSEADDR: nothing else can bind the port while it is held
+        port = random.randint(low, high)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            sock.close()
+            continue
+        _RESERVED[port] = sock
+        return port
+    raise RuntimeError(f"no free loopback port in {low}-{high}")
 
 
 def release_port(port: int) -> int:
