@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 if [[ "${CI:-}" == "true" ]]; then
   bash scripts/services.sh
 fi
-exec .venv/bin/pytest -q -p no:cacheprovider "$@"
+# Two workers by default (the machine has two cores and most tests wait on a server); each
+# worker has its own test databases (tests/conftest.py). PAYGATE_TEST_WORKERS=0 runs serially.
+exec .venv/bin/pytest -q -p no:cacheprovider -n "${PAYGATE_TEST_WORKERS:-2}" --dist loadfile "$@"

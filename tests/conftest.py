@@ -28,11 +28,14 @@ if TYPE_CHECKING:
 
 IN_CI = os.environ.get("CI") == "true"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+#: pytest-xdist's worker number (``make test`` runs the suite in parallel), 0 without xdist:
+#: each worker gets its own databases and Redis database, so workers never see each other's rows.
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
 #: Name of the throw-away test database; set it to run two checkouts' suites at once.
-TEST_DB = os.environ.get("PAYGATE_TEST_DB", "paygate_test")
+TEST_DB = os.environ.get("PAYGATE_TEST_DB", "paygate_test") + (f"_w{WORKER}" if WORKER else "")
 PG_URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{TEST_DB}"
 MY_URL = f"mysql+asyncmy://root@127.0.0.1:3306/{TEST_DB}"
-REDIS_URL = f"redis://127.0.0.1:6379/{os.environ.get('PAYGATE_TEST_REDIS_DB', '15')}"
+REDIS_URL = f"redis://127.0.0.1:6379/{int(os.environ.get('PAYGATE_TEST_REDIS_DB', '15')) - WORKER}"
 MASTER_KEY = base64.b64encode(b"k" * 32).decode()
 
 
