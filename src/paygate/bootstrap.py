@@ -172,7 +172,9 @@ class Container:
 
 
 def build_container(settings: Settings) -> Container:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(
+        settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_overflow
+    )
     sessions = create_sessionmaker(engine)
     db = Database(sessions)
     box = SecretBox(settings.master_key_bytes())

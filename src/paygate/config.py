@@ -73,6 +73,12 @@ class Settings(BaseSettings):
     #: base64 of 32 bytes; encrypts channel keys and app secrets at rest. In dev it is made
     #: once and kept in ``data_dir/master.key``; production must set it.
     master_key: str | None = None
+    #: Connections per process to PostgreSQL/MariaDB: kept open (``db_pool_size``) and opened
+    #: beyond it under a burst, then closed (``db_pool_overflow``). The pool should cover the
+    #: requests one process has in flight: a connection opened and closed per request costs
+    #: more than the request. Ignored for SQLite.
+    db_pool_size: int = Field(default=20, ge=1)
+    db_pool_overflow: int = Field(default=20, ge=0)
     redis_url: str | None = None
 
     internal_host: str = "127.0.0.1"

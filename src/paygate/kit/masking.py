@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any, Final
 
 __all__ = ["SENSITIVE_KEYS", "mask", "mask_value"]
@@ -35,14 +36,19 @@ def mask_value(value: str) -> str:
     return f"{value[:3]}****{value[-4:]}"
 
 
-def _is_sensitive(key: str) -> bool:
-    k = key.lower()
-    return any(s in k for s in SENSITIVE_KEYS)
+_KEEP, _SECRET, _ACCOUNT = 0, 1, 2
 
 
-def _is_account(key: str) -> bool:
+@lru_cache(maxsize=4096)
+def _kind(key: str) -> int:
+    """What a field name says about its value; field names are few, so this is decided once
+    per name (a hot path: every answer and every call-log row is masked)."""
     k = key.lower()
-    return any(s in k for s in _ACCOUNT_KEYS)
+    if any(s in k for s in SENSITIVE_KEYS):
+        return _SECRET
+    if any(s in k for s in _ACCOUNT_KEYS):
+        return _ACCOUNT
+    return _KEEP
 
 
 def mask(data: Any, *, depth: int = 0) -> Any:
@@ -52,17 +58,20 @@ def mask(data: Any, *, depth: int = 0) -> Any:
     if isinstance(data, Mapping):
         out: dict[str, Any] = {}
         for key, value in data.items():
-            skey = str(key)
-            if _is_sensitive(skey):
+            skey = key if type(key) is str else str(key)
+            kind = _kind(skey)
+            if kind == _SECRET:
                 out[skey] = "***" if value not in (None, "") else value
-            elif _is_account(skey) and isinstance(value, str):
+            elif kind == _ACCOUNT and isinstance(value, str):
                 out[skey] = mask_value(value)
+            elif value is None or type(value) in (int, bool, float):
+                out[skey] = value
             else:
                 out[skey] = mask(value, depth=depth + 1)
         return out
+    if isinstance(data, str):
+        # a bare 12–19 digit number may be a card number
+        return mask_value(data) if 12 <= len(data) <= 19 and _LONG_DIGITS.fullmatch(data) else data
     if isinstance(data, list | tuple):
         return [mask(v, depth=depth + 1) for v in data]
-    if isinstance(data, str) and _LONG_DIGITS.fullmatch(data):
-        # a bare 12–19 digit number may be a card number
-        return mask_value(data)
     return data

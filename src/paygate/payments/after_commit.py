@@ -35,6 +35,11 @@ class AfterCommit:
         if state_changed:
             await self._run(self.after_pay, view, "after_pay")
 
+    async def trade_created(self, view: TradeView) -> None:
+        """A trade written in one transaction with its first state: no process can have it
+        cached (queries cache only views they found), so there is nothing to invalidate."""
+        await self._run(self.after_pay, view, "after_pay")
+
     async def refund_saved(self, view: dict[str, Any], *, state_changed: bool) -> None:
         """A refund's change also changes its trade's view (refunded amount, refunds)."""
         self._cache.invalidate_trade(view["trade_no"], view["app_id"], view["out_order_no"])

@@ -10,9 +10,12 @@ Two paths, one outcome:
   so the pay data is made first and the trade is written once, already ``pending`` — moved
   there by the same state-machine function, with both steps in its log.
 
-Idempotency: a Redis lock on ``(app, out_order_no)`` when configured is the first line; the
-unique index on ``(app_id, out_order_no)`` decides. An existing trade is read only when the
-insert collides (a repeat or a concurrent duplicate) and returned as it is, with its pay data.
+Idempotency: the unique index on ``(app_id, out_order_no)`` decides. A Redis lock on
+``(app, out_order_no)`` when configured is held around a network create (one channel order per
+trade while the channel answers) and around any repeat that may send a new attempt; a local
+pay form needs none before its insert, which is the only thing it does. An existing trade is
+read only when the insert collides (a repeat or a concurrent duplicate) and returned as it
+is, with its pay data.
 """
 
 from __future__ import annotations
@@ -71,20 +74,23 @@ class PaymentCreator:
         repeat returns the same trade and pay data; another amount, currency or pay type
         under the same order number is refused (ORDER_MISMATCH)."""
         pay_type = self._check(app, cmd)
-        async with self._locks.hold(f"pay:{app.app_id}:{cmd.out_order_no}") as held:
+        lock = f"pay:{app.app_id}:{cmd.out_order_no}"
+        if self._gateway.is_local(pay_type):
+            # nothing leaves the process before the one transaction that writes the trade
+            # with its pay data, so the unique index alone decides; the lock is taken only
+            # when the order exists (a repeat may send it a new attempt)
+            account, request = await self._prepare(app, cmd, pay_type)
+            view = await self._pay_locally(app, cmd, pay_type, account, request)
+            if view is not None:
+                return view
+            async with self._locks.hold(lock) as held:
+                return await self._after_collision(app, cmd, pay_type, may_send=held)
+        async with self._locks.hold(lock) as held:
             if not held:  # another process is creating this order right now
                 return await self._after_collision(app, cmd, pay_type, may_send=False)
-            account = await self._router.route(app, pay_type)
-            request = self._request(cmd, pay_type, account)
-            try:
-                self._gateway.validate(pay_type, request)
-            except ValueError as exc:
-                raise RequestError(str(exc), code=ErrorCode.CHANNEL_VALIDATION) from None
-            if self._gateway.is_local(pay_type):
-                view = await self._pay_locally(app, cmd, pay_type, account, request)
-            else:
-                inserted = await self._insert(app, cmd, pay_type, account, request)
-                view = None if inserted is None else await self._call_create(*inserted, account, request)
+            account, request = await self._prepare(app, cmd, pay_type)
+            inserted = await self._insert(app, cmd, pay_type, account, request)
+            view = None if inserted is None else await self._call_create(*inserted, account, request)
             if view is None:
                 return await self._after_collision(app, cmd, pay_type, may_send=True)
             return view
@@ -105,6 +111,17 @@ class PaymentCreator:
         if not 1 <= expire <= self._max_expire:
             raise RequestError(f"expire_minutes must be between 1 and {self._max_expire}")
         return pay_type
+
+    async def _prepare(
+        self, app: AppContext, cmd: PayCommand, pay_type: PayType
+    ) -> tuple[ChannelAccount, CreatePayment]:
+        account = await self._router.route(app, pay_type)
+        request = self._request(cmd, pay_type, account)
+        try:
+            self._gateway.validate(pay_type, request)
+        except ValueError as exc:
+            raise RequestError(str(exc), code=ErrorCode.CHANNEL_VALIDATION) from None
+        return account, request
 
     def _request(self, cmd: PayCommand, pay_type: PayType, account: ChannelAccount) -> CreatePayment:
         expire = cmd.expire_minutes if cmd.expire_minutes is not None else self._default_expire
@@ -198,12 +215,12 @@ class PaymentCreator:
             self._created_log(cmd),
             log_row(step, TradeEvent.ACCEPTED.value, Source.API, exchange_json(result.exchange), now),
         ]
-        async with self._db.transaction() as uow:
+        async with self._db.single_statement() as uow:
             stored = await uow.trades.insert(trade, attempt, logs)
         if stored is None:
             return None
         view = trade_view(trade, action)
-        await self._after_commit.trade_saved(view, state_changed=True)
+        await self._after_commit.trade_created(view)
         return view
 
     # ------------------------------------------------------------------ network pay forms
@@ -223,7 +240,7 @@ class PaymentCreator:
             channel_account_id=account.id,
             status=AttemptStatus.SENT,
         )
-        async with self._db.transaction() as uow:
+        async with self._db.single_statement() as uow:
             stored = await uow.trades.insert(trade, attempt, [self._created_log(cmd)])
         return None if stored is None else (trade, attempt)
 

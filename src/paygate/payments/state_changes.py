@@ -60,6 +60,7 @@ class Facts:
 
 
 NO_FACTS = Facts()
+_EXCHANGE_FIELDS = dataclasses.fields(Exchange)
 
 _EVENT_TYPE = {
     TradeState.SUCCEEDED: EventType.TRADE_SUCCEEDED,
@@ -72,7 +73,9 @@ def exchange_json(exchange: Exchange | None, **extra: Any) -> dict[str, Any] | N
     """A channel exchange as the trade log keeps it (masked)."""
     if exchange is None and not extra:
         return None
-    data: dict[str, Any] = dataclasses.asdict(exchange) if exchange is not None else {}
+    data: dict[str, Any] = {}
+    if exchange is not None:  # mask() copies: no need for dataclasses.asdict's deep copy
+        data = {f.name: getattr(exchange, f.name) for f in _EXCHANGE_FIELDS}
     data.update(extra)
     return mask(data)  # type: ignore[no-any-return]
 
