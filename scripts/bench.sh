@@ -31,8 +31,9 @@
 #   BENCH_WARMUP=2 BENCH_PORT=18078 BENCH_DB=paygate_bench BENCH_FLOOR=<first shared/bench/floor.sh above>
 #   BENCH_KEEP=1 (keep the work dir)  BENCH_SKIP_FLOOR=1 (A/B experiments only: no floor, so no
 #   gopay_vs_floor; the official figure always runs the floor)  BENCH_PROFILE=1 (after the measured runs: py-spy on one
-#   worker during an extra, unmeasured gopay run, and the per-stage CPU split of
-#   scripts/bench/profile_stages.py; installs py-spy in .venv; printed on stderr)
+#   worker during an extra, unmeasured gopay, query and notify run each, and the per-stage CPU
+#   split of scripts/bench/profile_stages.py; installs py-spy in .venv; printed on stderr)
+#   BENCH_EXISTING=N (the scale shape: N succeeded trades COPY-seeded before the runs)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -119,8 +120,9 @@ model, mem, nproc, load, commit = sys.argv[1:6]
 print(json.dumps({"nproc": int(nproc), "cpu_model": model, "mem_gib": float(mem),
                   "loadavg_at_start": load, "python": platform.python_version(), "commit": commit}))
 EOF
-printf '{"params": {"seconds": %s, "connections": %s, "threads": %s, "workers": %s, "warmup_s": %s, "pay_type": "alipay.page"}}\n' \
-  "$secs" "$conns" "$threads" "$workers" "$warm" >params.json
+existing=${BENCH_EXISTING:-0}
+printf '{"params": {"seconds": %s, "connections": %s, "threads": %s, "workers": %s, "warmup_s": %s, "pay_type": "alipay.page", "existing_trades": %s}}\n' \
+  "$secs" "$conns" "$threads" "$workers" "$warm" "$existing" >params.json
 
 # ---------------------------------------------------------------- 1. the Lua signer
 "$bin/python" "$here/selftest.py" "$(command -v wrk)" "$here/selftest.lua" \
@@ -131,6 +133,13 @@ say "database $db: drop, create, migrate, seed"
 "${pg[@]}" -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db" >/dev/null
 timeout 120 "$bin/paygate" migrate >&2
 timeout 120 "$bin/paygate" demo seed >/dev/null
+if ((existing > 0)); then  # the scale shape (issue 11 item 3): trades already there, by COPY
+  say "seeding $existing existing (succeeded) trades with COPY"
+  t0=$SECONDS
+  timeout 1800 "$bin/python" "$here/seed.py" "$PAYGATE_DATABASE_URL" "$existing" "E$$" --state succeeded >/dev/null \
+    || die "seed.py failed"
+  say "seeded $existing trades in $((SECONDS - t0)) s"
+fi
 creds=$(timeout 60 "$bin/paygate" demo credentials)
 read -r app_id secret < <("$bin/python" -c 'import json,sys; d=json.loads(sys.argv[1]); print(d["app_id"], d["secret"])' "$creds")
 export BENCH_APP_ID=$app_id BENCH_SECRET=$secret
@@ -229,19 +238,27 @@ printf '{"checks": {"gopay_ok": %s, "gopay_sent": %s, "gopay_trades_in_db": %s, 
   "$g_ok" "$g_sent" "$g_trades" "$c_ok" "$c_trades" >checks.json
 
 # ---------------------------------------------------------------- optional profile
-if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
+# spy NAME COMMAND...: py-spy on one worker while COMMAND runs an extra, unmeasured phase;
+# its summary by library goes to stderr, the raw stacks stay in $work/profile_NAME.txt
+spy() {
+  local name=$1 worker
+  shift
   [[ -x $bin/py-spy ]] || "$bin/pip" install -q py-spy >&2
   worker=$(pgrep -P "$server_pid" -f multiprocessing-fork | head -1)
-  say "profile: py-spy on worker $worker during an extra ${secs}s gopay run (not measured)"
-  "$bin/py-spy" record -p "$worker" -d "$secs" -r 200 --nonblocking -f raw -o "$work/profile.txt" >/dev/null 2>&1 &
+  say "profile: py-spy on worker $worker during an extra ${secs}s $name run (not measured)"
+  "$bin/py-spy" record -p "$worker" -d "$secs" -r 200 --nonblocking -f raw -o "$work/profile_$name.txt" >/dev/null 2>&1 &
   spy_pid=$!
-  wrk_phase gopay_prof gopay "${run_id}p" "$((secs + 1))"
+  "$@"
   wait "$spy_pid" || true
   spy_pid=""
-  "$bin/python" "$here/profile_summary.py" "$work/profile.txt" 20 >&2 || true
+  "$bin/python" "$here/profile_summary.py" "$work/profile_$name.txt" 20 >&2 || true
+  BENCH_KEEP=1  # keep the raw stacks in the work dir
+}
+if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
+  spy gopay wrk_phase gopay_prof gopay "${run_id}p" "$((secs + 1))"
+  spy query wrk_phase query_prof query "${run_id}y" "$((secs + 1))"
   say "profile: CPU per stage of a /gopay (sequential, in-process; profile_stages.py)"
   timeout 300 "$bin/python" "$here/profile_stages.py" 400 >&2 || true
-  BENCH_KEEP=1  # keep profile.txt (py-spy collapsed stacks) in the work dir
 fi
 
 # ---------------------------------------------------------------- 5c. inbound notifications
@@ -307,6 +324,11 @@ d = json.load(open(p))
 d["checks"] |= {"notify_ok": ok, "notify_trades_succeeded": n}
 open(p, "w").write(json.dumps(d) + "\n")
 EOF
+if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
+  timeout 600 "$bin/python" "$here/notify.py" "$PAYGATE_DATABASE_URL" "$PAYGATE_DATA_DIR" "${run_id}o" \
+    "$((per_s * (secs + 1)))" "$work/bodies_prof.txt" >/dev/null || die "notify.py failed (profile set)"
+  spy notify notify_phase notify_prof "$work/bodies_prof.txt" "${run_id}o" "$((secs + 1))"
+fi
 stop_group "$server_pid"
 wait "$server_pid" 2>/dev/null || true
 server_pid=""
