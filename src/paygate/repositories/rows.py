@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, insert, select, true
+from sqlalchemy import Table, bindparam, insert, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, make_transient_to_detached
 from sqlalchemy.sql.schema import ColumnDefault
@@ -101,49 +101,77 @@ async def insert_family(
             await insert_rows(session, objs, returning_ids=with_ids)
         return
     mapper: Mapper[Any] = parent.__mapper__
-    table = mapper.local_table
-    assert isinstance(table, Table)
-    pk = table.primary_key.columns.values()[0]
-    head = insert(table).values(_row(parent, mapper)).returning(pk).cte("parent_row")
-    parent_id = select(head.c[pk.key]).scalar_subquery()
-    wanted: list[tuple[Sequence[Any], Any]] = []
-    extra_ctes = []
+    params = {f"p_{k}": v for k, v in _row(parent, mapper).items()}
+    groups = []
     for i, (objs, fk, with_ids) in enumerate(children):
         if not objs:
             continue
         cmapper: Mapper[Any] = objs[0].__mapper__
-        ctable = cmapper.local_table
-        assert isinstance(ctable, Table)
         fk_column = cmapper.get_property(fk).columns[0].key
-        rows = []
-        for obj in objs:
+        for j, obj in enumerate(objs):
             setattr(obj, fk, 0)  # a placeholder until the id is known
-            row = _row(obj, cmapper)
-            row[fk_column] = parent_id
-            rows.append(row)
-        stmt = insert(ctable).values(rows)
-        if with_ids:
-            cpk = ctable.primary_key.columns.values()[0]
-            stmt = stmt.returning(cpk)
-        cte = stmt.cte(f"child_{i}")
-        extra_ctes.append(cte)
-        if with_ids:
-            wanted.append((objs, cte.c[cpk.key]))
-    source: Any = head
-    for _, column in wanted:  # one row each: joined on nothing, explicitly (no cartesian warning)
-        source = source.join(column.table, true())
-    query = select(head.c[pk.key], *[column for _, column in wanted]).select_from(source)
-    for cte in extra_ctes:
-        query = query.add_cte(cte)
-    result = await session.execute(query)
+            params.update({f"c{i}_{j}_{k}": v for k, v in _row(obj, cmapper).items() if k != fk_column})
+        groups.append((i, cmapper, fk_column, len(objs), with_ids))
+    shape = (mapper, tuple(groups))
+    query = _FAMILY_STATEMENTS.get(shape)
+    if query is None:
+        query = _FAMILY_STATEMENTS[shape] = _family_statement(mapper, groups)
+    wanted = [objs for objs, _, with_ids in children if objs and with_ids]
+    result = await session.execute(query, params)
     rows_back = result.all()
     parent_id_value = rows_back[0][0]
-    setattr(parent, pk.key, parent_id_value)
+    setattr(parent, str(mapper.primary_key[0].key), parent_id_value)
     make_transient_to_detached(parent)
     for objs, fk, _ in children:
         for obj in objs:
             setattr(obj, fk, parent_id_value)
-    for index, (objs, _) in enumerate(wanted, start=1):
+    for index, objs in enumerate(wanted, start=1):
         obj = objs[0]
         setattr(obj, obj.__mapper__.primary_key[0].key, rows_back[0][index])
         make_transient_to_detached(obj)
+
+
+#: one statement object per shape (parent class, children's classes and counts): its values are
+#: bound parameters, so SQLAlchemy compiles it once and asyncpg prepares it once per connection
+_FAMILY_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _columns(mapper: Mapper[Any]) -> list[Any]:
+    return [prop.columns[0] for prop in mapper.column_attrs if not prop.columns[0].primary_key]
+
+
+def _family_statement(mapper: Mapper[Any], groups: list[tuple[int, Mapper[Any], str, int, bool]]) -> Any:
+    table = mapper.local_table
+    assert isinstance(table, Table)
+    pk = table.primary_key.columns.values()[0]
+    head = (
+        insert(table)
+        .values({c.key: bindparam(f"p_{c.key}", type_=c.type) for c in _columns(mapper)})
+        .returning(pk)
+        .cte("parent_row")
+    )
+    parent_id = select(head.c[pk.key]).scalar_subquery()
+    ctes, wanted = [], []
+    for i, cmapper, fk_column, count, with_ids in groups:
+        ctable = cmapper.local_table
+        assert isinstance(ctable, Table)
+        for j in range(count):  # one single-row INSERT per row: a multi-row VALUES is never cached
+            values = {
+                c.key: parent_id if c.key == fk_column else bindparam(f"c{i}_{j}_{c.key}", type_=c.type)
+                for c in _columns(cmapper)
+            }
+            stmt: Any = insert(ctable).values(values)
+            if with_ids:
+                cpk = ctable.primary_key.columns.values()[0]
+                stmt = stmt.returning(cpk)
+            cte = stmt.cte(f"child_{i}_{j}")
+            ctes.append(cte)
+            if with_ids:
+                wanted.append(cte.c[cpk.key])
+    source: Any = head
+    for column in wanted:  # one row each: joined on nothing, explicitly (no cartesian warning)
+        source = source.join(column.table, true())
+    query = select(head.c[pk.key], *wanted).select_from(source)
+    for cte in ctes:
+        query = query.add_cte(cte)
+    return query
