@@ -229,6 +229,18 @@ wrk_phase query query "${run_id}q" "$secs" --latency
 "$bin/python" "$here/cpu.py" diff "$work/cpu_a.json" "$work/cpu_b.json" --root $$ --server "$server_pid" \
   --reqs "$(jget "$work/query.json" sent)" >"$work/query_cpu.json"
 
+# the cached path (issue 11: query_vs_hello): 64 trades polled over and over, as the pages of
+# 64 payers waiting for their payment do; each worker reads a trade from the database once per
+# PAYGATE_QUERY_CACHE_SECONDS
+head -64 "$work/trades.txt" >"$work/trades_hot.txt"
+say "query/trade, cached: 64 trades polled for ${secs}s"
+BENCH_TRADES=$work/trades_hot.txt wrk_phase query_cached_warm query "${run_id}z" "$warm"
+"$bin/python" "$here/cpu.py" snap "$work/cpu_a.json"
+BENCH_TRADES=$work/trades_hot.txt wrk_phase query_cached query "${run_id}c" "$secs" --latency
+"$bin/python" "$here/cpu.py" snap "$work/cpu_b.json"
+"$bin/python" "$here/cpu.py" diff "$work/cpu_a.json" "$work/cpu_b.json" --root $$ --server "$server_pid" \
+  --reqs "$(jget "$work/query_cached.json" sent)" >"$work/query_cached_cpu.json"
+
 # ---------------------------------------------------------------- 5b. /gopay at half load
 half=$("$bin/python" -c 'import json,sys; print(max(1, round(json.load(open(sys.argv[1]))["rps"] / 2)))' "$work/gopay.json")
 say "gopay, open loop: ${secs}s paced at $half req/s (half of the closed-loop rate)"

@@ -9,7 +9,7 @@ from paygate.payments.commands import TradeRef
 from paygate.payments.query_cache import TradeQueryCache
 from paygate.payments.state_changes import Source
 from paygate.payments.syncing import ChannelSync
-from paygate.payments.trade_view import TradeView, full_trade_view
+from paygate.payments.trade_view import TradeView, full_trade_view, has_refunds, trade_view
 from paygate.repositories import Database, UnitOfWork
 
 __all__ = ["TradeQueries", "load_trade"]
@@ -45,8 +45,16 @@ class TradeQueries:
             if cached is not None and cached["app_id"] == app_id:
                 return cached
         read_at = self._cache.now()
-        async with self._db.reading() as uow:
+        # most trades have no refunds: their view is one SELECT, read without a transaction
+        # (on PostgreSQL no BEGIN/ROLLBACK round trips); a trade with refunds is read again
+        # with them in one transaction, so the two agree
+        async with self._db.single_statement() as uow:
             trade = await load_trade(uow, app_id, ref)
-            view = await full_trade_view(uow, trade)
+        if has_refunds(trade):
+            async with self._db.reading() as uow:
+                trade = await load_trade(uow, app_id, ref)
+                view = await full_trade_view(uow, trade)
+        else:
+            view = trade_view(trade) | {"refunds": []}
         self._cache.put(view, read_at)
         return view

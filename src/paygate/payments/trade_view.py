@@ -9,7 +9,15 @@ from typing import Any
 from paygate.models import Refund, Trade
 from paygate.repositories import UnitOfWork
 
-__all__ = ["RefundView", "TradeView", "full_trade_view", "refund_status", "refund_view", "trade_view"]
+__all__ = [
+    "RefundView",
+    "TradeView",
+    "full_trade_view",
+    "has_refunds",
+    "refund_status",
+    "refund_view",
+    "trade_view",
+]
 
 #: A trade as the query API shows it (JSON-ready).
 TradeView = dict[str, Any]
@@ -82,10 +90,15 @@ def refund_view(refund: Refund, trade: Trade) -> RefundView:
     }
 
 
+def has_refunds(trade: Trade) -> bool:
+    """Whether the trade may have refunds to show (business or system): else it has none."""
+    return bool(trade.refund_reserved or trade.refunded_amount or trade.extra_paid_amount)
+
+
 async def full_trade_view(uow: UnitOfWork, trade: Trade) -> TradeView:
     """The trade as ``/query/trade`` shows it: with its refunds (read only when it has any)."""
     view = trade_view(trade)
-    if trade.refund_reserved or trade.refunded_amount or trade.extra_paid_amount:
+    if has_refunds(trade):
         view["refunds"] = [refund_view(r, trade) for r in await uow.refunds.for_trade(trade.id)]
     else:
         view["refunds"] = []

@@ -132,10 +132,11 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def single_statement(self) -> AsyncIterator[UnitOfWork]:
-        """A unit of work for a repository method that writes with *one* statement (see
-        ``TradeRepository.insert``). On PostgreSQL it runs without BEGIN and COMMIT — the
-        statement is its own transaction, two round trips fewer; elsewhere it is
-        :meth:`transaction`. Never for more than one writing statement."""
+        """A unit of work for *one* statement: a repository method that writes with one
+        statement (see ``TradeRepository.insert``), or a single read. On PostgreSQL it runs
+        without BEGIN and COMMIT — the statement is its own transaction, two round trips
+        fewer; elsewhere it is :meth:`transaction`. Never for more than one statement that must
+        agree with another."""
         if not self._autocommit:
             async with self.transaction() as uow:
                 yield uow
