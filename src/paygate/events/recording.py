@@ -4,7 +4,7 @@ the unit of work of the state change it announces — committed with it or not a
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +44,7 @@ async def record(
     data: Mapping[str, Any],
     notify_url: str | None,
     sequence: str | None = None,
+    also: Sequence[object] = (),
 ) -> str:
     """Emit an event in ``uow``'s transaction and return its id (``evt_…``).
 
@@ -51,7 +52,8 @@ async def record(
     the query API shows it (JSON-ready); ``notify_url`` is where the app is told (the
     request's, else the app's; ``None``: the app is not notified, the broker still is).
     Events with the same ``sequence`` (default: the aggregate; a refund may pass its
-    trade's number) reach the app in the order they were recorded.
+    trade's number) reach the app in the order they were recorded. ``also``: rows of the
+    same change written with the event (one statement on PostgreSQL), e.g. its log row.
     """
     now = utc_now()
     event_id = new_event_id(now)
@@ -78,5 +80,5 @@ async def record(
                 created_at=now,
             )
         )
-    await uow.outbox.add(event, deliveries)
+    await uow.outbox.add(event, deliveries, also)
     return event_id

@@ -150,9 +150,11 @@ async def record_event(
     await uow.trades.save_state(trade)
     row = log_row(step, event.value, source, exchange, now)
     row.trade_id = trade.id
-    uow.trades.add_log(row)
-    if step.after in TERMINAL:
-        await _announce(uow, trade, _EVENT_TYPE[trade.state], await full_trade_view(uow, trade))
+    if step.after in TERMINAL:  # the log row goes with the event (one statement on PostgreSQL)
+        view = await full_trade_view(uow, trade)
+        await _announce(uow, trade, _EVENT_TYPE[trade.state], view, also=[row])
+    else:
+        uow.trades.add_log(row)
     metrics.TRADE_TRANSITIONS.labels(trade.channel, step.after.value).inc()
     return True
 
@@ -222,10 +224,18 @@ async def _record_extra_payment(
     log.warning(f"alert.{kind.value}", trade_no=trade.trade_no, amount=amount, attempt_no=attempt_no)
 
 
-async def _announce(uow: UnitOfWork, trade: Trade, type_: EventType, data: dict[str, Any]) -> None:
+async def _announce(
+    uow: UnitOfWork, trade: Trade, type_: EventType, data: dict[str, Any], also: list[TradeLog] | None = None
+) -> None:
     """The event for the app (at the trade's notify URL, R-NTF-5) and the broker (R-NTF-6)."""
     await events.record(
-        uow, type_, aggregate=trade.trade_no, app_id=trade.app_id, data=data, notify_url=trade.notify_url
+        uow,
+        type_,
+        aggregate=trade.trade_no,
+        app_id=trade.app_id,
+        data=data,
+        notify_url=trade.notify_url,
+        also=also or (),
     )
 
 

@@ -13,10 +13,13 @@ from typing import cast
 from sqlalchemy import Table, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.exc import StaleDataError
 
 from paygate.domain.events import AttemptOutcome, DeliveryState
 from paygate.models import App, DeliveryAttempt, EventDelivery, OutboxMessage
 from paygate.repositories.claims import skip_locked
+from paygate.repositories.errors import ConcurrentUpdate
+from paygate.repositories.rows import insert_family
 
 __all__ = ["ClaimedDelivery", "DeliveryResult", "OutboxRepository"]
 
@@ -58,14 +61,16 @@ class OutboxRepository:
 
     # ------------------------------------------------------------------ writing events
 
-    async def add(self, event: OutboxMessage, deliveries: Sequence[EventDelivery] = ()) -> None:
-        """Add an event and its deliveries (the event is written first: they refer to it)."""
-        self._session.add(event)
-        if deliveries:
-            await self._session.flush([event])
-            for delivery in deliveries:
-                delivery.event_id = event.id
-            self._session.add_all(deliveries)
+    async def add(
+        self, event: OutboxMessage, deliveries: Sequence[EventDelivery] = (), also: Sequence[object] = ()
+    ) -> None:
+        """Write an event, its deliveries and ``also`` (rows of the same change, e.g. its
+        trade-log row) now, in the unit of work's transaction: on PostgreSQL as one statement."""
+        try:  # what the change wrote before goes first (log rows keep their order); no-op if nothing
+            await self._session.flush()
+        except StaleDataError as exc:
+            raise ConcurrentUpdate(str(exc)) from exc
+        await insert_family(self._session, event, [(deliveries, "event_id", False), (also, None, False)])
 
     # ------------------------------------------------------------------ app deliveries
 

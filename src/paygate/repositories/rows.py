@@ -80,11 +80,11 @@ async def insert_rows(session: AsyncSession, objs: Sequence[Any], *, returning_i
 async def insert_family(
     session: AsyncSession,
     parent: Any,
-    children: Sequence[tuple[Sequence[Any], str, bool]],
+    children: Sequence[tuple[Sequence[Any], str | None, bool]],
 ) -> None:
     """INSERT ``parent`` and its ``children`` now; each child group is ``(objects, foreign
     key attribute, whether the objects get their ids)``. The foreign keys are set to the
-    parent's new id.
+    parent's new id; a group without one (``None``) is rows written in the same statement.
 
     On PostgreSQL this is one statement — the children's INSERTs are data-modifying CTEs that
     take the parent's id from its ``RETURNING`` — so it is atomic on its own and costs one round
@@ -97,7 +97,8 @@ async def insert_family(
         await insert_rows(session, [parent])
         for objs, fk, with_ids in children:
             for obj in objs:
-                setattr(obj, fk, parent.id)
+                if fk is not None:
+                    setattr(obj, fk, parent.id)
             await insert_rows(session, objs, returning_ids=with_ids)
         return
     mapper: Mapper[Any] = parent.__mapper__
@@ -107,9 +108,10 @@ async def insert_family(
         if not objs:
             continue
         cmapper: Mapper[Any] = objs[0].__mapper__
-        fk_column = cmapper.get_property(fk).columns[0].key
+        fk_column = None if fk is None else cmapper.get_property(fk).columns[0].key
         for j, obj in enumerate(objs):
-            setattr(obj, fk, 0)  # a placeholder until the id is known
+            if fk is not None:
+                setattr(obj, fk, 0)  # a placeholder until the id is known
             params.update({f"c{i}_{j}_{k}": v for k, v in _row(obj, cmapper).items() if k != fk_column})
         groups.append((i, cmapper, fk_column, len(objs), with_ids))
     shape = (mapper, tuple(groups))
@@ -124,7 +126,8 @@ async def insert_family(
     make_transient_to_detached(parent)
     for objs, fk, _ in children:
         for obj in objs:
-            setattr(obj, fk, parent_id_value)
+            if fk is not None:
+                setattr(obj, fk, parent_id_value)
     for index, objs in enumerate(wanted, start=1):
         obj = objs[0]
         setattr(obj, obj.__mapper__.primary_key[0].key, rows_back[0][index])
@@ -140,7 +143,9 @@ def _columns(mapper: Mapper[Any]) -> list[Any]:
     return [prop.columns[0] for prop in mapper.column_attrs if not prop.columns[0].primary_key]
 
 
-def _family_statement(mapper: Mapper[Any], groups: list[tuple[int, Mapper[Any], str, int, bool]]) -> Any:
+def _family_statement(
+    mapper: Mapper[Any], groups: list[tuple[int, Mapper[Any], str | None, int, bool]]
+) -> Any:
     table = mapper.local_table
     assert isinstance(table, Table)
     pk = table.primary_key.columns.values()[0]
