@@ -23,6 +23,7 @@ from paygate.auth.apps import AppAuthenticator
 from paygate.auth.nonces import DatabaseNonces, NonceStore, RedisNonces
 from paygate.callbacks.notifications import ChannelNotifications
 from paygate.callbacks.returns import PayerReturns
+from paygate.cashier import Cashier
 from paygate.channels.gateway import ChannelGateway
 from paygate.channels.registry import ChannelRegistry
 from paygate.channels.resilience import ChannelGuard
@@ -105,6 +106,7 @@ class Container:
     bus: InvalidationBus
     webhook_sender: AiohttpSender  # notifications to apps: a pool apart from the channels'
     events: EventConsole
+    cashier: Cashier
     jobs: JobRegistry
     owner: str  # names this process where it holds leases (host:pid:random)
     publisher: Any = None  # paygate.broker.amqp.AmqpPublisher when PAYGATE_BROKER_URL is set
@@ -160,6 +162,7 @@ class Container:
             refund_queries=self.refund_queries,
             refund_decisions=self.refund_decisions,
             events=self.events,
+            cashier=self.cashier,
         )
 
     def public_services(self) -> PublicServices:
@@ -168,6 +171,7 @@ class Container:
             max_body_bytes=self.settings.max_body_bytes,
             notifications=self.notifications,
             returns=self.returns,
+            cashier=self.cashier,
         )
 
 
@@ -236,6 +240,16 @@ def build_container(settings: Settings) -> Container:
         db, refund_sync, schedules=settings.check_schedules, lease_seconds=settings.check_lease_seconds
     )
     open_items_sweep = OpenItemsSweep(db)
+    queries = TradeQueries(db, cache, sync)
+    cashier = Cashier(
+        db,
+        creator,
+        queries,
+        authenticator,
+        public_base_url=settings.public_base_url,
+        default_expire_minutes=settings.default_expire_minutes,
+        max_expire_minutes=settings.max_expire_minutes,
+    )
     owner = worker_id()
     webhook_sender = AiohttpSender(
         concurrency=settings.event_concurrency, timeout_seconds=settings.event_timeout_seconds
@@ -301,7 +315,7 @@ def build_container(settings: Settings) -> Container:
         router=router,
         sync=sync,
         creator=creator,
-        queries=TradeQueries(db, cache, sync),
+        queries=queries,
         closer=closer,
         notifications=ChannelNotifications(db, accounts, gateway, after_commit),
         returns=PayerReturns(db, accounts, gateway, sync),
@@ -320,6 +334,7 @@ def build_container(settings: Settings) -> Container:
         bus=bus,
         webhook_sender=webhook_sender,
         events=EventConsole(db),
+        cashier=cashier,
         jobs=jobs,
         owner=owner,
         publisher=publisher,
