@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from paygate import catalog
 from paygate.accounts.apps import AppDirectory
 from paygate.accounts.channel_accounts import ChannelAccounts
+from paygate.api.console import ConsoleServices
 from paygate.api.internal import ApiLimits, InternalServices
 from paygate.api.public import PublicServices
 from paygate.auth.apps import AppAuthenticator
@@ -28,6 +29,9 @@ from paygate.channels.gateway import ChannelGateway
 from paygate.channels.registry import ChannelRegistry
 from paygate.channels.resilience import ChannelGuard
 from paygate.config import Settings
+from paygate.console.dashboard import Dashboard
+from paygate.console.reads import ConsoleReads
+from paygate.console.sessions import ConsoleSessions
 from paygate.domain.events import DEFAULT_RETRY_SCHEDULE
 from paygate.events.console import EventConsole
 from paygate.events.dispatch import Dispatcher, DispatchSettings
@@ -163,6 +167,22 @@ class Container:
             refund_decisions=self.refund_decisions,
             events=self.events,
             cashier=self.cashier,
+            console=self.console_services(),
+        )
+
+    def console_services(self) -> ConsoleServices:
+        s = self.settings
+        return ConsoleServices(
+            sessions=ConsoleSessions(self.db, self.operators, minutes=s.console_session_minutes),
+            reads=ConsoleReads(self.db, self.events),
+            dashboard=Dashboard(self.db),
+            directory=self.operators,
+            refund_queries=self.refund_queries,
+            refund_decisions=self.refund_decisions,
+            events=self.events,
+            accounts=self.accounts,
+            cookie_secure=s.console_cookie_secure,
+            session_minutes=s.console_session_minutes,
         )
 
     def public_services(self) -> PublicServices:

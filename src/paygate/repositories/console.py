@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paygate.domain.events import DeliveryState
-from paygate.models import CallLog, ChannelAttempt, EventDelivery, OutboxMessage, Refund, Trade
+from paygate.models import App, CallLog, ChannelAttempt, EventDelivery, OutboxMessage, Refund, Trade
 
 __all__ = ["ConsoleRepository"]
 
@@ -97,6 +97,26 @@ class ConsoleRepository:
             .limit(limit)
         )
         return [dict(r._mapping) for r in (await self._session.execute(query)).all()]
+
+    async def attempt_rows(self, since: datetime, limit: int) -> list[dict[str, Any]]:
+        """Channel attempts since ``since``: sent (``created_at``) and answered (``updated_at``)."""
+        query = (
+            select(
+                ChannelAttempt.created_at,
+                ChannelAttempt.updated_at,
+                ChannelAttempt.status,
+                Trade.channel,
+                Trade.pay_type,
+            )
+            .join(Trade, Trade.id == ChannelAttempt.trade_id)
+            .where(ChannelAttempt.created_at >= since)
+            .order_by(ChannelAttempt.created_at)
+            .limit(limit)
+        )
+        return [dict(r._mapping) for r in (await self._session.execute(query)).all()]
+
+    async def apps(self) -> list[App]:
+        return list((await self._session.execute(select(App).order_by(App.app_id))).scalars())
 
     async def delivery_counts(self) -> dict[str, int]:
         """Deliveries of events to apps per state (pending = the backlog, dead = dead letters)."""
