@@ -269,6 +269,11 @@ def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     async def metrics_endpoint() -> Response:
+        if services.console is not None:
+            try:  # the backlog and breaker gauges (R-OPS-1); the rest is counted as it happens
+                await services.console.dashboard.refresh_gauges(services.health().get("breakers", {}))
+            except Exception:  # a database outage must not hide the other metrics
+                log.warning("metrics.gauges_unavailable", exc_info=True)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get(

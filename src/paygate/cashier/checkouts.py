@@ -25,6 +25,7 @@ from urllib.parse import urlencode
 from paygate.auth.apps import AppAuthenticator
 from paygate.domain.apps import AppContext
 from paygate.domain.trades import TradeState
+from paygate.kit import metrics
 from paygate.kit.clock import utc_now
 from paygate.kit.errors import ConflictError, ErrorCode, NotFoundError, RequestError
 from paygate.kit.money import CURRENCY_EXPONENTS, MAX_AMOUNT_MINOR
@@ -190,6 +191,7 @@ class Cashier:
                     code=ErrorCode.ORDER_MISMATCH,
                 )
             row = existing
+        metrics.CASHIER_CHECKOUTS.labels("opened" if inserted else "repeated").inc()
         trade = await self._trade(row)
         return self._answer(row, trade)
 

@@ -9,11 +9,13 @@ Amounts stay integer minor units, per currency; a series never adds two currenci
 from __future__ import annotations
 
 import statistics
+import time
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 from paygate.domain.trades import AttemptStatus, TradeState
+from paygate.kit import metrics
 from paygate.kit.clock import utc_now
 from paygate.kit.errors import RequestError
 from paygate.repositories import Database
@@ -26,9 +28,29 @@ WINDOWS: Final = (15, 60, 360, 1440)  # minutes the console offers
 BUCKETS: Final = 30
 
 
+#: ``/metrics`` reads the backlog from the database at most this often.
+GAUGE_SECONDS: Final = 1.0
+BREAKER_STATES: Final = ("closed", "open", "half_open")
+
+
 class Dashboard:
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._gauges_at = float("-inf")
+
+    async def refresh_gauges(self, breakers: dict[str, str]) -> None:
+        """Set the gauges ``/metrics`` shows that live in the database (notification backlog,
+        dead letters) and the breakers' states (R-OPS-1)."""
+        for name, state in breakers.items():
+            for candidate in BREAKER_STATES:
+                metrics.CHANNEL_BREAKER_STATE.labels(name, candidate).set(1 if candidate == state else 0)
+        if time.monotonic() - self._gauges_at < GAUGE_SECONDS:
+            return
+        async with self._db.reading() as uow:
+            counts = await uow.console.delivery_counts()
+        metrics.EVENT_BACKLOG.set(counts["pending"])
+        metrics.EVENT_DEAD_LETTERS.set(counts["dead"])
+        self._gauges_at = time.monotonic()
 
     async def figures(self, minutes: int = 60, *, now: datetime | None = None) -> dict[str, Any]:
         if minutes not in WINDOWS:

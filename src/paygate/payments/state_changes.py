@@ -151,6 +151,8 @@ async def record_event(
     if step.after in TERMINAL:
         await _announce(uow, trade, _EVENT_TYPE[trade.state], await full_trade_view(uow, trade))
     metrics.TRADE_TRANSITIONS.labels(trade.channel, step.after.value).inc()
+    if step.after in TERMINAL:
+        metrics.TRADE_OUTCOMES.labels(trade.channel, trade.pay_type, step.after.value).inc()
     return True
 
 
