@@ -29,7 +29,7 @@
                 points: {show: kind !== "volume"}};
       })),
       axes: [{}, {label: unit}],
-      scales: {x: {time: true}},
+      scales: kind === "success_rate" ? {x: {time: true}, y: {range: [0, 100]}} : {x: {time: true}},
     };
     el.setAttribute("role", "img");
     el.setAttribute("aria-label", kind + " per pay type: " + (labels.join(", ") || "no data"));
