@@ -109,3 +109,20 @@ async def test_cashier_refuses_bad_input_and_changes_nothing(stack: Stack) -> No
             answer = await http.post(f"{url}/pay", data=form)
             assert 400 <= answer.status_code < 500, form
     assert await count(stack, Trade) == 0
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_cashier_meets_gateway_mode_orders_and_h5_gets_the_payers_address(stack: Stack) -> None:
+    order = order_no("GW")
+    trade = await stack.client.pay(out_order_no=order, pay_type="alipay.qr", amount=500, subject="Tea")
+    with pytest.raises(PaygateAPIError) as refused:
+        await open_checkout(stack, amount=501, out_order_no=order)
+    assert refused.value.error == "ORDER_MISMATCH" and refused.value.data["trade_no"] == trade["trade_no"]
+    same = await open_checkout(stack, amount=500, out_order_no=order)
+    assert same["trade_no"] == trade["trade_no"] and same["action"]["type"] == "redirect"
+
+    # wechat.h5 needs the payer's IP: the app gave none, so the browser's is used
+    url = (await open_checkout(stack, amount=700))["action"]["url"]
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.post(f"{url}/pay", data={"pay_type": "wechat.h5"})
+    assert answer.status_code == 303 and answer.headers["location"].startswith(stack.sandbox_url)

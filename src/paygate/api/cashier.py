@@ -88,7 +88,10 @@ def cashier_router(cashier: Cashier) -> APIRouter:
             return error_page(request, exc, token)
         try:
             view = await cashier.pay(
-                token, pay_type, payment_method if isinstance(payment_method, str) else None
+                token,
+                pay_type,
+                payment_method if isinstance(payment_method, str) else None,
+                payer_ip=request.client.host if request.client else None,
             )
             checkout = await cashier.page(token)
         except PaygateError as exc:
@@ -109,6 +112,7 @@ def cashier_router(cashier: Cashier) -> APIRouter:
             cards=TEST_CARDS,
             qr=qr,
             qr_code=action.get("qr_code"),
+            qr_link=str(action.get("qr_code", "")).startswith(("https://", "http://")),
             chosen=pay_type,
             status_url=f"/cashier/{token}/status",
         )

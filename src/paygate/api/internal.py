@@ -184,7 +184,7 @@ def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None
                     expire_minutes=body.expire_minutes,
                     notify_url=body.notify_url,
                     return_url=body.return_url,
-                    client_ip=client_ip,
+                    client_ip=body.client_ip,  # else the payer's, when they pay on the page
                     metadata=dict(body.metadata),
                 ),
             )

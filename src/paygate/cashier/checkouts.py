@@ -162,6 +162,15 @@ class Cashier:
         expire = cmd.expire_minutes if cmd.expire_minutes is not None else self._default_expire
         if not 1 <= expire <= self._max_expire:
             raise RequestError(f"expire_minutes must be between 1 and {self._max_expire}")
+        existing_trade = await self._order_trade(app.app_id, cmd.out_order_no)
+        if existing_trade is not None and (
+            existing_trade["amount"] != cmd.amount or existing_trade["currency"] != cmd.currency
+        ):  # the app paid this order in gateway mode with another amount
+            raise ConflictError(
+                "out_order_no was already used with a different amount or currency",
+                code=ErrorCode.ORDER_MISMATCH,
+                details={"trade_no": existing_trade["trade_no"]},
+            )
         now = utc_now()
         row = Checkout(
             token=secrets.token_urlsafe(32),
@@ -243,7 +252,9 @@ class Cashier:
             expired=row.expire_at <= utc_now(),
         )
 
-    async def pay(self, token: str, pay_type: str, payment_method: str | None = None) -> TradeView:
+    async def pay(
+        self, token: str, pay_type: str, payment_method: str | None = None, *, payer_ip: str | None = None
+    ) -> TradeView:
         """The payer picked ``pay_type``: create (or switch) the trade through the payment
         services. Refused, with nothing changed, for a pay type the cashier does not offer
         this app, an expired checkout, or a trade that is already over."""
@@ -278,7 +289,8 @@ class Cashier:
                 notify_url=row.notify_url,
                 # the browser comes back to the cashier, which waits for paygate's own state
                 return_url=self.url(row.token),
-                client_ip=row.client_ip,
+                # the app's client_ip if it gave one, else the payer's browser (H5 forms need it)
+                client_ip=row.client_ip or payer_ip,
                 extra=extra,
                 metadata=dict(row.metadata_ or {}),
             ),
@@ -329,9 +341,12 @@ class Cashier:
         return row, app.context
 
     async def _trade(self, row: Checkout) -> TradeView | None:
+        return await self._order_trade(row.app_id, row.out_order_no)
+
+    async def _order_trade(self, app_id: str, out_order_no: str) -> TradeView | None:
         """The order's trade as paygate knows it (its cache or database), if there is one."""
         try:
-            return await self._queries.query(row.app_id, TradeRef(out_order_no=row.out_order_no))
+            return await self._queries.query(app_id, TradeRef(out_order_no=out_order_no))
         except NotFoundError as exc:
             if exc.code is ErrorCode.TRADE_NOT_FOUND:
                 return None
