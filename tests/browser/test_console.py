@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from paygate.models import OperatorAction
 from tests.browser.support import axe_violations, chromium, screenshot
@@ -185,3 +186,51 @@ async def test_console_refuses_without_session_csrf_or_after_lockout(held_stack:
         assert (await login(PASSWORD)).status_code == 401  # locked out, though right
         assert "paygate_console" not in http.cookies
     assert await audited(stack, "login", "refused") == 6
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_channel_account_secrets_are_write_only(held_stack: Stack) -> None:
+    """R-OPS-2, R-SEC-4: an admin adds a channel account in the console; its secrets are sealed,
+    never shown again (only their names), never in the audit record; a viewer may not add one."""
+    stack = held_stack
+    base = f"{stack.internal_url}/console"
+    secret = "sk_test_do_not_show_me_0123456789"
+
+    async def session(name: str) -> tuple[httpx.AsyncClient, str]:
+        http = httpx.AsyncClient(base_url=base)
+        form = (await http.get("/login")).text
+        token = form.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        answer = await http.post("/login", data={"name": name, "password": PASSWORD, "csrf": token})
+        assert answer.status_code == 303
+        page = (await http.get("/apps")).text
+        return http, page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+    form = {
+        "channel": "stripe",
+        "name": "stripe-eu",
+        "merchant_id": "acct_eu",
+        "gateway_url": "https://api.stripe.com",
+        "secrets": f'{{"secret_key": "{secret}", "webhook_secret": "whsec_abc"}}',
+    }
+    viewer, csrf = await session("vic")
+    try:
+        answer = await viewer.post("/accounts", data={**form, "csrf": csrf})
+        assert answer.status_code == 403
+    finally:
+        await viewer.aclose()
+    admin, csrf = await session("alice")
+    try:
+        bad = await admin.post("/accounts", data={**form, "secrets": '{"secret_key": "x"}', "csrf": csrf})
+        assert bad.status_code == 400 and "webhook_secret" in bad.text  # the spec names what is missing
+        answer = await admin.post("/accounts", data={**form, "csrf": csrf})
+        assert answer.status_code == 303
+        page = (await admin.get(stack.internal_url + answer.headers["location"])).text
+        assert "acct_eu" in page and "secret_key, webhook_secret" in page
+        assert secret not in page and "whsec_abc" not in page
+        audit = (await admin.get("/audit")).text
+        assert "account.add" in audit and secret not in audit
+    finally:
+        await admin.aclose()
+    async with stack.container.sessions() as s:
+        rows = (await s.execute(select(OperatorAction.detail))).scalars().all()
+    assert secret not in str(rows)
