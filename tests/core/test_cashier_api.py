@@ -9,7 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
+from paygate.kit.clock import utc_now
 from paygate.models import Checkout, Trade
 from paygate.sdk import PaygateAPIError, PaygateClient
 from tests.support.helpers import buyer, count, eventually, order_no
@@ -126,3 +128,22 @@ async def test_cashier_meets_gateway_mode_orders_and_h5_gets_the_payers_address(
     async with httpx.AsyncClient(timeout=10) as http:
         answer = await http.post(f"{url}/pay", data={"pay_type": "wechat.h5"})
     assert answer.status_code == 303 and answer.headers["location"].startswith(stack.sandbox_url)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_an_expired_checkout_with_an_open_payment_says_so(stack: Stack) -> None:
+    """The page stops waiting at the checkout's expiry, but never calls an open payment
+    'expired': it may yet be paid (R-PAY-5 refunds a payment after the close)."""
+    checkout = await open_checkout(stack, return_url="https://shop.example/r")
+    url = checkout["action"]["url"]
+    async with httpx.AsyncClient(timeout=10) as http:
+        assert (await http.post(f"{url}/pay", data={"pay_type": "alipay.qr"})).status_code == 200
+        async with stack.container.sessions() as session:
+            await session.execute(
+                update(Checkout)
+                .where(Checkout.out_order_no == checkout["out_order_no"])
+                .values(expire_at=utc_now())
+            )
+            await session.commit()
+        status = (await http.get(f"{url}/status")).json()
+    assert status["done"] and status["state"] == "pending" and status["next"].endswith("state=pending")

@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from paygate.api.console import ConsoleServices, mount_console
 from paygate.api.guards import SourceAllowList, authenticated
 from paygate.api.operator import OperatorAuth, operator_router
 from paygate.api.operator_events import operator_events_router
@@ -75,7 +76,7 @@ class InternalServices:
     refund_decisions: RefundDecisions
     events: EventConsole | None = None  # the operator's view of events (/operator/events…)
     cashier: Cashier | None = None  # pay_type "cashier": the hosted cashier (R-API-9)
-    console: Any = None  # paygate.api.console.ConsoleServices: the operators' console (R-OPS-2)
+    console: ConsoleServices | None = None  # the operators' console at /console/ (R-OPS-2)
 
 
 log = structlog.get_logger("paygate.api")
@@ -288,7 +289,5 @@ def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None
     if services.events is not None:
         app.include_router(operator_events_router(app.state.operator_auth, services.events))
     if services.console is not None:
-        from paygate.api.console import mount_console
-
         mount_console(app, services.console)
     return app

@@ -300,13 +300,13 @@ class Cashier:
         row, _ = await self._load(token)
         trade = await self._trade(row)
         expired = row.expire_at <= utc_now()
-        if trade is not None and trade["state"] in {str(s) for s in _FINAL}:
-            state, done = trade["state"], True
-        elif trade is not None and not expired:
-            state, done = trade["state"], False
+        if trade is not None:
+            # once the checkout expired the page stops waiting, but it says what paygate knows:
+            # a trade still pending or unknown may yet be paid (the reliability engine closes
+            # it at the channel, and a payment after that is refunded, R-PAY-5)
+            state = trade["state"]
+            done = state in {str(s) for s in _FINAL} or expired
         elif expired:
-            # an unpaid trade past its expiry is closed by the reliability engine; the payer
-            # is told now (a late payment is refunded automatically, R-PAY-5)
             state, done = "expired", True
         else:
             state, done = "open", False
