@@ -45,6 +45,8 @@ async def test_cashier_checkout_is_paid_through_the_payment_services(stack: Stac
         assert status == {"state": "open", "trade_no": None, "done": False, "next": None}
         page = await http.get(url, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
         assert page.status_code == 200 and "收银台" in page.text and "CNY 12.00" in page.text
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        assert page.headers["referrer-policy"] == "no-referrer"  # the URL holds the token
         # the payer first picks Alipay's QR code, then switches to WeChat Pay's: one trade
         first = await http.post(f"{url}/pay", data={"pay_type": "alipay.qr"})
         assert first.status_code == 200 and "<svg" in first.text

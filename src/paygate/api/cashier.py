@@ -9,6 +9,7 @@ gets a clear page with a 4xx, and changes nothing.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import segno
@@ -40,8 +41,26 @@ def _qr_svg(data: str) -> str:
     return str(segno.make(data, error="m").svg_inline(scale=5, dark="#111", light="#fff", border=2))
 
 
+def _guarded(response: Response, nonce: str | None) -> Response:
+    """Headers of every cashier page: no caching, no Referer (the URL holds the token), never
+    in a frame (clickjacking on a pay button), scripts only our own inline one."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    if nonce is not None:
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'self'; script-src 'nonce-{nonce}'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'"
+        )
+    return response
+
+
 def cashier_router(cashier: Cashier) -> APIRouter:
     router = APIRouter(prefix="/cashier")
+
+    def show(request: Request, name: str, status_code: int = 200, **context: Any) -> Response:
+        nonce = secrets.token_urlsafe(16)
+        return _guarded(render(request, name, status_code=status_code, nonce=nonce, **context), nonce)
 
     def error_page(request: Request, exc: PaygateError, token: str | None = None) -> Response:
         status = exc.code.http_status
@@ -49,7 +68,7 @@ def cashier_router(cashier: Cashier) -> APIRouter:
             ErrorCode.CHECKOUT_NOT_FOUND: "not_found",
             ErrorCode.CHECKOUT_EXPIRED: "expired",
         }.get(exc.code)
-        return render(
+        return show(
             request,
             "cashier/message.html",
             status_code=status,
@@ -65,7 +84,7 @@ def cashier_router(cashier: Cashier) -> APIRouter:
             checkout = await cashier.page(token)
         except PaygateError as exc:
             return error_page(request, exc)
-        return render(
+        return show(
             request,
             "cashier/checkout.html",
             c=checkout,
@@ -100,11 +119,11 @@ def cashier_router(cashier: Cashier) -> APIRouter:
         action: dict[str, Any] = view.get("action") or {}
         kind = action.get("type")
         if kind == "redirect" and action.get("url"):
-            return RedirectResponse(str(action["url"]), status_code=303)
-        if kind == "form" and action.get("form"):
-            return render(request, "cashier/form.html", form_html=action["form"])
+            return _guarded(RedirectResponse(str(action["url"]), status_code=303), None)
+        if kind == "form" and action.get("form"):  # the channel's own auto-submitting form
+            return _guarded(render(request, "cashier/form.html", form_html=action["form"]), None)
         qr = _qr_svg(str(action["qr_code"])) if kind == "qr_code" and action.get("qr_code") else None
-        return render(
+        return show(
             request,
             "cashier/checkout.html",
             c=checkout,
