@@ -72,6 +72,7 @@ async def test_buyer_pays_through_the_cashier_with_each_sandbox(stack: Stack) ->
         await page.click("#pay-button")
         qr = await page.get_attribute("#qr", "data-qr")
         assert qr and await page.locator("#qr svg").count() == 1  # drawn by paygate
+        assert await axe_violations(page) == []
         await screenshot(page, "cashier-qr.png")
         assert (await buyer(stack, "alipay", qr)).status_code == 200
         await page.wait_for_url(f"{SHOP}/done**", timeout=15000)
@@ -94,6 +95,7 @@ async def test_buyer_pays_through_the_cashier_with_each_sandbox(stack: Stack) ->
         page = await shop_page(browser, viewport={"width": 390, "height": 844}, is_mobile=True)
         await page.goto(checkout["action"]["url"])
         await screenshot(page, "cashier-mobile.png")
+        assert await axe_violations(page) == []
         await page.check("input[value='stripe.card']")
         await page.select_option("#payment_method", "pm_card_authenticationRequired")
         await page.click("#pay-button")
@@ -133,6 +135,7 @@ async def test_expired_unknown_and_tampered_checkouts_change_nothing(stack: Stac
             await session.commit()
         await page.goto(url)
         assert "expired" in await page.inner_text("#status")
+        assert await axe_violations(page) == []
         await screenshot(page, "cashier-expired.png")
         await page.wait_for_url(f"{SHOP}/done**", timeout=15000)
         assert "state=expired" in page.url
