@@ -32,6 +32,7 @@ from paygate.accounts.channel_accounts import ChannelAccounts
 from paygate.api.pages import STATIC_DIR, render
 from paygate.console.dashboard import WINDOWS, Dashboard
 from paygate.console.reads import ConsoleReads
+from paygate.console.reconciliation import ReconciliationView
 from paygate.console.sessions import ConsoleSessions, SessionInfo, csrf_matches
 from paygate.domain.operators import Permission
 from paygate.domain.refunds import RefundState
@@ -62,6 +63,7 @@ class ConsoleServices:
     accounts: ChannelAccounts
     cookie_secure: bool = False
     session_minutes: int = 30
+    reconciliation: ReconciliationView | None = None  # issue 9 plugs in here
 
 
 def _field(form: Any, name: str) -> str:
@@ -395,9 +397,36 @@ def mount_console(app: FastAPI, services: ConsoleServices) -> None:
     @route("/reconciliation", ["GET"])
     @view()
     async def reconciliation(request: Request, info: SessionInfo) -> Response:
-        # RECONCILIATION (issue 9): runs and open discrepancies with resolve-with-reason go here
-        # once reconciliation lands; this page is the console's place for them.
-        return page(request, "console/reconciliation.html", info)
+        recon = services.reconciliation  # None until reconciliation (issue 9) is wired in
+        runs = await recon.runs(50) if recon else []
+        open_ = await recon.open_discrepancies(200) if recon else []
+        return page(
+            request,
+            "console/reconciliation.html",
+            info,
+            installed=recon is not None,
+            runs=runs,
+            discrepancies=open_,
+            may_resolve=info.may(Permission.RESOLVE_DISCREPANCIES),
+        )
+
+    @route("/reconciliation/{discrepancy_id}/resolve", ["POST"])
+    @action(Permission.RESOLVE_DISCREPANCIES)
+    async def resolve(request: Request, info: SessionInfo) -> Response:
+        recon = services.reconciliation
+        if recon is None:
+            raise PaygateError("reconciliation is not installed", code=ErrorCode.NOT_FOUND_ROUTE)
+        target = request.path_params["discrepancy_id"][:64]
+        reason = _field(request.state.form, "reason")[:256]
+        if not reason:
+            raise PaygateError("give a reason", code=ErrorCode.INVALID_REQUEST)
+        try:
+            await recon.resolve(info.who, target, reason)
+        except PaygateError as exc:
+            await directory.audit(info.who, "discrepancy.resolve", target, refused=True, error=exc.code.name)
+            raise
+        await directory.audit(info.who, "discrepancy.resolve", target, reason=reason)
+        return RedirectResponse(f"{PREFIX}/reconciliation?resolved={target}", status_code=303)
 
 
 def _dumps(value: Any) -> str:
