@@ -182,7 +182,6 @@ class Container:
             events=self.events,
             accounts=self.accounts,
             cookie_secure=s.console_cookie_secure,
-            session_minutes=s.console_session_minutes,
         )
 
     def public_services(self) -> PublicServices:

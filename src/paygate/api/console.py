@@ -1,54 +1,37 @@
-"""The operators' console at ``/console/`` on the internal listener (R-OPS-1, R-OPS-2).
-
-Server-rendered pages (Jinja2), a little htmx, and uPlot for the live charts — both shipped in
-``api/static/vendor`` (nothing from a CDN). Security, in order, on every request:
-
-1. the internal listener's source allow-list (as for the API);
-2. a server-side session (``console/sessions.py``): no session → the login page (GET) or
-   ``401`` (POST); the operator is re-read each time, so a disabled one is out at once;
-3. on every POST, the session's CSRF token from the form (or the ``X-CSRF-Token`` header),
-   compared in constant time → ``403 CONSOLE_CSRF`` otherwise; the login form has its own
-   (double-submit cookie);
-4. the role's permission (``domain/operators.py``) → ``403 OPERATOR_FORBIDDEN``.
-
-Every action — logins (done by the directory), searches, trade views, decisions, re-sends,
-refusals of each kind — is written to the audit record (``operator_actions``).
+"""The operators' console at ``/console/`` on the internal listener (R-OPS-1, R-OPS-2): its
+pages. Server-rendered (Jinja2), a little htmx, and uPlot for the live charts — both shipped in
+``api/static/vendor`` (nothing from a CDN). Sessions, CSRF and roles are
+:class:`~paygate.api.console_guard.ConsoleGuard`'s; every action — logins, searches, trade
+views, decisions, re-sends, accounts added, refusals of each kind — is in the audit record
+(``operator_actions``).
 """
 
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
-import structlog
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from paygate.accounts.channel_accounts import ChannelAccounts
-from paygate.api.pages import STATIC_DIR, render
+from paygate.api.console_guard import PREFIX, ConsoleGuard, field
+from paygate.api.pages import STATIC_DIR
 from paygate.console.dashboard import WINDOWS, Dashboard
 from paygate.console.reads import ConsoleReads
 from paygate.console.reconciliation import ReconciliationView
-from paygate.console.sessions import ConsoleSessions, SessionInfo, csrf_matches
+from paygate.console.sessions import ConsoleSessions, SessionInfo
 from paygate.domain.operators import Permission
 from paygate.domain.refunds import RefundState
 from paygate.events.console import EventConsole
-from paygate.kit.errors import AuthError, ErrorCode, PaygateError
+from paygate.kit.errors import ErrorCode, PaygateError
 from paygate.operators.directory import OperatorDirectory
 from paygate.refunds.deciding import RefundDecisions
 from paygate.refunds.querying import RefundQueries
 
 __all__ = ["ConsoleServices", "mount_console"]
-
-log = structlog.get_logger("paygate.console")
-SESSION_COOKIE: Final = "paygate_console"
-LOGIN_COOKIE: Final = "paygate_console_login"
-PREFIX: Final = "/console"
-_MAX_FIELD: Final = 2048
 
 
 @dataclass(frozen=True)
@@ -62,167 +45,15 @@ class ConsoleServices:
     events: EventConsole
     accounts: ChannelAccounts
     cookie_secure: bool = False
-    session_minutes: int = 30
     reconciliation: ReconciliationView | None = None  # issue 9 plugs in here
 
 
-def _field(form: Any, name: str) -> str:
-    value = form.get(name)
-    if not isinstance(value, str) or len(value) > _MAX_FIELD or "\x00" in value:
-        return ""
-    return value.strip()
-
-
 def mount_console(app: FastAPI, services: ConsoleServices) -> None:
-    sessions, directory = services.sessions, services.directory
+    directory = services.directory
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="console-static")
-
-    def page(
-        request: Request, name: str, info: SessionInfo | None, status_code: int = 200, **ctx: Any
-    ) -> Response:
-        response = render(request, name, status_code=status_code, me=info, **ctx)
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self'; frame-ancestors 'none'; form-action 'self'"
-        )
-        return response
-
-    def problem(request: Request, info: SessionInfo | None, exc: PaygateError) -> Response:
-        return page(
-            request,
-            "console/problem.html",
-            info,
-            status_code=exc.code.http_status,
-            error=exc.code.name,
-            message=exc.message,
-        )
-
-    async def current(request: Request) -> SessionInfo | None:
-        try:
-            return await sessions.resolve(request.cookies.get(SESSION_COOKIE))
-        except AuthError:
-            return None
-
-    Handler = Callable[[Request, SessionInfo], Awaitable[Response]]
-
-    def view(
-        permission: Permission = Permission.READ,
-    ) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
-        """A GET page: the login page without a session, 403 without the permission."""
-
-        def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-            async def endpoint(request: Request) -> Response:
-                info = await current(request)
-                if info is None:
-                    return RedirectResponse(f"{PREFIX}/login", status_code=303)
-                if not info.may(permission):
-                    await directory.audit(info.who, f"denied:{permission}", request.url.path, refused=True)
-                    return problem(request, info, AuthError(code=ErrorCode.OPERATOR_FORBIDDEN))
-                try:
-                    return await handler(request, info)
-                except PaygateError as exc:
-                    return problem(request, info, exc)
-
-            return endpoint
-
-        return wrap
-
-    def action(permission: Permission) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
-        """A POST: a session, then its CSRF token, then the permission — each refusal audited."""
-
-        def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-            async def endpoint(request: Request) -> Response:
-                info = await current(request)
-                if info is None:
-                    return problem(request, None, AuthError(code=ErrorCode.CONSOLE_SESSION))
-                form = await request.form()
-                request.state.form = form
-                given = request.headers.get("x-csrf-token") or _field(form, "csrf")
-                if not csrf_matches(info.csrf, given):
-                    await directory.audit(info.who, "denied:csrf", request.url.path, refused=True)
-                    return problem(request, info, AuthError(code=ErrorCode.CONSOLE_CSRF))
-                if not info.may(permission):
-                    await directory.audit(info.who, f"denied:{permission}", request.url.path, refused=True)
-                    return problem(request, info, AuthError(code=ErrorCode.OPERATOR_FORBIDDEN))
-                try:
-                    return await handler(request, info)
-                except PaygateError as exc:
-                    return problem(request, info, exc)
-
-            return endpoint
-
-        return wrap
-
-    def route(path: str, methods: list[str]) -> Callable[[Callable[[Request], Awaitable[Response]]], Any]:
-        def add(endpoint: Callable[[Request], Awaitable[Response]]) -> Any:
-            app.add_api_route(f"{PREFIX}{path}", endpoint, methods=methods, include_in_schema=False)
-            return endpoint
-
-        return add
-
-    # ------------------------------------------------------------------ login, logout
-
-    @route("/login", ["GET"])
-    async def login_page(request: Request) -> Response:
-        token = secrets.token_urlsafe(24)
-        response = page(request, "console/login.html", None, login_csrf=token, failed=False)
-        response.set_cookie(
-            LOGIN_COOKIE,
-            token,
-            httponly=True,
-            samesite="strict",
-            path=PREFIX,
-            secure=services.cookie_secure,
-            max_age=3600,
-        )
-        return response
-
-    @route("/login", ["POST"])
-    async def login(request: Request) -> Response:
-        form = await request.form()
-        expected = request.cookies.get(LOGIN_COOKIE) or ""
-        if not expected or not csrf_matches(expected, _field(form, "csrf")):
-            return problem(request, None, AuthError(code=ErrorCode.CONSOLE_CSRF))
-        try:
-            token, _info = await sessions.login(_field(form, "name")[:64], _field(form, "password"))
-        except AuthError:
-            fresh = secrets.token_urlsafe(24)
-            response = page(
-                request, "console/login.html", None, status_code=401, login_csrf=fresh, failed=True
-            )
-            response.set_cookie(
-                LOGIN_COOKIE,
-                fresh,
-                httponly=True,
-                samesite="strict",
-                path=PREFIX,
-                secure=services.cookie_secure,
-                max_age=3600,
-            )
-            return response
-        response = RedirectResponse(f"{PREFIX}/", status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            token,
-            httponly=True,
-            samesite="strict",
-            path=PREFIX,
-            secure=services.cookie_secure,
-        )
-        response.delete_cookie(LOGIN_COOKIE, path=PREFIX)
-        return response
-
-    @route("/logout", ["POST"])
-    @action(Permission.READ)
-    async def logout(request: Request, info: SessionInfo) -> Response:
-        await sessions.logout(request.cookies.get(SESSION_COOKIE, ""), info.who)
-        response = RedirectResponse(f"{PREFIX}/login", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path=PREFIX)
-        return response
-
-    # ------------------------------------------------------------------ dashboard
+    guard = ConsoleGuard(app, services.sessions, directory, cookie_secure=services.cookie_secure)
+    guard.mount_login()
+    page, route, view, action = guard.page, guard.route, guard.view, guard.action
 
     @route("/", ["GET"])
     @view()
@@ -300,7 +131,7 @@ def mount_console(app: FastAPI, services: ConsoleServices) -> None:
 
     async def decide(request: Request, info: SessionInfo, approve: bool) -> Response:
         refund_no = request.path_params["refund_no"][:32]
-        reason = _field(request.state.form, "reason")
+        reason = field(request.state.form, "reason")
         decisions = services.refund_decisions
         if approve:
             await decisions.approve(info.who, refund_no, reason)
@@ -336,7 +167,7 @@ def mount_console(app: FastAPI, services: ConsoleServices) -> None:
             await directory.audit(info.who, what, target, refused=refused, **detail)
 
         await services.events.resend(event_id, info.who.actor, audit)
-        back = _field(request.state.form, "back")
+        back = field(request.state.form, "back")
         target = back if back.startswith(f"{PREFIX}/") and "//" not in back else f"{PREFIX}/events"
         sep = "&" if "?" in target else "?"
         return RedirectResponse(f"{target}{sep}resent={event_id}", status_code=303)
@@ -360,7 +191,7 @@ def mount_console(app: FastAPI, services: ConsoleServices) -> None:
     @action(Permission.MANAGE)
     async def add_account(request: Request, info: SessionInfo) -> Response:
         form = request.state.form
-        raw = _field(form, "secrets")
+        raw = field(form, "secrets")
         try:
             given = json.loads(raw) if raw else {}
         except json.JSONDecodeError:
@@ -369,10 +200,10 @@ def mount_console(app: FastAPI, services: ConsoleServices) -> None:
             raise PaygateError(
                 'secrets is a JSON object of strings: {"name": "value"}', code=ErrorCode.INVALID_REQUEST
             )
-        channel, name, merchant = _field(form, "channel"), _field(form, "name"), _field(form, "merchant_id")
+        channel, name, merchant = field(form, "channel"), field(form, "name"), field(form, "merchant_id")
         try:
             account_id = await services.accounts.add(
-                channel, name, merchant, _field(form, "gateway_url"), given
+                channel, name, merchant, field(form, "gateway_url"), given
             )
         except KeyError:
             raise PaygateError(f"unknown channel {channel[:32]!r}", code=ErrorCode.UNKNOWN_CHANNEL) from None
@@ -417,7 +248,7 @@ def mount_console(app: FastAPI, services: ConsoleServices) -> None:
         if recon is None:
             raise PaygateError("reconciliation is not installed", code=ErrorCode.NOT_FOUND_ROUTE)
         target = request.path_params["discrepancy_id"][:64]
-        reason = _field(request.state.form, "reason")[:256]
+        reason = field(request.state.form, "reason")[:256]
         if not reason:
             raise PaygateError("give a reason", code=ErrorCode.INVALID_REQUEST)
         try:
