@@ -149,3 +149,17 @@ async def test_an_expired_checkout_with_an_open_payment_says_so(stack: Stack) ->
             await session.commit()
         status = (await http.get(f"{url}/status")).json()
     assert status["done"] and status["state"] == "pending" and status["next"].endswith("state=pending")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_a_declined_card_ends_on_the_return_url_as_failed(stack: Stack) -> None:
+    checkout = await open_checkout(stack, amount=900, currency="USD", return_url="https://shop.example/r")
+    url = checkout["action"]["url"]
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.post(
+            f"{url}/pay", data={"pay_type": "stripe.card", "payment_method": "pm_card_chargeDeclined"}
+        )
+        assert answer.status_code == 422 and "CHANNEL_ERROR" in answer.text
+        status = (await http.get(f"{url}/status")).json()
+    assert status["done"] and status["state"] == "failed" and status["next"].endswith("state=failed")
+    assert (await stack.client.query_trade(out_order_no=checkout["out_order_no"]))["state"] == "failed"
