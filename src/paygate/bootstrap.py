@@ -265,6 +265,7 @@ def build_container(settings: Settings) -> Container:
         creator,
         queries,
         authenticator,
+        gateway,
         public_base_url=settings.public_base_url,
         default_expire_minutes=settings.default_expire_minutes,
         max_expire_minutes=settings.max_expire_minutes,

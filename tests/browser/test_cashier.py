@@ -18,6 +18,7 @@ from tests.support.helpers import buyer, count, order_no
 from tests.support.stack import Stack
 
 SHOP = "http://shop.example"
+PHONE = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36"
 
 
 async def shop_page(browser: Any, **context: Any) -> Any:
@@ -92,7 +93,9 @@ async def test_buyer_pays_through_the_cashier_with_each_sandbox(stack: Stack) ->
 
         # 3. A card that needs 3-D Secure, on a phone-sized screen
         checkout = await open_checkout(stack, 2500, currency="USD")
-        page = await shop_page(browser, viewport={"width": 390, "height": 844}, is_mobile=True)
+        page = await shop_page(
+            browser, viewport={"width": 390, "height": 844}, is_mobile=True, user_agent=PHONE
+        )
         await page.goto(checkout["action"]["url"])
         await screenshot(page, "cashier-mobile.png")
         assert await axe_violations(page) == []

@@ -5,6 +5,7 @@ way; the status the page polls; bad input refused with nothing changed."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -163,3 +164,17 @@ async def test_a_declined_card_ends_on_the_return_url_as_failed(stack: Stack) ->
         status = (await http.get(f"{url}/status")).json()
     assert status["done"] and status["state"] == "failed" and status["next"].endswith("state=failed")
     assert (await stack.client.query_trade(out_order_no=checkout["out_order_no"]))["state"] == "failed"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_the_page_offers_what_the_device_and_the_channel_take(stack: Stack) -> None:
+    phone = {"User-Agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148"}
+    async with httpx.AsyncClient(timeout=10) as http:
+        cny = (await open_checkout(stack, amount=100))["action"]["url"]
+        desktop = (await http.get(cny)).text
+        mobile = (await http.get(cny, headers=phone)).text
+        usd = (await http.get((await open_checkout(stack, amount=100, currency="USD"))["action"]["url"])).text
+    offered = lambda html: set(re.findall(r'name="pay_type" value="([a-z0-9.]+)"', html))  # noqa: E731
+    assert offered(desktop) == {"alipay.qr", "alipay.page", "wechat.native", "stripe.card"}
+    assert offered(mobile) == {"alipay.qr", "alipay.wap", "wechat.native", "wechat.h5", "stripe.card"}
+    assert offered(usd) == {"stripe.card"}  # Alipay and WeChat Pay take CNY only

@@ -41,6 +41,11 @@ def _qr_svg(data: str) -> str:
     return str(segno.make(data, error="m").svg_inline(scale=5, dark="#111", light="#fff", border=2))
 
 
+def _mobile(request: Request) -> bool:
+    """A phone's browser (its User-Agent says "Mobi", as every major one does)."""
+    return "Mobi" in request.headers.get("user-agent", "")
+
+
 def _guarded(response: Response, nonce: str | None) -> Response:
     """Headers of every cashier page: no caching, no Referer (the URL holds the token), never
     in a frame (clickjacking on a pay button), scripts only our own inline one."""
@@ -81,7 +86,7 @@ def cashier_router(cashier: Cashier) -> APIRouter:
     @router.get("/{token}")
     async def page(request: Request, token: str) -> Response:
         try:
-            checkout = await cashier.page(token)
+            checkout = await cashier.page(token, mobile=_mobile(request))
         except PaygateError as exc:
             return error_page(request, exc)
         return show(
@@ -112,7 +117,7 @@ def cashier_router(cashier: Cashier) -> APIRouter:
                 payment_method if isinstance(payment_method, str) else None,
                 payer_ip=request.client.host if request.client else None,
             )
-            checkout = await cashier.page(token)
+            checkout = await cashier.page(token, mobile=_mobile(request))
         except PaygateError as exc:
             log.info("cashier.pay_refused", error=exc.code.name, pay_type=pay_type[:32])
             return error_page(request, exc, token)

@@ -23,12 +23,15 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 from paygate.auth.apps import AppAuthenticator
+from paygate.channels.contract import CreatePayment
+from paygate.channels.gateway import ChannelGateway
 from paygate.domain.apps import AppContext
 from paygate.domain.trades import TradeState
 from paygate.kit import metrics
 from paygate.kit.clock import utc_now
-from paygate.kit.errors import ConflictError, ErrorCode, NotFoundError, RequestError
-from paygate.kit.money import CURRENCY_EXPONENTS, MAX_AMOUNT_MINOR
+from paygate.kit.errors import ConflictError, ErrorCode, NotFoundError, PaygateError, RequestError
+from paygate.kit.ids import new_attempt_no
+from paygate.kit.money import CURRENCY_EXPONENTS, MAX_AMOUNT_MINOR, Money
 from paygate.models import Checkout
 from paygate.payments.commands import PayCommand, TradeRef
 from paygate.payments.creating import PaymentCreator
@@ -66,6 +69,14 @@ PAY_FORMS: Final = {
     "wechat.h5": "page",
     "stripe.card": "card",
 }
+#: Forms shown only on a computer (a site made for a large screen) or only on a phone (mobile
+#: sites, WeChat's H5 which checks the browser); QR codes and cards everywhere. Display only:
+#: the payer's choice is checked against what the app may use, not against the device.
+DESKTOP_ONLY: Final = frozenset({"alipay.page"})
+MOBILE_ONLY: Final = frozenset({"alipay.wap", "wechat.h5"})
+#: What a form's validation needs beyond the order, to ask "would the channel take it?"
+_SAMPLE_EXTRA: Final[dict[str, dict[str, Any]]] = {"card": {"payment_method": "pm_card_visa"}}
+_SAMPLE_TRADE_NO: Final = "T" + "0" * 26
 TOKEN: Final = re.compile(r"[A-Za-z0-9_-]{43}")
 PAYMENT_METHOD: Final = re.compile(r"pm_[A-Za-z0-9_]{1,96}")
 _FINAL = (TradeState.SUCCEEDED, TradeState.FAILED, TradeState.CLOSED)
@@ -127,6 +138,7 @@ class Cashier:
         creator: PaymentCreator,
         queries: TradeQueries,
         apps: AppAuthenticator,
+        gateway: ChannelGateway,
         *,
         public_base_url: str,
         default_expire_minutes: int = 30,
@@ -136,6 +148,7 @@ class Cashier:
         self._creator = creator
         self._queries = queries
         self._apps = apps
+        self._gateway = gateway
         self._base = public_base_url.rstrip("/")
         self._default_expire = default_expire_minutes
         self._max_expire = max_expire_minutes
@@ -235,9 +248,13 @@ class Cashier:
     def offer(self, app: AppContext) -> tuple[str, ...]:
         return tuple(p for p in OFFERED_PAY_TYPES if p in app.allowed_pay_types)
 
-    async def page(self, token: str) -> CheckoutPage:
+    async def page(self, token: str, *, mobile: bool = False) -> CheckoutPage:
+        """The page's content; the pay types shown are those the app may use, the device
+        suits, and the channel's own rules take for this order (currency, amount …)."""
         row, app = await self._load(token)
         trade = await self._trade(row)
+        hidden = DESKTOP_ONLY if mobile else MOBILE_ONLY
+        shown = tuple(p for p in self.offer(app) if p not in hidden and self._takes(p, row))
         return CheckoutPage(
             token=row.token,
             app_id=row.app_id,
@@ -247,7 +264,7 @@ class Cashier:
             subject=row.subject,
             description=row.description,
             expire_at=row.expire_at,
-            pay_types=self.offer(app),
+            pay_types=shown,
             trade=trade,
             expired=row.expire_at <= utc_now(),
         )
@@ -295,6 +312,28 @@ class Cashier:
                 metadata=dict(row.metadata_ or {}),
             ),
         )
+
+    def _takes(self, pay_type: str, row: Checkout) -> bool:
+        """Whether the channel's own validation would take this order with this form."""
+        try:
+            kind = self._gateway.pay_type(pay_type)
+            self._gateway.validate(
+                kind,
+                CreatePayment(
+                    attempt_no=new_attempt_no(_SAMPLE_TRADE_NO, 1),  # shaped as a real one
+                    trade_no=_SAMPLE_TRADE_NO,
+                    method=kind.method,
+                    amount=Money(row.amount, row.currency),
+                    subject=row.subject,
+                    expire_at=max(row.expire_at, utc_now() + timedelta(minutes=1)),
+                    description=row.description or "",
+                    client_ip="127.0.0.1",
+                    extra=_SAMPLE_EXTRA.get(PAY_FORMS[pay_type], {}),
+                ),
+            )
+        except (ValueError, PaygateError):
+            return False
+        return True
 
     async def status(self, token: str) -> CheckoutStatus:
         row, _ = await self._load(token)
