@@ -1,7 +1,7 @@
 """The hosted cashier in a real browser (R-API-9, R-PAY-8): an app opens a checkout with
-``pay_type: "cashier"``; a buyer pays on paygate's page with each sandbox — a QR code paid as
-``paygate sandbox pay`` does, Alipay's page, a card with 3-D Secure — and lands on the app's
-return URL with paygate's own state. Expired checkouts, unknown tokens and tampered fields
+``pay_type: "cashier"``; a buyer pays on paygate's page with each sandbox — WeChat Pay's QR
+code paid as ``paygate sandbox pay`` does, Alipay's page, a Stripe card with 3-D Secure — and
+lands on the app's return URL with paygate's own state. Expired checkouts, unknown tokens and tampered fields
 get a clear page and change nothing."""
 
 from __future__ import annotations
@@ -55,9 +55,10 @@ async def trade_state(stack: Stack, out_order_no: str) -> str:
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_buyer_pays_through_the_cashier_with_each_sandbox(stack: Stack) -> None:
-    """R-API-9: QR (Alipay, scanned), Alipay's page, and a card with 3-D Secure."""
+    """R-API-9, one per sandbox: WeChat Pay's QR code (scanned as `paygate sandbox pay` does),
+    Alipay's page, and a Stripe card with 3-D Secure."""
     async with chromium() as browser:
-        # 1. Alipay QR: the page draws the code; the buyer's phone pays it in the sandbox
+        # 1. WeChat Pay QR: the page draws the code; the buyer's phone pays it in the sandbox
         checkout = await open_checkout(stack, 1999)
         again = await stack.client.pay(
             out_order_no=checkout["out_order_no"], pay_type="cashier", amount=1999, subject="Green tea"
@@ -69,13 +70,13 @@ async def test_buyer_pays_through_the_cashier_with_each_sandbox(stack: Stack) ->
         assert "收银台" in await page.content()  # the browser's language
         assert await axe_violations(page) == []
         await screenshot(page, "cashier-desktop-zh.png")
-        await page.check("input[value='alipay.qr']")
+        await page.check("input[value='wechat.native']")
         await page.click("#pay-button")
         qr = await page.get_attribute("#qr", "data-qr")
         assert qr and await page.locator("#qr svg").count() == 1  # drawn by paygate
         assert await axe_violations(page) == []
         await screenshot(page, "cashier-qr.png")
-        assert (await buyer(stack, "alipay", qr)).status_code == 200
+        assert (await buyer(stack, "wechatpay", qr)).status_code == 200
         await page.wait_for_url(f"{SHOP}/done**", timeout=15000)
         assert "state=succeeded" in page.url
         assert await trade_state(stack, checkout["out_order_no"]) == "succeeded"
