@@ -12,7 +12,8 @@ def main() -> None:
 paygate is starting (database: {s.database_url})
 
   internal API     {s.internal_base_url}      docs: {s.internal_base_url}/docs
-  public callbacks {s.public_base_url}      (/notify/{{channel}}/…, /return/{{channel}}/…)
+  console          {s.internal_base_url}/console/   (paygate operator add NAME --role admin)
+  public callbacks {s.public_base_url}      (/notify/{{channel}}/…, /return/{{channel}}/…, /cashier/…)
   sandboxes        {s.sandbox_base_url}      Alipay gateway: {s.sandbox_base_url}/alipay/gateway.do
                                              WeChat Pay v3:  {s.sandbox_base_url}/wechatpay/v3/…
                                              Stripe:         {s.sandbox_base_url}/stripe/v1/…
@@ -28,6 +29,8 @@ Walk a payment end to end, in another terminal:
   .venv/bin/paygate demo refund <trade_no> --amount 500             # part of it back
   .venv/bin/paygate events list --trade <trade_no>                  # the app was notified
 (or open the qr_code / pay URL in a browser and click Pay)
+
+The hosted cashier: .venv/bin/paygate demo pay --pay-type cashier, open action.url in a browser.
 
 Other pay types: --pay-type alipay.page|alipay.wap|alipay.app|alipay.jsapi (--buyer-id …)|
   alipay.barcode (--auth-code 286200000000000001)|wechat.native|wechat.jsapi (--openid …)|

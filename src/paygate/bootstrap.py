@@ -17,16 +17,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from paygate import catalog
 from paygate.accounts.apps import AppDirectory
 from paygate.accounts.channel_accounts import ChannelAccounts
+from paygate.api.console import ConsoleServices
 from paygate.api.internal import ApiLimits, InternalServices
 from paygate.api.public import PublicServices
 from paygate.auth.apps import AppAuthenticator
 from paygate.auth.nonces import DatabaseNonces, NonceStore, RedisNonces
 from paygate.callbacks.notifications import ChannelNotifications
 from paygate.callbacks.returns import PayerReturns
+from paygate.cashier import Cashier
 from paygate.channels.gateway import ChannelGateway
 from paygate.channels.registry import ChannelRegistry
 from paygate.channels.resilience import ChannelGuard
 from paygate.config import Settings
+from paygate.console.dashboard import Dashboard
+from paygate.console.reads import ConsoleReads
+from paygate.console.sessions import ConsoleSessions
 from paygate.domain.events import DEFAULT_RETRY_SCHEDULE
 from paygate.events.console import EventConsole
 from paygate.events.dispatch import Dispatcher, DispatchSettings
@@ -105,6 +110,7 @@ class Container:
     bus: InvalidationBus
     webhook_sender: AiohttpSender  # notifications to apps: a pool apart from the channels'
     events: EventConsole
+    cashier: Cashier
     jobs: JobRegistry
     owner: str  # names this process where it holds leases (host:pid:random)
     publisher: Any = None  # paygate.broker.amqp.AmqpPublisher when PAYGATE_BROKER_URL is set
@@ -160,6 +166,22 @@ class Container:
             refund_queries=self.refund_queries,
             refund_decisions=self.refund_decisions,
             events=self.events,
+            cashier=self.cashier,
+            console=self.console_services(),
+        )
+
+    def console_services(self) -> ConsoleServices:
+        s = self.settings
+        return ConsoleServices(
+            sessions=ConsoleSessions(self.db, self.operators, minutes=s.console_session_minutes),
+            reads=ConsoleReads(self.db, self.events),
+            dashboard=Dashboard(self.db),
+            directory=self.operators,
+            refund_queries=self.refund_queries,
+            refund_decisions=self.refund_decisions,
+            events=self.events,
+            accounts=self.accounts,
+            cookie_secure=s.console_cookie_secure,
         )
 
     def public_services(self) -> PublicServices:
@@ -168,6 +190,7 @@ class Container:
             max_body_bytes=self.settings.max_body_bytes,
             notifications=self.notifications,
             returns=self.returns,
+            cashier=self.cashier,
         )
 
 
@@ -238,6 +261,17 @@ def build_container(settings: Settings) -> Container:
         db, refund_sync, schedules=settings.check_schedules, lease_seconds=settings.check_lease_seconds
     )
     open_items_sweep = OpenItemsSweep(db)
+    queries = TradeQueries(db, cache, sync)
+    cashier = Cashier(
+        db,
+        creator,
+        queries,
+        authenticator,
+        gateway,
+        public_base_url=settings.public_base_url,
+        default_expire_minutes=settings.default_expire_minutes,
+        max_expire_minutes=settings.max_expire_minutes,
+    )
     owner = worker_id()
     webhook_sender = AiohttpSender(
         concurrency=settings.event_concurrency, timeout_seconds=settings.event_timeout_seconds
@@ -303,7 +337,7 @@ def build_container(settings: Settings) -> Container:
         router=router,
         sync=sync,
         creator=creator,
-        queries=TradeQueries(db, cache, sync),
+        queries=queries,
         closer=closer,
         notifications=ChannelNotifications(db, accounts, gateway, after_commit),
         returns=PayerReturns(db, accounts, gateway, sync),
@@ -322,6 +356,7 @@ def build_container(settings: Settings) -> Container:
         bus=bus,
         webhook_sender=webhook_sender,
         events=EventConsole(db),
+        cashier=cashier,
         jobs=jobs,
         owner=owner,
         publisher=publisher,

@@ -151,6 +151,10 @@ class Settings(BaseSettings):
     check_lease_seconds: float = Field(default=120.0, gt=0)
     #: Refunds that wait for an operator's approval (R-REF-5); none when empty.
     refund_approval_rules: list[RefundApprovalRuleSetting] = Field(default_factory=list)
+    #: The operators' console (R-OPS-2): how long a session lasts without use, and whether
+    #: its cookie is sent over HTTPS only (set true behind TLS).
+    console_session_minutes: int = Field(default=30, ge=1)
+    console_cookie_secure: bool = False
 
     @field_validator("sandbox_time_scale")
     @classmethod

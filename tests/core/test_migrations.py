@@ -21,6 +21,8 @@ EXPECTED = {
     "request_nonces",
     "operators",
     "operator_actions",
+    "checkouts",
+    "console_sessions",
 }
 
 

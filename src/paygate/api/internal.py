@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from paygate.api.console import ConsoleServices, mount_console
 from paygate.api.guards import SourceAllowList, authenticated
 from paygate.api.operator import OperatorAuth, operator_router
 from paygate.api.operator_events import operator_events_router
@@ -30,6 +31,7 @@ from paygate.api.schemas import (
     TradeRefRequest,
 )
 from paygate.auth.apps import AppAuthenticator, AuthenticatedApp
+from paygate.cashier import CASHIER_PAY_TYPE, Cashier, CheckoutCommand
 from paygate.events.console import EventConsole
 from paygate.kit.errors import ErrorCode, PaygateError
 from paygate.operators.directory import OperatorDirectory
@@ -73,6 +75,8 @@ class InternalServices:
     refund_queries: RefundQueries
     refund_decisions: RefundDecisions
     events: EventConsole | None = None  # the operator's view of events (/operator/events…)
+    cashier: Cashier | None = None  # pay_type "cashier": the hosted cashier (R-API-9)
+    console: ConsoleServices | None = None  # the operators' console at /console/ (R-OPS-2)
 
 
 log = structlog.get_logger("paygate.api")
@@ -168,6 +172,24 @@ def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None
         summary="Pay: create a trade and get the pay data (idempotent on out_order_no)",
     )
     async def gopay(body: PayRequest, request: Request, app_: App) -> Response:
+        client_ip = body.client_ip or (request.client.host if request.client else None)
+        if body.pay_type == CASHIER_PAY_TYPE and services.cashier is not None:
+            checkout = await services.cashier.open(
+                app_.context,
+                CheckoutCommand(
+                    out_order_no=body.out_order_no,
+                    amount=body.amount,
+                    currency=body.currency,
+                    subject=body.subject,
+                    description=body.description,
+                    expire_minutes=body.expire_minutes,
+                    notify_url=body.notify_url,
+                    return_url=body.return_url,
+                    client_ip=body.client_ip,  # else the payer's, when they pay on the page
+                    metadata=dict(body.metadata),
+                ),
+            )
+            return ok_response(request, checkout)
         view = await services.creator.pay(
             app_.context,
             PayCommand(
@@ -180,7 +202,7 @@ def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None
                 expire_minutes=body.expire_minutes,
                 notify_url=body.notify_url,
                 return_url=body.return_url,
-                client_ip=body.client_ip or (request.client.host if request.client else None),
+                client_ip=client_ip,
                 extra=dict(body.extra),
                 metadata=dict(body.metadata),
             ),
@@ -248,6 +270,11 @@ def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     async def metrics_endpoint() -> Response:
+        if services.console is not None:
+            try:  # the backlog and breaker gauges (R-OPS-1); the rest is counted as it happens
+                await services.console.dashboard.refresh_gauges(services.health().get("breakers", {}))
+            except Exception:  # a database outage must not hide the other metrics
+                log.warning("metrics.gauges_unavailable", exc_info=True)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get(
@@ -261,4 +288,6 @@ def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None
     app.include_router(operator_router(app.state.operator_auth, services))
     if services.events is not None:
         app.include_router(operator_events_router(app.state.operator_auth, services.events))
+    if services.console is not None:
+        mount_console(app, services.console)
     return app

@@ -13,9 +13,11 @@ from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from paygate.api.cashier import cashier_router
 from paygate.api.internal import Lifespan
 from paygate.callbacks.notifications import ChannelNotifications
 from paygate.callbacks.returns import PayerReturns
+from paygate.cashier import Cashier
 from paygate.kit.errors import PaygateError
 
 __all__ = ["PublicServices", "create_public_app"]
@@ -31,6 +33,7 @@ class PublicServices:
     max_body_bytes: int
     notifications: ChannelNotifications
     returns: PayerReturns
+    cashier: Cashier | None = None  # the hosted cashier's pages (R-API-9)
 
 
 def _account(channel: str, account_id: str, services: PublicServices) -> int | None:
@@ -102,4 +105,6 @@ def create_public_app(services: PublicServices, *, lifespan: Lifespan | None = N
             f"<p>verified return: {back.verified}</p>"
         )
 
+    if services.cashier is not None:
+        app.include_router(cashier_router(services.cashier))
     return app

@@ -106,7 +106,9 @@ class PayAction(BaseModel):
 
 
 class TradeData(BaseModel):
-    trade_no: str
+    trade_no: str | None = Field(
+        description="null only in a cashier-mode answer, until the payer picks a pay type"
+    )
     app_id: str
     out_order_no: str
     pay_type: str

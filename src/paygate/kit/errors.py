@@ -63,6 +63,8 @@ class ErrorCode(Enum):
     SOURCE_NOT_ALLOWED = _Code(2006, 403, "the source address is not allowed")
     OPERATOR_AUTH = _Code(2007, 401, "operator name or password is wrong, or the operator is locked")
     OPERATOR_FORBIDDEN = _Code(2008, 403, "the operator's role does not allow this")
+    CONSOLE_SESSION = _Code(2009, 401, "log in to the console first (no session, or it ended)")
+    CONSOLE_CSRF = _Code(2010, 403, "the form's CSRF token is missing or wrong")
     # 3xxx: trades
     TRADE_NOT_FOUND = _Code(3000, 404, "no such trade")
     ORDER_MISMATCH = _Code(3001, 409, "the order number was used with different parameters")
@@ -70,6 +72,8 @@ class ErrorCode(Enum):
     ILLEGAL_STATE = _Code(3003, 409, "the trade's state does not allow this")
     NO_CHANNEL_ACCOUNT = _Code(3004, 503, "no enabled channel account serves this pay type")
     TRADE_EXPIRED = _Code(3005, 409, "the trade has expired")
+    CHECKOUT_NOT_FOUND = _Code(3006, 404, "no such checkout (unknown cashier link)")
+    CHECKOUT_EXPIRED = _Code(3007, 410, "the checkout has expired")
     # 4xxx: refunds
     REFUND_NOT_FOUND = _Code(4000, 404, "no such refund")
     REFUND_MISMATCH = _Code(4001, 409, "the refund number was used with a different trade or amount")

@@ -41,3 +41,22 @@ EVENTS_PUBLISHED = Counter(
     "paygate_events_published_total", "Events offered to the message broker (R-NTF-6)", ["outcome"]
 )
 JOB_RUNS = Counter("paygate_job_runs_total", "Rounds of background jobs", ["job", "outcome"])
+TRADE_OUTCOMES = Counter(
+    "paygate_trade_outcomes_total",
+    "Trades that reached a final state, per channel and pay type (R-OPS-1)",
+    ["channel", "pay_type", "state"],
+)
+EVENT_BACKLOG = Gauge(
+    "paygate_event_backlog", "Event deliveries to apps waiting to be sent (read from the database at scrape)"
+)
+EVENT_DEAD_LETTERS = Gauge(
+    "paygate_event_dead_letters", "Event deliveries that gave up after every attempt (read at scrape)"
+)
+CHANNEL_BREAKER_STATE = Gauge(
+    "paygate_channel_breaker_state",
+    "1 for the state each channel account's circuit breaker is in (closed, open, half_open)",
+    ["breaker", "state"],
+)
+CASHIER_CHECKOUTS = Counter(
+    "paygate_cashier_checkouts_total", "Checkouts opened on the hosted cashier (R-API-9)", ["outcome"]
+)

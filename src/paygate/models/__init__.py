@@ -2,6 +2,7 @@
 query is explicit in a repository (nothing lazy can fire a hidden query)."""
 
 from paygate.models.apps import App, AppChannelAccount
+from paygate.models.cashier import Checkout, ConsoleSession
 from paygate.models.channels import ChannelAccountRow
 from paygate.models.jobs import ScheduledJob
 from paygate.models.logs import CallLog, ChannelNotification, TradeLog
@@ -16,6 +17,8 @@ __all__ = [
     "ChannelAccountRow",
     "ChannelAttempt",
     "ChannelNotification",
+    "Checkout",
+    "ConsoleSession",
     "DeliveryAttempt",
     "EventDelivery",
     "ExtraPayment",

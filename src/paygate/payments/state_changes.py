@@ -156,6 +156,8 @@ async def record_event(
     else:
         uow.trades.add_log(row)
     metrics.TRADE_TRANSITIONS.labels(trade.channel, step.after.value).inc()
+    if step.after in TERMINAL:
+        metrics.TRADE_OUTCOMES.labels(trade.channel, trade.pay_type, step.after.value).inc()
     return True
 
 

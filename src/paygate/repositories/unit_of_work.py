@@ -29,7 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from paygate.repositories.apps import AppRepository
+from paygate.repositories.cashier import CheckoutRepository, ConsoleSessionRepository
 from paygate.repositories.channel_accounts import ChannelAccountRepository
+from paygate.repositories.console import ConsoleRepository
 from paygate.repositories.errors import ConcurrentUpdate
 from paygate.repositories.jobs import JobRepository
 from paygate.repositories.logs import CallLogRepository, InboxRepository
@@ -64,6 +66,9 @@ class UnitOfWork:
         self.call_logs = CallLogRepository(session)
         self.operators = OperatorRepository(session)
         self.jobs = JobRepository(session)
+        self.checkouts = CheckoutRepository(session)
+        self.console_sessions = ConsoleSessionRepository(session)
+        self.console = ConsoleRepository(session)
 
     def mark_rollback_only(self) -> None:
         self.rollback_only = True

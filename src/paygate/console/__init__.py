@@ -1,0 +1,1 @@
+"""The operators' console services (R-OPS-1, R-OPS-2)."""
