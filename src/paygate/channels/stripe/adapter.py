@@ -55,6 +55,7 @@ from paygate.channels.contract import (
     Operation,
     PaymentStatus,
     PaymentStatusResult,
+    RawBill,
     RefundRequest,
     RefundResult,
     RefundStatus,
@@ -368,6 +369,7 @@ class StripeAdapter:
             "expand": ["data.source"],
         }
         lines: list[BillLine] = []
+        pages: list[bytes] = []
         for _ in range(_MAX_BILL_PAGES):
             reply = await self._client.get(
                 account, "/v1/balance_transactions", query, operation=Operation.BILL.value
@@ -376,6 +378,7 @@ class StripeAdapter:
             with answer_mapping("stripe", reply.exchange):
                 if not isinstance(items, list):
                     raise ResponseMismatch("balance transactions: no data list")
+                pages.extend(json.dumps(item, sort_keys=True).encode() + b"\n" for item in items)
                 for item in items:
                     if not isinstance(item, Mapping):
                         raise ResponseMismatch("balance transactions: an item is not an object")
@@ -389,4 +392,11 @@ class StripeAdapter:
             raise ChannelProtocolError(f"stripe bill: more than {_MAX_BILL_PAGES} pages for {bill_date}")
         lines.reverse()  # Stripe lists newest first; the sort below is stable
         lines.sort(key=lambda line: line.occurred_at)
-        return Bill(bill_date=bill_date, lines=lines, raw_name=f"stripe-balance-transactions-{bill_date}")
+        name = f"stripe-balance-transactions-{bill_date}"
+        raw = RawBill(
+            name=f"{name}.jsonl",
+            content=b"".join(pages),
+            source=f"{account.gateway_url.rstrip('/')}/v1/balance_transactions",
+            media_type="application/x-ndjson",
+        )
+        return Bill(bill_date=bill_date, lines=lines, raw_name=name, raw=raw)

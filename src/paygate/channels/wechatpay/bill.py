@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Final
 
-from paygate.channels.contract import Bill, BillLine, UnknownChannelStatus
+from paygate.channels.contract import Bill, BillLine, BillTotals, UnknownChannelStatus
 from paygate.channels.wechatpay.protocol import BEIJING
 from paygate.kit.money import Money, MoneyError, exponent_of, from_decimal_string
 
@@ -34,6 +34,9 @@ _FEE: Final = "手续费"
 _TOTAL: Final = "订单金额"
 _REQUIRED: Final = (_TIME, _TRANSACTION_ID, _OUT_TRADE_NO, _STATE, _CURRENCY, _FEE, _TOTAL)
 _SUMMARY_FIRST: Final = "总交易单数"
+_SUMMARY_PAID: Final = "应结订单总金额"
+_SUMMARY_REFUNDED: Final = "退款总金额"
+_SUMMARY_FEES: Final = "手续费总金额"
 _TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
 
 
@@ -131,4 +134,18 @@ def parse_trade_bill(text: str, bill_date: date) -> Bill:
         raise BillFormatError(
             f"the summary counts {summary.get(_SUMMARY_FIRST)!r} rows, the bill has {len(out)}"
         )
-    return Bill(bill_date=bill_date, lines=out, raw_name=f"tradebill_{bill_date.isoformat()}_ALL.csv")
+    currency = out[0].amount.currency if out else "CNY"
+    try:
+        totals = BillTotals(
+            payments=_money(summary.get(_SUMMARY_PAID, ""), currency, _SUMMARY_PAID).minor,
+            refunds=_money(summary.get(_SUMMARY_REFUNDED, ""), currency, _SUMMARY_REFUNDED).minor,
+            fees=fee.minor if (fee := _fee(summary.get(_SUMMARY_FEES, ""), currency)) else None,
+        )
+    except KeyError:
+        raise BillFormatError("the summary lacks its totals") from None
+    return Bill(
+        bill_date=bill_date,
+        lines=out,
+        raw_name=f"tradebill_{bill_date.isoformat()}_ALL.csv",
+        totals=totals,
+    )

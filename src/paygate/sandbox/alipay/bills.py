@@ -27,6 +27,7 @@ from paygate.sandbox.alipay.errors import business, invalid
 from paygate.sandbox.alipay.keys import MerchantApp
 from paygate.sandbox.alipay.state import Refund, Trade, new_cashier_token
 from paygate.sandbox.alipay.wire import BEIJING, format_fen, format_time
+from paygate.sandbox.harness.faultspec import BillFaults
 
 if TYPE_CHECKING:
     from paygate.sandbox.alipay.store import AlipayStore
@@ -42,9 +43,12 @@ __all__ = [
     "bill_period",
     "render_signcustomer_bill",
     "render_trade_bill",
+    "service_fee",
 ]
 
 DOWNLOAD_TTL: Final = timedelta(seconds=30)
+#: The service fee the sandbox charges, in basis points (0.6 %, Alipay's usual rate).
+FEE_RATE_BP: Final = 60
 DETAIL_HEADER: Final = (
     "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,"
     "对方账户,订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,"
@@ -120,10 +124,20 @@ def _head(title: str, account: str, start: datetime, end: datetime, list_name: s
     ]
 
 
-def _detail_row(entry: BillEntry) -> tuple[str, int, int]:
+def service_fee(amount: int) -> int:
+    """Alipay's service fee on ``amount`` fen: 0.6 %, rounded half up to the fen (a refund
+    gives back the fee of the amount refunded)."""
+    return (amount * FEE_RATE_BP + 5000) // 10000
+
+
+def _ref(entry: BillEntry) -> str:
+    return entry.refund.out_request_no if entry.refund else entry.trade.out_trade_no
+
+
+def _detail_row(entry: BillEntry, delta: int = 0, fee_delta: int = 0) -> tuple[str, int, int]:
     t, refund = entry.trade, entry.refund
     sign, kind = (-1, "退款") if refund else (1, "交易")
-    amount = refund.amount if refund else t.total_amount
+    amount = (refund.amount if refund else t.total_amount) + delta
     account = t.buyer.bill_account if t.buyer else ""
     cells = [
         f"{t.trade_no}\t", f"{t.out_trade_no}\t", f"{kind}\t", t.subject,
@@ -131,18 +145,20 @@ def _detail_row(entry: BillEntry) -> tuple[str, int, int]:
         f"{t.store_id}\t", f"{t.store_id}\t", f"{t.operator_id}\t", f"{t.terminal_id}\t",
         f"{account}\t", format_fen(sign * amount), format_fen(sign * amount),
         "0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00\t", "0.00",
-        f"{refund.out_request_no if refund else ''}\t", "0.00", "0.00", t.body,
+        f"{refund.out_request_no if refund else ''}\t",
+        format_fen(sign * (service_fee(amount) + fee_delta)), "0.00",
+        t.body,
     ]  # fmt: skip
     return ",".join(cells), sign * amount, 1 if refund else 0
 
 
 def render_trade_bill(
     entries: list[BillEntry], merchant: MerchantApp, start: datetime, end: datetime,
-    label: str, now: datetime,
+    label: str, now: datetime, faults: BillFaults | None = None,
 ) -> tuple[str, bytes]:  # fmt: skip
-    """The ``trade`` bill: ``(zip file name, zip bytes)``."""
+    """The ``trade`` bill: ``(zip file name, zip bytes)``, with the bill faults in force."""
     account = merchant.bill_account
-    rows = [_detail_row(e) for e in entries]
+    rows = [_detail_row(e, d, f) for e, d, f in (faults or BillFaults()).lines(entries, _ref)]
     paid = [amt for _, amt, is_refund in rows if not is_refund]
     refunded = [amt for _, amt, is_refund in rows if is_refund]
     exported = f"#导出时间：[{_cn_time(now)}]"
@@ -284,7 +300,9 @@ def bill_download_url(store: AlipayStore, call: Call) -> dict[str, Any]:
     merchant = call.app
     trades = store.book.all(merchant.seller_id)
     if bill_type == "trade":
-        name, content = render_trade_bill(bill_entries(trades, start, end), merchant, start, end, label, now)
+        entries = bill_entries(trades, start, end)
+        faults = store.harness.faults.bills()
+        name, content = render_trade_bill(entries, merchant, start, end, label, now, faults)
     else:  # the account bill's balance column runs from the beginning of time
         origin = datetime(2000, 1, 1, tzinfo=BEIJING)
         entries = bill_entries(trades, origin, end)

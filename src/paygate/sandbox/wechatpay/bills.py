@@ -24,6 +24,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from starlette.responses import Response
 
+from paygate.sandbox.harness.faultspec import BillFaults
+
 from .api import Call, Reply
 from .errors import WechatError, param_error
 from .state import CST, Refund, Trade
@@ -132,9 +134,11 @@ def _trade_prefix(trade: Trade, moment: dt.datetime | None, state: str) -> list[
     ]
 
 
-def _payment_row(trade: Trade, bill_type: str, totals: _Totals) -> list[str]:
-    amount = _yuan(trade.total)
-    fee = _fee(amount)
+def _payment_row(
+    trade: Trade, bill_type: str, totals: _Totals, delta: int = 0, fee_delta: int = 0
+) -> list[str]:
+    amount = _yuan(trade.total + delta)
+    fee = _fee(amount) + _yuan(fee_delta)
     totals.count += 1
     totals.settled += amount
     totals.ordered += amount
@@ -146,10 +150,12 @@ def _payment_row(trade: Trade, bill_type: str, totals: _Totals) -> list[str]:
     return [*head, "0", "0", "0.00", "0.00", "", "", *tail, "0.00", ""]
 
 
-def _refund_row(refund: Refund, bill_type: str, totals: _Totals) -> list[str]:
+def _refund_row(
+    refund: Refund, bill_type: str, totals: _Totals, delta: int = 0, fee_delta: int = 0
+) -> list[str]:
     trade = refund.trade
-    amount = _yuan(refund.refund)
-    fee = -_fee(amount)
+    amount = _yuan(refund.refund + delta)
+    fee = -_fee(amount) - _yuan(fee_delta)
     totals.count += 1
     totals.refunded += amount
     totals.refund_applied += amount
@@ -175,15 +181,24 @@ def _refund_row(refund: Refund, bill_type: str, totals: _Totals) -> list[str]:
     ]
 
 
-def render_trade_bill(trades: Iterable[Trade], refunds: Iterable[Refund], bill_type: str = "ALL") -> bytes:
-    """The bill file for the given paid trades and refunds (already chosen for the day)."""
+def render_trade_bill(
+    trades: Iterable[Trade],
+    refunds: Iterable[Refund],
+    bill_type: str = "ALL",
+    faults: BillFaults | None = None,
+) -> bytes:
+    """The bill file for the given paid trades and refunds (already chosen for the day),
+    with the bill faults in force (docs/sandbox: ``bills``)."""
     header = {"ALL": ALL_HEADER, "SUCCESS": SUCCESS_HEADER, "REFUND": REFUND_HEADER}[bill_type]
+    faults = faults or BillFaults()
     totals = _Totals()
     rows: list[list[str]] = []
     if bill_type in ("ALL", "SUCCESS"):
-        rows += [_payment_row(t, bill_type, totals) for t in trades]
+        for t, delta, fee_delta in faults.lines(trades, lambda t: t.out_trade_no):
+            rows.append(_payment_row(t, bill_type, totals, delta, fee_delta))
     if bill_type in ("ALL", "REFUND"):
-        rows += [_refund_row(r, bill_type, totals) for r in refunds]
+        for r, delta, fee_delta in faults.lines(refunds, lambda r: r.out_refund_no):
+            rows.append(_refund_row(r, bill_type, totals, delta, fee_delta))
     lines = [",".join(header)]
     lines += [",".join("`" + value for value in row) for row in rows]
     lines.append(",".join(SUMMARY_HEADER))
@@ -241,7 +256,7 @@ async def tradebill(store: WechatStore, call: Call) -> Reply:
         raise WechatError(400, "STATEMENT_CREATING", "账单生成中，请在次日上午10点以后再下载")
     trades.sort(key=lambda t: (t.success_time, t.out_trade_no))
     refunds.sort(key=lambda r: (r.created_at, r.out_refund_no))
-    content = render_trade_bill(trades, refunds, bill_type)
+    content = render_trade_bill(trades, refunds, bill_type, store.harness.faults.bills())
     digest = hashlib.sha1(content, usedforsecurity=False).hexdigest()
     served = gzip.compress(content, mtime=0) if tar_type == "GZIP" else content
     token = secrets.token_urlsafe(24)
