@@ -7,24 +7,29 @@ from paygate.models.jobs import ScheduledJob
 from paygate.models.logs import CallLog, ChannelNotification, TradeLog
 from paygate.models.messaging import DeliveryAttempt, EventDelivery, OutboxMessage, RequestNonce
 from paygate.models.operators import Operator, OperatorAction
+from paygate.models.reconciliation import BillLineRow, Discrepancy, ReconRun, Settlement
 from paygate.models.trades import ChannelAttempt, ExtraPayment, Refund, Trade
 
 __all__ = [
     "App",
     "AppChannelAccount",
+    "BillLineRow",
     "CallLog",
     "ChannelAccountRow",
     "ChannelAttempt",
     "ChannelNotification",
     "DeliveryAttempt",
+    "Discrepancy",
     "EventDelivery",
     "ExtraPayment",
     "Operator",
     "OperatorAction",
     "OutboxMessage",
+    "ReconRun",
     "Refund",
     "RequestNonce",
     "ScheduledJob",
+    "Settlement",
     "Trade",
     "TradeLog",
 ]

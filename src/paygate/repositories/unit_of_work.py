@@ -36,6 +36,7 @@ from paygate.repositories.logs import CallLogRepository, InboxRepository
 from paygate.repositories.nonces import NonceRepository
 from paygate.repositories.operators import OperatorRepository
 from paygate.repositories.outbox import OutboxRepository
+from paygate.repositories.reconciliation import ReconciliationRepository
 from paygate.repositories.refunds import RefundRepository
 from paygate.repositories.trades import TradeRepository
 
@@ -64,6 +65,7 @@ class UnitOfWork:
         self.call_logs = CallLogRepository(session)
         self.operators = OperatorRepository(session)
         self.jobs = JobRepository(session)
+        self.reconciliation = ReconciliationRepository(session)
 
     def mark_rollback_only(self) -> None:
         self.rollback_only = True
