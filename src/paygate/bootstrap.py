@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -51,6 +52,8 @@ from paygate.payments.query_cache import TradeQueryCache
 from paygate.payments.querying import TradeQueries
 from paygate.payments.routing import Router
 from paygate.payments.syncing import ChannelSync
+from paygate.reconciliation.resolving import AutoResolver
+from paygate.reconciliation.running import Reconciler
 from paygate.refunds.approval import ApprovalPolicy, ApprovalRule
 from paygate.refunds.compensation import OpenItemsSweep, RefundChecks
 from paygate.refunds.creating import RefundCreator
@@ -101,6 +104,7 @@ class Container:
     trade_checks: TradeChecks
     refund_checks: RefundChecks
     open_items_sweep: OpenItemsSweep
+    reconciler: Reconciler
     platform_key: str
     bus: InvalidationBus
     webhook_sender: AiohttpSender  # notifications to apps: a pool apart from the channels'
@@ -237,6 +241,17 @@ def build_container(settings: Settings) -> Container:
     )
     open_items_sweep = OpenItemsSweep(db)
     owner = worker_id()
+    reconciler = Reconciler(
+        db,
+        accounts,
+        gateway,
+        AutoResolver(db, sync, refund_sync),
+        data_dir=settings.data_dir,
+        owner=owner,
+        cutoff=timedelta(minutes=settings.recon_cutoff_minutes),
+        lease=timedelta(seconds=settings.recon_lease_seconds),
+        retry=timedelta(seconds=settings.recon_retry_seconds),
+    )
     webhook_sender = AiohttpSender(
         concurrency=settings.event_concurrency, timeout_seconds=settings.event_timeout_seconds
     )
@@ -316,6 +331,7 @@ def build_container(settings: Settings) -> Container:
         trade_checks=trade_checks,
         refund_checks=refund_checks,
         open_items_sweep=open_items_sweep,
+        reconciler=reconciler,
         platform_key=platform_key,
         bus=bus,
         webhook_sender=webhook_sender,
