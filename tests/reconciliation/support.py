@@ -62,11 +62,6 @@ def bill_day(view: dict[str, Any], channel: str = "alipay") -> date:
     return (moment.astimezone(BEIJING) if channel != "stripe" else moment).date()
 
 
-def today(channel: str = "alipay") -> date:
-    now = datetime.now(BEIJING if channel != "stripe" else timezone.utc)
-    return now.date()
-
-
 async def reconcile(stack: Stack, channel: str, day: date, *, advance: bool = True, **kw: Any) -> RunOutcome:
     if advance:
         stack.sandbox(channel).advance_clock(BILL_READY[channel])

@@ -416,10 +416,19 @@ class ReconciliationRepository:
                 T.c.paid_at >= start,
                 T.c.paid_at < end,
                 ~exists().where(
-                    line.c.trade_id == T.c.id,
                     line.c.kind == LineKind.PAYMENT,
-                    line.c.status == LineStatus.MATCHED,
-                    line.c.extra_payment_id.is_(None),
+                    or_(
+                        and_(
+                            line.c.trade_id == T.c.id,
+                            line.c.status == LineStatus.MATCHED,
+                            line.c.extra_payment_id.is_(None),
+                        ),
+                        and_(  # in a bill, but different (its own discrepancy says how)
+                            line.c.status == LineStatus.DISCREPANCY,
+                            line.c.channel_account_id == account_id,
+                            line.c.attempt_no == func.coalesce(T.c.paid_attempt_no, T.c.attempt_no),
+                        ),
+                    ),
                 ),
             )
         )
@@ -467,7 +476,12 @@ class ReconciliationRepository:
                 R.c.route == RefundRoute.ORIGINAL,
                 R.c.refunded_at >= start,
                 R.c.refunded_at < end,
-                ~exists().where(line.c.refund_id == R.c.id, line.c.status == LineStatus.MATCHED),
+                ~exists().where(
+                    or_(
+                        and_(line.c.refund_id == R.c.id, line.c.status == LineStatus.MATCHED),
+                        and_(line.c.refund_no == R.c.refund_no, line.c.status == LineStatus.DISCREPANCY),
+                    )
+                ),
             )
         )
         for r in refunds:

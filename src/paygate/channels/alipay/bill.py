@@ -14,6 +14,7 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Final
@@ -139,13 +140,18 @@ def parse_trade_totals(text: str) -> BillTotals | None:
 
 
 def _decode(data: bytes) -> str:
-    text = data.decode("gb18030")  # a superset of GBK: never fails on GBK input
+    try:
+        text = data.decode("gb18030")  # a superset of GBK: never fails on GBK input
+    except UnicodeDecodeError:
+        text = ""
     if _FIRST_COLUMNS in text:
         return text
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return text
+        if text:
+            return text
+        raise BillFormatError("a bill entry is neither GBK nor UTF-8 text") from None
 
 
 def parse_trade_bill(data: bytes, bill_date: date) -> Bill:
@@ -161,7 +167,10 @@ def parse_trade_bill(data: bytes, bill_date: date) -> Bill:
                 continue
             if info.file_size > _MAX_ENTRY_BYTES:
                 raise BillFormatError(f"bill entry {info.filename!r} is too large")
-            text = _decode(archive.read(info))
+            try:
+                text = _decode(archive.read(info))
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                raise BillFormatError(f"bill entry {info.filename!r} is damaged: {exc}") from None
             if _FIRST_COLUMNS in text:
                 totals = parse_trade_totals(text)
                 if totals is None:

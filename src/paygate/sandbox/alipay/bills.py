@@ -185,7 +185,8 @@ def render_trade_bill(
         f"{account}_{label}_业务明细.csv": detail,
         f"{account}_{label}_业务明细(汇总).csv": summary,
     }
-    return f"{account}_{label}.csv.zip", _zip(files, now)
+    encoding = "utf-16" if faults is not None and faults.damage == "encoding" else "gbk"
+    return f"{account}_{label}.csv.zip", _zip(files, now, encoding)
 
 
 def render_signcustomer_bill(
@@ -230,14 +231,14 @@ class _GbkZipInfo(zipfile.ZipInfo):
         return self.filename.encode("gbk"), self.flag_bits & ~0x800
 
 
-def _zip(files: dict[str, list[str]], now: datetime) -> bytes:
+def _zip(files: dict[str, list[str]], now: datetime, encoding: str = "gbk") -> bytes:
     buffer = io.BytesIO()
     stamp = now.astimezone(BEIJING).timetuple()[:6]
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, lines in files.items():
             info = _GbkZipInfo(name, date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, ("\n".join(lines) + "\n").encode("gbk", "replace"))
+            archive.writestr(info, ("\n".join(lines) + "\n").encode(encoding, "replace"))
     return buffer.getvalue()
 
 
@@ -307,6 +308,8 @@ def bill_download_url(store: AlipayStore, call: Call) -> dict[str, Any]:
         origin = datetime(2000, 1, 1, tzinfo=BEIJING)
         entries = bill_entries(trades, origin, end)
         name, content = render_signcustomer_bill(entries, merchant, start, end, label, now)
+    if bill_type == "trade":
+        content = faults.spoil(content)
     token = store.bills.put(BillFile(name, content, now + DOWNLOAD_TTL))
     query = BillStore.query_string(
         bill_type=bill_type, merchant=merchant, label=label, name=name, token=token, now=now

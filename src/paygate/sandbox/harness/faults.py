@@ -11,7 +11,8 @@ are the channel's own names (an OpenAPI method, ``refund``, ``payment_intents.cr
      "hangs":    {"<op>": true | {"times": N}},
      "notifications": {"drop_next": N, "duplicate": bool | N, "reorder_window": N},
      "refunds":  "<outcome>" | {"outcome": …, "delay_seconds": s, "times": N},
-     "bills":    {"drop": [ref], "duplicate": [ref], "amount_delta": {ref: n}, "fee_delta": {ref: n}}}
+     "bills":    {"drop": [ref], "duplicate": [ref], "amount_delta": {ref: n}, "fee_delta": {ref: n},
+                  "damage": "truncate" | "garble" | "encoding" | null}}
 
 - **latency**: wait before handling the request.
 - **errors**: answer the channel's error *instead of* handling the request (nothing
@@ -29,7 +30,8 @@ are the channel's own names (an OpenAPI method, ``refund``, ``payment_intents.cr
   hold deliveries until ``reorder_window`` wait, then send them newest first.
 - **bills**: discrepancies in the bills served from now on (reconciliation, R-REC-2): a line
   left out, served twice, or with its amount / fee off by N minor units; ``ref`` is the
-  merchant's order number of a payment or the refund's request number.
+  merchant's order number of a payment or the refund's request number; ``damage`` spoils the
+  whole file (cut in half, bytes changed after its checksum, text in the wrong encoding).
 - **refunds**: how the next refunds end (one of the channel's outcomes, or ``MANUAL``: they
   wait for ``POST /_sandbox/refunds/{ref}``) and after how long (channel seconds).
 
@@ -193,6 +195,7 @@ class Faults:
                     "duplicate": sorted(s.bills.duplicate),
                     "amount_delta": dict(s.bills.amount_delta),
                     "fee_delta": dict(s.bills.fee_delta),
+                    "damage": s.bills.damage,
                 },
             }
 

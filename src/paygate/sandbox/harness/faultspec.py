@@ -70,12 +70,28 @@ class BillFaults:
     """Discrepancies written into the bills the sandbox serves (reconciliation tests), keyed
     by the merchant's reference of a line: the order number (``out_trade_no``) of a payment,
     the refund's request number of a refund. ``drop``: the line is left out; ``duplicate``:
-    it appears twice; ``amount_delta`` / ``fee_delta``: minor units added to its amount / fee."""
+    it appears twice; ``amount_delta`` / ``fee_delta``: minor units added to its amount / fee.
+    ``damage`` spoils the whole file as served: ``truncate`` (cut in half), ``garble`` (bytes
+    changed after any checksum was computed), ``encoding`` (text in the wrong encoding)."""
 
     drop: set[str] = field(default_factory=set)
     duplicate: set[str] = field(default_factory=set)
     amount_delta: dict[str, int] = field(default_factory=dict)
     fee_delta: dict[str, int] = field(default_factory=dict)
+    damage: str | None = None
+
+    def spoil(self, content: bytes) -> bytes:
+        """The file as served after ``damage`` (``encoding`` is the channel's to apply)."""
+        if self.damage == "truncate":
+            return content[: len(content) // 2]
+        if self.damage == "garble":
+            middle = len(content) // 2
+            return (
+                content[:middle]
+                + bytes(b ^ 0x5A for b in content[middle : middle + 16])
+                + content[middle + 16 :]
+            )
+        return content
 
     def lines(self, items: Iterable[T], ref: Callable[[T], str]) -> Iterator[tuple[T, int, int]]:
         """``(item, amount delta, fee delta)`` for each line of the bill as it must be served."""
@@ -148,7 +164,7 @@ def _hold(value: Any) -> HoldFault:
 
 
 def _bills(bills: BillFaults, spec: Any) -> None:
-    kinds = {"drop", "duplicate", "amount_delta", "fee_delta"}
+    kinds = {"drop", "duplicate", "amount_delta", "fee_delta", "damage"}
     if not isinstance(spec, Mapping) or set(spec) - kinds:
         raise FaultSpecError(f"bills take {', '.join(sorted(kinds))}")
     for key in ("drop", "duplicate"):
@@ -163,6 +179,10 @@ def _bills(bills: BillFaults, spec: Any) -> None:
         ):
             raise FaultSpecError(f"bills.{key} maps references to integers (minor units)")
         getattr(bills, key).update(deltas)
+    if "damage" in spec:
+        if spec["damage"] not in (None, "truncate", "garble", "encoding"):
+            raise FaultSpecError("bills.damage is truncate, garble, encoding or null")
+        bills.damage = spec["damage"]
 
 
 class SpecReader:

@@ -256,9 +256,12 @@ async def tradebill(store: WechatStore, call: Call) -> Reply:
         raise WechatError(400, "STATEMENT_CREATING", "账单生成中，请在次日上午10点以后再下载")
     trades.sort(key=lambda t: (t.success_time, t.out_trade_no))
     refunds.sort(key=lambda r: (r.created_at, r.out_refund_no))
-    content = render_trade_bill(trades, refunds, bill_type, store.harness.faults.bills())
+    faults = store.harness.faults.bills()
+    content = render_trade_bill(trades, refunds, bill_type, faults)
+    if faults.damage == "encoding":
+        content = content.decode("utf-8").encode("gbk")
     digest = hashlib.sha1(content, usedforsecurity=False).hexdigest()
-    served = gzip.compress(content, mtime=0) if tar_type == "GZIP" else content
+    served = faults.spoil(gzip.compress(content, mtime=0) if tar_type == "GZIP" else content)
     token = secrets.token_urlsafe(24)
     expires = asyncio.get_running_loop().time() + BILL_URL_TTL_SECONDS
     store.bills[token] = BillFile(mchid=mchid, content=served, expires_at=expires)
