@@ -52,6 +52,8 @@ from paygate.payments.query_cache import TradeQueryCache
 from paygate.payments.querying import TradeQueries
 from paygate.payments.routing import Router
 from paygate.payments.syncing import ChannelSync
+from paygate.reconciliation.console import ReconciliationConsole
+from paygate.reconciliation.daily import DailyReconciliation
 from paygate.reconciliation.resolving import AutoResolver
 from paygate.reconciliation.running import Reconciler
 from paygate.refunds.approval import ApprovalPolicy, ApprovalRule
@@ -105,12 +107,14 @@ class Container:
     refund_checks: RefundChecks
     open_items_sweep: OpenItemsSweep
     reconciler: Reconciler
+    reconciliation: ReconciliationConsole
     platform_key: str
     bus: InvalidationBus
     webhook_sender: AiohttpSender  # notifications to apps: a pool apart from the channels'
     events: EventConsole
     jobs: JobRegistry
     owner: str  # names this process where it holds leases (host:pid:random)
+    replica_engine: AsyncEngine | None = None  # bulk reads (R-REC-5) when a replica is configured
     publisher: Any = None  # paygate.broker.amqp.AmqpPublisher when PAYGATE_BROKER_URL is set
     redis: Any = None
 
@@ -134,6 +138,8 @@ class Container:
         if self.redis is not None:
             await stop_within(self.redis.aclose(), DEFAULT_STEP_SECONDS, "redis")
         await stop_within(self.engine.dispose(), DEFAULT_STEP_SECONDS, "database pool")
+        if self.replica_engine is not None:
+            await stop_within(self.replica_engine.dispose(), DEFAULT_STEP_SECONDS, "replica pool")
 
     def health(self) -> dict[str, Any]:
         """``up``, or ``degraded`` with the reasons (paygate still serves, with less)."""
@@ -164,6 +170,8 @@ class Container:
             refund_queries=self.refund_queries,
             refund_decisions=self.refund_decisions,
             events=self.events,
+            reconciliation=self.reconciliation,
+            channels=frozenset(self.registry.channels),
         )
 
     def public_services(self) -> PublicServices:
@@ -296,6 +304,13 @@ def build_container(settings: Settings) -> Container:
     jobs.claiming(refund_checks)
     jobs.claiming(system_refunds)
     jobs.periodic(open_items_sweep)
+    # reconciliation (R-REC-1): one run per account and day, whichever worker gets there first
+    replica_engine = create_engine(settings.database_replica_url) if settings.database_replica_url else None
+    reads = Database(create_sessionmaker(replica_engine)) if replica_engine is not None else db
+    jobs.periodic(
+        DailyReconciliation(accounts, reconciler, interval=settings.recon_interval_seconds),
+        timeout=settings.recon_lease_seconds,
+    )
     return Container(
         settings=settings,
         engine=engine,
@@ -332,12 +347,14 @@ def build_container(settings: Settings) -> Container:
         refund_checks=refund_checks,
         open_items_sweep=open_items_sweep,
         reconciler=reconciler,
+        reconciliation=ReconciliationConsole(db, reads),
         platform_key=platform_key,
         bus=bus,
         webhook_sender=webhook_sender,
         events=EventConsole(db),
         jobs=jobs,
         owner=owner,
+        replica_engine=replica_engine,
         publisher=publisher,
         redis=redis,
     )

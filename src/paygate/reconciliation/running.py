@@ -106,15 +106,35 @@ class Reconciler:
             raise NotFoundError(f"no channel account {account_id}", code=ErrorCode.NO_CHANNEL_ACCOUNT)
         return account
 
+    async def pick_account(self, channel: str, ref: str | None) -> ChannelAccount:
+        """The enabled account of ``channel`` that ``ref`` names (its id or name); without
+        ``ref``, the channel's only one."""
+        found = [a for a in await self._accounts.all_enabled() if a.channel == channel]
+        if ref:
+            found = [a for a in found if ref in (str(a.id), a.name)]
+        if len(found) == 1:
+            return found[0]
+        names = ", ".join(f"{a.id} ({a.name})" for a in found) or "none"
+        raise RequestError(
+            f"name one {channel} account with --account (enabled: {names})", code=ErrorCode.NO_CHANNEL_ACCOUNT
+        )
+
     async def run(
-        self, account_id: int, bill_date: date, *, again: bool = False, progress: Progress = _quiet
+        self,
+        account_id: int,
+        bill_date: date,
+        *,
+        again: bool = False,
+        due_only: bool = False,
+        progress: Progress = _quiet,
     ) -> RunOutcome:
-        """Reconcile the account's bill of ``bill_date`` (once; ``again`` re-does a run
-        that is done, from its bill)."""
+        """Reconcile the account's bill of ``bill_date`` (once; ``again`` re-does a run that
+        is done, from a fresh bill; ``due_only``: a waiting or failed run only when its next
+        try is due — the daily job's way)."""
         account = await self.account(account_id)
         if bill_date >= utc_now().date() + timedelta(days=1):
             raise RequestError(f"{bill_date} has not begun: no bill", code=ErrorCode.INVALID_REQUEST)
-        run_id, taken = await self._claim(account, bill_date, again=again)
+        run_id, taken = await self._claim(account, bill_date, again=again, due_only=due_only)
         if not taken:
             async with self._db.reading() as uow:
                 run = await uow.reconciliation.run(run_id)
@@ -127,7 +147,9 @@ class Reconciler:
             raise
         return RunOutcome(run_id, state, True)
 
-    async def _claim(self, account: ChannelAccount, bill_date: date, *, again: bool) -> tuple[int, bool]:
+    async def _claim(
+        self, account: ChannelAccount, bill_date: date, *, again: bool, due_only: bool
+    ) -> tuple[int, bool]:
         now = utc_now()
 
         async def unit(uow: UnitOfWork) -> tuple[int, bool]:
@@ -146,7 +168,9 @@ class Reconciler:
                 await repo.create_run(fresh)
                 run = await repo.run_for(account.id, bill_date)
                 assert run is not None
-            taken = await repo.take_run(run.id, now, now + self._lease, self._owner, again=again)
+            taken = await repo.take_run(
+                run.id, now, now + self._lease, self._owner, again=again, due_only=due_only
+            )
             return run.id, taken
 
         return await self._db.run(unit)
@@ -154,7 +178,7 @@ class Reconciler:
     async def _finish(self, run_id: int, state: RunState, **values: Any) -> None:
         now = utc_now()
         values = {"state": state, "finished_at": now, **values}
-        if state is RunState.WAITING:
+        if state in (RunState.WAITING, RunState.FAILED):
             values["next_try_at"] = now + self._retry
         async with self._db.transaction() as uow:
             await uow.reconciliation.finish_run(run_id, self._owner, **values)

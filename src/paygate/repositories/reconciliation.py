@@ -121,9 +121,16 @@ class ReconciliationRepository:
         return rows.scalar_one_or_none()
 
     async def runs(
-        self, *, account_id: int | None = None, bill_date: date | None = None, limit: int = 50
+        self,
+        *,
+        account_id: int | None = None,
+        bill_date: date | None = None,
+        channel: str | None = None,
+        limit: int = 50,
     ) -> list[ReconRun]:
         query = select(ReconRun).order_by(ReconRun.id.desc()).limit(limit)
+        if channel is not None:
+            query = query.where(ReconRun.channel == channel)
         if account_id is not None:
             query = query.where(ReconRun.channel_account_id == account_id)
         if bill_date is not None:
@@ -140,11 +147,18 @@ class ReconciliationRepository:
         return True
 
     async def take_run(
-        self, run_id: int, now: datetime, lease_until: datetime, owner: str, *, again: bool = False
+        self,
+        run_id: int,
+        now: datetime,
+        lease_until: datetime,
+        owner: str,
+        *,
+        again: bool = False,
+        due_only: bool = False,
     ) -> bool:
         """Win the run: one conditional UPDATE, so one process of all those asking gets it —
-        a waiting run whose next try is due, a failed one, any run with ``again``; never one
-        another process holds a live lease on."""
+        a new, waiting or failed run (with ``due_only``, only once its next try is due), a
+        done one only with ``again``; never one another process holds a live lease on."""
         states = [RunState.WAITING, RunState.FAILED, RunState.RUNNING]
         if again:
             states.append(RunState.DONE)
@@ -155,8 +169,7 @@ class ReconciliationRepository:
                 ReconRun.state.in_(states),
                 or_(ReconRun.lease_until.is_(None), ReconRun.lease_until < now),
                 or_(
-                    literal(again),
-                    ReconRun.state != RunState.WAITING,
+                    literal(not due_only),
                     ReconRun.next_try_at.is_(None),
                     ReconRun.next_try_at <= now,
                 ),
@@ -646,6 +659,30 @@ class ReconciliationRepository:
         if settle_date is not None:
             query = query.where(Settlement.settle_date == settle_date)
         return list((await self._session.execute(query)).scalars())
+
+    async def settlements_of_run(self, run_id: int) -> list[Settlement]:
+        rows = await self._session.execute(
+            select(Settlement).where(Settlement.run_id == run_id).order_by(Settlement.id)
+        )
+        return list(rows.scalars())
+
+    async def app_share(self, run_ids: Sequence[int], app_id: str) -> list[tuple[str, str, int, int, int]]:
+        """The app's matched lines in the runs: ``(currency, kind, lines, amount, fees)``."""
+        if not run_ids:
+            return []
+        rows = await self._session.execute(
+            select(
+                L.c.currency,
+                L.c.kind,
+                func.count(),
+                func.coalesce(func.sum(L.c.amount), 0),
+                func.coalesce(func.sum(L.c.fee), 0),
+            )
+            .select_from(L.join(T, T.c.id == L.c.trade_id))
+            .where(L.c.run_id.in_(list(run_ids)), L.c.status == LineStatus.MATCHED, T.c.app_id == app_id)
+            .group_by(L.c.currency, L.c.kind)
+        )
+        return [(r[0], str(r[1]), int(r[2]), int(r[3]), int(r[4])) for r in rows]
 
     # ------------------------------------------------------------------ reading lines
 
