@@ -13,7 +13,7 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from paygate.domain.operators import Permission
@@ -41,7 +41,7 @@ def parse_bill_date(text: str, *, today: date | None = None) -> date:
         raise RequestError(
             f"bill date {text!r} is not YYYY-MM-DD", code=ErrorCode.INVALID_BILL_DATE
         ) from None
-    if day > (today or utc_now().date()):
+    if day > (today or (utc_now() + timedelta(days=1)).date()):  # a day begun somewhere
         raise RequestError(f"{day} has not begun", code=ErrorCode.INVALID_BILL_DATE)
     return day
 

@@ -132,8 +132,8 @@ class Reconciler:
         is done, from a fresh bill; ``due_only``: a waiting or failed run only when its next
         try is due — the daily job's way)."""
         account = await self.account(account_id)
-        if bill_date >= utc_now().date() + timedelta(days=1):
-            raise RequestError(f"{bill_date} has not begun: no bill", code=ErrorCode.INVALID_REQUEST)
+        if bill_date > (utc_now() + timedelta(days=1)).date():  # a day begun somewhere
+            raise RequestError(f"{bill_date} has not begun: no bill", code=ErrorCode.INVALID_BILL_DATE)
         run_id, taken = await self._claim(account, bill_date, again=again, due_only=due_only)
         if not taken:
             async with self._db.reading() as uow:
@@ -366,6 +366,7 @@ class Reconciler:
                 elif row.bill_date < bill_date:
                     row.state = DiscrepancyState.OPEN
                     row.detail = f"{row.detail}; not in the next day's bill either"[:512]
+                    _alert(row)
             items = await repo.missing_at_channel(account.id, window.start, window.end)
             for item in items:
                 row = self._missing(account, run_id, bill_date, item)
@@ -410,17 +411,7 @@ class Reconciler:
             rows = await repo.discrepancies_of_run(run_id)
         for row in rows:
             if row.state is DiscrepancyState.OPEN:
-                metrics.ALERTS.labels("recon_discrepancy", row.channel).inc()
-                log.error(
-                    "alert.recon_discrepancy",
-                    id=row.id,
-                    kind=row.kind.value,
-                    channel=row.channel,
-                    account=row.channel_account_id,
-                    trade_no=row.trade_no,
-                    refund_no=row.refund_no,
-                    detail=row.detail,
-                )
+                _alert(row)
         by_kind: dict[str, int] = {}
         for row in rows:
             by_kind[row.kind.value] = by_kind.get(row.kind.value, 0) + 1
@@ -468,6 +459,22 @@ class Reconciler:
             currency=item.currency,
             detail=f"{what} at paygate ({item.at.isoformat()}) that no bill holds",
         )
+
+
+def _alert(row: Discrepancy) -> None:
+    """R-OPS-1: an open discrepancy needs a person."""
+    metrics.ALERTS.labels("recon_discrepancy", row.channel).inc()
+    log.error(
+        "alert.recon_discrepancy",
+        id=row.id,
+        kind=row.kind.value,
+        channel=row.channel,
+        account=row.channel_account_id,
+        bill_date=str(row.bill_date),
+        trade_no=row.trade_no,
+        refund_no=row.refund_no,
+        detail=row.detail,
+    )
 
 
 def _resolve(row: Discrepancy, resolution: Resolution, who: str, reason: str) -> None:

@@ -61,6 +61,7 @@ class TestSpec:
             "bills": {
                 "drop": ["A"],
                 "duplicate": ["B"],
+                "late": [],
                 "amount_delta": {"C": -1},
                 "fee_delta": {"D": 2},
                 "damage": "garble",

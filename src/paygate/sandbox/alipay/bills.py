@@ -16,8 +16,8 @@ import io
 import re
 import threading
 import zipfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlencode
@@ -76,8 +76,11 @@ class BillEntry:
     at: datetime
 
 
-def bill_entries(trades: Iterable[Trade], start: datetime, end: datetime) -> list[BillEntry]:
-    """The payments and the refunds whose money moved in ``[start, end)``, in time order."""
+def bill_entries(
+    trades: Iterable[Trade], start: datetime, end: datetime, late: Collection[str] = ()
+) -> list[BillEntry]:
+    """The payments and the refunds whose money moved in ``[start, end)``, in time order;
+    those ``late`` names (bill faults) are booked just after the midnight that follows them."""
 
     def entries(trade: Trade) -> Iterator[BillEntry]:
         if trade.gmt_payment is None:
@@ -88,7 +91,16 @@ def bill_entries(trades: Iterable[Trade], start: datetime, end: datetime) -> lis
                 yield BillEntry("refund", trade, refund, refund.at)
 
     found = [e for t in trades for e in entries(t)]
+    if late:
+        found = [replace(e, at=_next_day(e.at)) if _ref(e) in late else e for e in found]
     return sorted((e for e in found if start <= e.at < end), key=lambda e: e.at)
+
+
+def _next_day(moment: datetime) -> datetime:
+    local = moment.astimezone(BEIJING)
+    return datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), BEIJING) + timedelta(
+        seconds=30
+    )
 
 
 def _cn_time(moment: datetime) -> str:
@@ -301,8 +313,8 @@ def bill_download_url(store: AlipayStore, call: Call) -> dict[str, Any]:
     merchant = call.app
     trades = store.book.all(merchant.seller_id)
     if bill_type == "trade":
-        entries = bill_entries(trades, start, end)
         faults = store.harness.faults.bills()
+        entries = bill_entries(trades, start, end, faults.late)
         name, content = render_trade_bill(entries, merchant, start, end, label, now, faults)
     else:  # the account bill's balance column runs from the beginning of time
         origin = datetime(2000, 1, 1, tzinfo=BEIJING)

@@ -11,8 +11,8 @@ are the channel's own names (an OpenAPI method, ``refund``, ``payment_intents.cr
      "hangs":    {"<op>": true | {"times": N}},
      "notifications": {"drop_next": N, "duplicate": bool | N, "reorder_window": N},
      "refunds":  "<outcome>" | {"outcome": …, "delay_seconds": s, "times": N},
-     "bills":    {"drop": [ref], "duplicate": [ref], "amount_delta": {ref: n}, "fee_delta": {ref: n},
-                  "damage": "truncate" | "garble" | "encoding" | null}}
+     "bills":    {"drop": [ref], "duplicate": [ref], "late": [ref], "amount_delta": {ref: n},
+                  "fee_delta": {ref: n}, "damage": "truncate" | "garble" | "encoding" | null}}
 
 - **latency**: wait before handling the request.
 - **errors**: answer the channel's error *instead of* handling the request (nothing
@@ -193,6 +193,7 @@ class Faults:
                 "bills": {
                     "drop": sorted(s.bills.drop),
                     "duplicate": sorted(s.bills.duplicate),
+                    "late": sorted(s.bills.late),
                     "amount_delta": dict(s.bills.amount_delta),
                     "fee_delta": dict(s.bills.fee_delta),
                     "damage": s.bills.damage,

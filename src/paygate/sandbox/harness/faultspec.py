@@ -71,11 +71,13 @@ class BillFaults:
     by the merchant's reference of a line: the order number (``out_trade_no``) of a payment,
     the refund's request number of a refund. ``drop``: the line is left out; ``duplicate``:
     it appears twice; ``amount_delta`` / ``fee_delta``: minor units added to its amount / fee.
+    ``late``: the line is booked just after the next midnight (Alipay: a cut-off case).
     ``damage`` spoils the whole file as served: ``truncate`` (cut in half), ``garble`` (bytes
     changed after any checksum was computed), ``encoding`` (text in the wrong encoding)."""
 
     drop: set[str] = field(default_factory=set)
     duplicate: set[str] = field(default_factory=set)
+    late: set[str] = field(default_factory=set)
     amount_delta: dict[str, int] = field(default_factory=dict)
     fee_delta: dict[str, int] = field(default_factory=dict)
     damage: str | None = None
@@ -164,10 +166,10 @@ def _hold(value: Any) -> HoldFault:
 
 
 def _bills(bills: BillFaults, spec: Any) -> None:
-    kinds = {"drop", "duplicate", "amount_delta", "fee_delta", "damage"}
+    kinds = {"drop", "duplicate", "late", "amount_delta", "fee_delta", "damage"}
     if not isinstance(spec, Mapping) or set(spec) - kinds:
         raise FaultSpecError(f"bills take {', '.join(sorted(kinds))}")
-    for key in ("drop", "duplicate"):
+    for key in ("drop", "duplicate", "late"):
         refs = spec.get(key, [])
         if not isinstance(refs, list) or not all(isinstance(r, str) and r for r in refs):
             raise FaultSpecError(f"bills.{key} is a list of references")
