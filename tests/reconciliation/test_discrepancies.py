@@ -4,6 +4,8 @@ each, settles what a channel query settles, leaves the rest open (alerted) for a
 
 from __future__ import annotations
 
+import pytest
+
 from paygate.domain.reconciliation import DiscrepancyState, RunState
 from paygate.kit import metrics
 from paygate.models import BillLineRow, Refund, Settlement
@@ -11,6 +13,10 @@ from paygate.sdk import PaygateAPIError
 from tests.reconciliation.support import bill_day, by_kind, discrepancies, paid, reconcile, run_row, trade_row
 from tests.support.helpers import order_no, rows
 from tests.support.stack import Stack
+
+pytestmark = pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
 
 
 def _alerts(channel: str) -> float:
