@@ -29,9 +29,7 @@ async def test_query_bill_and_settle_show_the_apps_reconciled_day(stack: Stack) 
     day = bill_day(trades[0])
     outcome = await reconcile(stack, "alipay", day)
 
-    first = await stack.client.request(
-        "/query/bill", {"channel": "alipay", "bill_date": str(day), "limit": 2}
-    )
+    first = await stack.client.query_bill("alipay", str(day), limit=2)  # the SDK (R-API-8)
     assert first["channel"] == "alipay" and first["bill_date"] == str(day)
     [run] = first["runs"]
     assert run["run_id"] == outcome.run_id and run["state"] == "done" and run["lines"] == 4
@@ -49,7 +47,7 @@ async def test_query_bill_and_settle_show_the_apps_reconciled_day(stack: Stack) 
     assert all(i["status"] == "matched" and i["currency"] == "CNY" for i in items)
     assert {i["fee"] for i in items if i["kind"] == "payment"} == {6, 12, 18}
 
-    settle = await stack.client.request("/query/settle", {"channel": "alipay", "settle_date": str(day)})
+    settle = await stack.client.query_settle("alipay", str(day))
     [settlement] = settle["settlements"]
     assert settlement["state"] == "matched" and settlement["currency"] == "CNY"
     [mine] = settle["app"]
