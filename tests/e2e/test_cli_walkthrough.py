@@ -33,7 +33,7 @@ def env(tmp_path: Path) -> dict[str, str]:
         "PAYGATE_PUBLIC_PORT": str(public),
         "PAYGATE_PUBLIC_BASE_URL": f"http://127.0.0.1:{public}",
         "PAYGATE_SANDBOX_PORT": str(sandbox),
-        "PAYGATE_DEMO_RECEIVER_PORT": str(free_port()),
+        "PAYGATE_DEMO_RECEIVER_PORT": str(release_port(free_port())),
         "PAYGATE_SANDBOX_TIME_SCALE": "0.001",
         "PAYGATE_QUERY_CACHE_SECONDS": "0",
     }
