@@ -20,7 +20,7 @@ so however many workers and operators ask, one process runs it — then:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -29,7 +29,15 @@ from typing import Any
 import structlog
 
 from paygate.accounts.channel_accounts import ChannelAccounts
-from paygate.channels.contract import Bill, BillLine, ChannelAccount, ChannelBusinessError, ChannelError
+from paygate.channels.contract import (
+    Bill,
+    BillLine,
+    BillTotals,
+    ChannelAccount,
+    ChannelBusinessError,
+    ChannelError,
+    UnknownChannelStatus,
+)
 from paygate.channels.gateway import ChannelGateway
 from paygate.domain.reconciliation import (
     DiscrepancyKind,
@@ -50,7 +58,7 @@ from paygate.reconciliation.windows import BillWindow, bill_window
 from paygate.repositories import Database, UnitOfWork
 from paygate.repositories.reconciliation import MissingItem
 
-__all__ = ["BillRefused", "Progress", "Reconciler", "RunOutcome"]
+__all__ = ["BillRefused", "BillSource", "Progress", "Reconciler", "RunOutcome"]
 
 log = structlog.get_logger("paygate.reconciliation")
 
@@ -59,6 +67,22 @@ Progress = Callable[[str, int, int], None]
 #: channel business codes that mean "no bill (yet)": the run waits and is tried again
 NO_BILL_YET = frozenset({"isp.bill_not_exist", "NO_STATEMENT_EXIST", "STATEMENT_CREATING"})
 STAGE_BATCH = 20_000
+
+
+#: what the run records of the raw file: (name, sha256, size, source, path)
+Kept = tuple[str | None, str | None, int | None, str | None, str | None]
+
+
+@dataclass(frozen=True)
+class BillSource:
+    """A bill to reconcile: its lines (read once, in order: a list, or a streaming parser's
+    iterator), the channel's stated totals (asked for once the lines are read: a streamed
+    file states them at its end) and what is kept of the raw file."""
+
+    lines: Iterable[BillLine]
+    totals: Callable[[], BillTotals | None]
+    kept: Kept
+    size_hint: int = 0  # how many lines to expect (the progress bar)
 
 
 class BillRefused(Exception):
@@ -147,6 +171,34 @@ class Reconciler:
             raise
         return RunOutcome(run_id, state, True)
 
+    async def run_source(
+        self,
+        account_id: int,
+        bill_date: date,
+        source: BillSource,
+        *,
+        again: bool = False,
+        progress: Progress = _quiet,
+    ) -> RunOutcome:
+        """Reconcile a bill that is already at hand (a file the channel delivered another
+        way, or the benchmark's generated one) — the same stages as :meth:`run` after the
+        download, under the same claim."""
+        account = await self.account(account_id)
+        run_id, taken = await self._claim(account, bill_date, again=again, due_only=False)
+        if not taken:
+            async with self._db.reading() as uow:
+                run = await uow.reconciliation.run(run_id)
+            assert run is not None
+            return RunOutcome(run_id, run.state, False)
+        try:
+            state = await self._process(
+                account, run_id, bill_date, source, again=again, progress=progress, stages={}
+            )
+        except BaseException as exc:
+            await self._finish(run_id, RunState.FAILED, error=f"{type(exc).__name__}: {exc}"[:512])
+            raise
+        return RunOutcome(run_id, state, True)
+
     async def _claim(
         self, account: ChannelAccount, bill_date: date, *, again: bool, due_only: bool
     ) -> tuple[int, bool]:
@@ -188,16 +240,8 @@ class Reconciler:
     async def _reconcile(
         self, account: ChannelAccount, run_id: int, bill_date: date, *, again: bool, progress: Progress
     ) -> RunState:
-        stages: dict[str, float] = {}
-        clock = time.perf_counter()
-
-        def lap(name: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            stages[name] = round(now - clock, 3)
-            clock = now
-
         progress("download", 0, 1)
+        started = time.perf_counter()
         try:
             bill = await self._gateway.bill(account, bill_date)
         except ChannelBusinessError as exc:
@@ -208,20 +252,43 @@ class Reconciler:
         except ChannelError as exc:  # unreadable, corrupt, truncated …: refused, nothing kept
             await self._refuse(account, run_id, str(exc))
             return RunState.FAILED
+        progress("download", 1, 1)
+        kept = self._keep_raw(account, bill)
+        source = BillSource(bill.lines, lambda: bill.totals, kept, size_hint=len(bill.lines))
+        return await self._process(
+            account, run_id, bill_date, source, again=again, progress=progress,
+            stages={"download": round(time.perf_counter() - started, 3)},
+        )  # fmt: skip
+
+    async def _process(
+        self,
+        account: ChannelAccount,
+        run_id: int,
+        bill_date: date,
+        source: BillSource,
+        *,
+        again: bool,
+        progress: Progress,
+        stages: dict[str, float],
+    ) -> RunState:
+        clock = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal clock
+            now = time.perf_counter()
+            stages[name] = round(now - clock, 3)
+            clock = now
+
+        window = bill_window(account.channel, bill_date, self._cutoff)
         try:
-            _check_totals(bill)
-        except BillRefused as exc:
+            totals = await self._stage(account, run_id, source, again=again, progress=progress)
+        except (BillRefused, ValueError, UnknownChannelStatus) as exc:  # nothing staged is kept
             await self._refuse(account, run_id, str(exc))
             return RunState.FAILED
-        progress("download", 1, 1)
-        lap("download")
-        raw = self._keep_raw(account, bill)
-        lap("keep")
-        window = bill_window(account.channel, bill_date, self._cutoff)
-        await self._stage(account, run_id, bill, again=again, progress=progress)
-        lap("stage")
+        lap("parse+stage")
         async with self._db.transaction() as uow:
             duplicates = await uow.reconciliation.mark_duplicates(run_id, account.id)
+            lap("duplicates")
             await uow.reconciliation.match(run_id)
         lap("match")
         progress("classify", 0, 1)
@@ -229,19 +296,21 @@ class Reconciler:
         lap("classify")
         deferred = await self._missing_at_channel(account, run_id, bill_date, window)
         await self._fees(account, run_id, bill_date)
-        lap("missing")
+        lap("missing+fees")
         async with self._db.transaction() as uow:
-            await settle(uow, account, run_id, bill_date, bill.totals)
+            await settle(uow, account, run_id, bill_date, totals)
         lap("settle")
         counts = await self._counts(run_id)
+        lap("count")
+        name, checksum, size, origin, path = source.kept
         await self._finish(
             run_id,
             RunState.DONE,
-            raw_name=raw[0],
-            raw_checksum=raw[1],
-            raw_size=raw[2],
-            raw_source=raw[3],
-            raw_path=raw[4],
+            raw_name=name,
+            raw_checksum=checksum,
+            raw_size=size,
+            raw_source=origin,
+            raw_path=path,
             lines=counts["lines"],
             matched=counts["matched"],
             discrepancies=counts["discrepancies"],
@@ -260,7 +329,7 @@ class Reconciler:
         log.error("alert.bill_refused", channel=account.channel, account=account.id, reason=reason)
         await self._finish(run_id, RunState.FAILED, error=f"the bill was refused: {reason}"[:512])
 
-    def _keep_raw(self, account: ChannelAccount, bill: Bill) -> tuple[str | None, ...] | tuple[Any, ...]:
+    def _keep_raw(self, account: ChannelAccount, bill: Bill) -> Kept:
         raw = bill.raw
         if raw is None:
             return (bill.raw_name or None, None, None, None, None)
@@ -272,18 +341,33 @@ class Reconciler:
         return (raw.name, raw.checksum, raw.size, raw.source[:512], str(path))
 
     async def _stage(
-        self, account: ChannelAccount, run_id: int, bill: Bill, *, again: bool, progress: Progress
-    ) -> None:
-        total = len(bill.lines)
+        self, account: ChannelAccount, run_id: int, source: BillSource, *, again: bool, progress: Progress
+    ) -> BillTotals | None:
+        """Stage every line in one transaction, in batches (bounded memory), counting as it
+        goes; lines that do not add up to the channel's stated totals roll it all back."""
+        sums = {LineKind.PAYMENT: [0, 0], LineKind.REFUND: [0, 0]}
+        total = source.size_hint
         async with self._db.transaction() as uow:
             if again:
                 await uow.reconciliation.forget_results(run_id)
-            for start in range(0, total, STAGE_BATCH):
-                chunk = bill.lines[start : start + STAGE_BATCH]
-                await uow.reconciliation.stage(
-                    [line_row(run_id, account.id, start + i, line) for i, line in enumerate(chunk)]
-                )
-                progress("stage", min(total, start + STAGE_BATCH), total)
+            batch: list[dict[str, Any]] = []
+            seq = 0
+            for line in source.lines:
+                row = line_row(run_id, account.id, seq, line)
+                seq += 1
+                if (figures := sums.get(row["kind"])) is not None:
+                    figures[0] += 1
+                    figures[1] += row["amount"]
+                batch.append(row)
+                if len(batch) == STAGE_BATCH:
+                    await uow.reconciliation.stage(batch)
+                    batch = []
+                    progress("stage", seq, max(total, seq))
+            await uow.reconciliation.stage(batch)
+            progress("stage", seq, max(total, seq))
+            totals = source.totals()
+            _check_totals(totals, sums)
+        return totals
 
     async def _classify_and_resolve(
         self, account: ChannelAccount, run_id: int, bill_date: date, duplicates: list[int]
@@ -485,21 +569,19 @@ def _resolve(row: Discrepancy, resolution: Resolution, who: str, reason: str) ->
     row.resolved_at = utc_now()
 
 
-def _check_totals(bill: Bill) -> None:
+def _check_totals(totals: BillTotals | None, sums: dict[LineKind, list[int]]) -> None:
     """The lines must add up to what the channel states (a cut or altered file does not)."""
-    totals = bill.totals
     if totals is None:
         return
-    paid = sum(line.amount.minor for line in bill.lines if line.kind == LineKind.PAYMENT)
-    refunded = sum(line.amount.minor for line in bill.lines if line.kind == LineKind.REFUND)
+    (paid_n, paid), (refunded_n, refunded) = sums[LineKind.PAYMENT], sums[LineKind.REFUND]
     if (paid, refunded) != (totals.payments, totals.refunds):
         raise BillRefused(
             f"the lines add up to {paid} paid and {refunded} refunded; the bill states "
             f"{totals.payments} and {totals.refunds}"
         )
     for what, count, stated in (
-        ("payment", sum(1 for x in bill.lines if x.kind == LineKind.PAYMENT), totals.payment_count),
-        ("refund", sum(1 for x in bill.lines if x.kind == LineKind.REFUND), totals.refund_count),
+        ("payment", paid_n, totals.payment_count),
+        ("refund", refunded_n, totals.refund_count),
     ):
         if stated is not None and count != stated:
             raise BillRefused(f"the bill holds {count} {what} lines; it states {stated}")
