@@ -19,7 +19,7 @@ import gzip
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import ROUND_HALF_UP, Decimal
 
 from starlette.responses import Response
@@ -39,6 +39,8 @@ __all__ = [
     "SUMMARY_HEADER",
     "download",
     "render_trade_bill",
+    "synthetic_trade",
+    "synthetic_trade_bill",
     "tradebill",
 ]
 
@@ -284,3 +286,50 @@ async def download(store: WechatStore, call: Call) -> Reply:
         del store.bills[token]
         raise WechatError(400, "INVALID_REQUEST", "账单下载链接已过期，请重新申请")
     return Reply(200, raw=Response(content=bill.content, media_type="application/octet-stream"))
+
+
+def synthetic_trade_bill(
+    n: int, day: dt.date, *, mchid: str, appid: str, refund_every: int = 50
+) -> Iterator[str]:
+    """A large, realistic ``ALL`` trade bill for benchmarks, line by line (bounded memory):
+    ``n`` payments spread over the day — ``out_trade_no`` ``B<11 digits>``,
+    ``transaction_id`` ``4200<16 digits>``, amounts 1.00 … 1000.00 yuan — and for every
+    ``refund_every``-th payment a refund of half of it (``out_refund_no`` ``BR<11 digits>``),
+    then the summary. :func:`synthetic_trade` gives the same figures for seeding."""
+    totals = _Totals()
+    yield ",".join(ALL_HEADER)
+    start = dt.datetime.combine(day, dt.time(), CST)
+    step = 86_400 / max(n, 1)
+    for i in range(n):
+        out_trade_no, transaction_id, total, refund = synthetic_trade(i, refund_every)
+        moment = _time(start + dt.timedelta(seconds=int(i * step)))
+        amount = _yuan(total)
+        fee = _fee(amount)
+        totals.count += 1
+        totals.settled += amount
+        totals.ordered += amount
+        totals.fees += fee
+        head = [moment, appid, mchid, "0", "", transaction_id, out_trade_no, "oBENCH", "NATIVE"]
+        tail = ["bench", "", str(fee), FEE_RATE_TEXT, _money(amount), "0.00", ""]
+        middle = [_money(amount), "0.00", "0", "0", "0.00", "0.00", "", ""]
+        yield "`" + ",`".join([*head, "SUCCESS", "OTHERS", "CNY", *middle, *tail])
+        if refund:
+            back = _yuan(refund)
+            refund_fee = -_fee(back)
+            totals.count += 1
+            totals.refunded += back
+            totals.refund_applied += back
+            totals.fees += refund_fee
+            ids = [f"5030{i:016d}", f"BR{i:011d}", _money(back), "0.00", "ORIGINAL", "SUCCESS"]
+            tail = ["bench", "", str(refund_fee), FEE_RATE_TEXT, "0.00", _money(back), ""]
+            yield "`" + ",`".join([*head, "REFUND", "OTHERS", "CNY", "0.00", "0.00", *ids, *tail])
+    yield ",".join(SUMMARY_HEADER)
+    yield "`" + ",`".join(totals.row())
+
+
+def synthetic_trade(i: int, refund_every: int = 50) -> tuple[str, str, int, int]:
+    """The ``i``-th payment of :func:`synthetic_trade_bill`: ``(out_trade_no, transaction_id,
+    total fen, refunded fen)``."""
+    total = 100 + (i * 7919) % 99_900
+    refund = total // 2 if refund_every and i % refund_every == 0 else 0
+    return f"B{i:011d}", f"4200{i:016d}", total, refund
