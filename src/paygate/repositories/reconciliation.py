@@ -428,20 +428,18 @@ class ReconciliationRepository:
                 T.c.state == TradeState.SUCCEEDED,
                 T.c.paid_at >= start,
                 T.c.paid_at < end,
+                # two anti-joins, each on an index (an OR of both would scan the lines per trade)
                 ~exists().where(
+                    line.c.trade_id == T.c.id,
                     line.c.kind == LineKind.PAYMENT,
-                    or_(
-                        and_(
-                            line.c.trade_id == T.c.id,
-                            line.c.status == LineStatus.MATCHED,
-                            line.c.extra_payment_id.is_(None),
-                        ),
-                        and_(  # in a bill, but different (its own discrepancy says how)
-                            line.c.status == LineStatus.DISCREPANCY,
-                            line.c.channel_account_id == account_id,
-                            line.c.attempt_no == func.coalesce(T.c.paid_attempt_no, T.c.attempt_no),
-                        ),
-                    ),
+                    line.c.status == LineStatus.MATCHED,
+                    line.c.extra_payment_id.is_(None),
+                ),
+                ~exists().where(  # in a bill, but different (its own discrepancy says how)
+                    line.c.attempt_no == func.coalesce(T.c.paid_attempt_no, T.c.attempt_no),
+                    line.c.kind == LineKind.PAYMENT,
+                    line.c.status == LineStatus.DISCREPANCY,
+                    line.c.channel_account_id == account_id,
                 ),
             )
         )
@@ -489,11 +487,10 @@ class ReconciliationRepository:
                 R.c.route == RefundRoute.ORIGINAL,
                 R.c.refunded_at >= start,
                 R.c.refunded_at < end,
-                ~exists().where(
-                    or_(
-                        and_(line.c.refund_id == R.c.id, line.c.status == LineStatus.MATCHED),
-                        and_(line.c.refund_no == R.c.refund_no, line.c.status == LineStatus.DISCREPANCY),
-                    )
+                ~exists().where(  # matched, or in a bill but different (refund numbers are unique)
+                    line.c.refund_no == R.c.refund_no,
+                    line.c.kind == LineKind.REFUND,
+                    line.c.status.in_([LineStatus.MATCHED, LineStatus.DISCREPANCY]),
                 ),
             )
         )
@@ -507,8 +504,8 @@ class ReconciliationRepository:
 
     async def seen_in_a_bill(self, d: Discrepancy) -> bool:
         """Whether the item a missing-at-channel discrepancy names is now matched by a line."""
-        if d.refund_id is not None:
-            cond = L.c.refund_id == d.refund_id
+        if d.refund_id is not None and d.refund_no:
+            cond = and_(L.c.refund_no == d.refund_no, L.c.refund_id == d.refund_id)
         elif d.extra_payment_id is not None:
             cond = L.c.extra_payment_id == d.extra_payment_id
         else:
