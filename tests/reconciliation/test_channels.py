@@ -83,3 +83,23 @@ async def test_stripe_balance_transactions_of_a_day(stack: Stack) -> None:
     assert settlement.state == "matched" and settlement.currency == "USD"
     assert (settlement.paygate_payments, settlement.paygate_refunds) == (3500, 500)
     assert second["state"] == "succeeded"
+
+
+async def test_a_stripe_payout_is_checked_against_its_movements_and_the_trades(stack: Stack) -> None:
+    """R-REC-4: the payout's amount plus its fees equals the payments less the refunds it
+    holds, and each of them is a trade paygate reconciled."""
+    first = await paid_trade(stack, "stripe", 4000)
+    await paid_trade(stack, "stripe", 1500)
+    await _refunded(stack, first["trade_no"], 1000)
+    [payout] = stack.sandbox("stripe").create_payouts("usd", include_pending=True)
+
+    outcome = await reconcile(stack, "stripe", bill_day(first, "stripe"))
+
+    settlements = {s.reference: s for s in await rows(stack, Settlement, Settlement.run_id == outcome.run_id)}
+    paid_out = settlements[payout["id"]]
+    assert paid_out.state == "matched", paid_out.detail
+    assert paid_out.stated_net == payout["amount"] and paid_out.currency == "USD"
+    assert (paid_out.stated_payments, paid_out.stated_refunds) == (5500, 1000)
+    assert paid_out.stated_net + (paid_out.stated_fees or 0) == 5500 - 1000
+    assert (paid_out.paygate_payments, paid_out.paygate_refunds) == (5500, 1000)
+    assert (paid_out.payment_count, paid_out.refund_count) == (2, 1)

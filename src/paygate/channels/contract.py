@@ -61,6 +61,9 @@ __all__ = [
     "PayAction",
     "PaymentStatus",
     "PaymentStatusResult",
+    "PayoutItem",
+    "PayoutReport",
+    "PayoutSource",
     "RawBill",
     "RefundRequest",
     "RefundResult",
@@ -405,6 +408,41 @@ class Bill:
     raw_name: str = ""
     raw: RawBill | None = None
     totals: BillTotals | None = None
+
+
+@dataclass(frozen=True)
+class PayoutItem:
+    """A balance movement a payout paid out: a payment, a refund (``kind`` as a bill line's),
+    or another movement (``other``: fees, adjustments), with the channel's own figures."""
+
+    kind: str  # "payment" | "refund" | "refund_failure" | "other"
+    amount: int  # minor units of the payout's currency, signed as the balance moved
+    fee: int
+    net: int
+    channel_trade_no: str = ""
+    refund_no: str | None = None
+
+
+@dataclass(frozen=True)
+class PayoutReport:
+    """One settlement the channel paid to the merchant's bank (Stripe: a payout), with the
+    movements it contains (R-REC-4)."""
+
+    payout_id: str
+    amount: int  # what reached (or will reach) the bank, minor units
+    currency: str
+    created_at: datetime
+    status: str
+    items: list[PayoutItem]
+
+
+@runtime_checkable
+class PayoutSource(Protocol):
+    """An adapter whose channel reports settlements apart from its bill (Stripe)."""
+
+    async def list_payouts(self, account: ChannelAccount, day: date) -> list[PayoutReport]:
+        """The payouts created on ``day`` (the channel's day), each with its movements."""
+        ...
 
 
 # --------------------------------------------------------------------------- errors

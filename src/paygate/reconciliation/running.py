@@ -20,7 +20,7 @@ so however many workers and operators ask, one process runs it — then:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -36,6 +36,7 @@ from paygate.channels.contract import (
     ChannelAccount,
     ChannelBusinessError,
     ChannelError,
+    PayoutReport,
     UnknownChannelStatus,
 )
 from paygate.channels.gateway import ChannelGateway
@@ -53,7 +54,7 @@ from paygate.kit.errors import ErrorCode, NotFoundError, RequestError
 from paygate.models import Discrepancy, ReconRun
 from paygate.reconciliation.classifying import classify
 from paygate.reconciliation.resolving import AutoResolver
-from paygate.reconciliation.settling import settle
+from paygate.reconciliation.settling import settle, settle_payouts
 from paygate.reconciliation.windows import BillWindow, bill_window
 from paygate.repositories import Database, UnitOfWork
 from paygate.repositories.reconciliation import MissingItem
@@ -83,6 +84,7 @@ class BillSource:
     totals: Callable[[], BillTotals | None]
     kept: Kept
     size_hint: int = 0  # how many lines to expect (the progress bar)
+    payouts: Sequence[PayoutReport] = ()  # settlements the channel reports apart (Stripe)
 
 
 class BillRefused(Exception):
@@ -244,6 +246,7 @@ class Reconciler:
         started = time.perf_counter()
         try:
             bill = await self._gateway.bill(account, bill_date)
+            payouts = await self._gateway.payouts(account, bill_date)
         except ChannelBusinessError as exc:
             if exc.sub_code in NO_BILL_YET or exc.code in NO_BILL_YET:
                 await self._finish(run_id, RunState.WAITING, error=f"no bill yet: {exc.message}"[:512])
@@ -254,7 +257,7 @@ class Reconciler:
             return RunState.FAILED
         progress("download", 1, 1)
         kept = self._keep_raw(account, bill)
-        source = BillSource(bill.lines, lambda: bill.totals, kept, size_hint=len(bill.lines))
+        source = BillSource(bill.lines, lambda: bill.totals, kept, size_hint=len(bill.lines), payouts=payouts)
         return await self._process(
             account, run_id, bill_date, source, again=again, progress=progress,
             stages={"download": round(time.perf_counter() - started, 3)},
@@ -299,6 +302,7 @@ class Reconciler:
         lap("missing+fees")
         async with self._db.transaction() as uow:
             await settle(uow, account, run_id, bill_date, totals)
+            await settle_payouts(uow, account, run_id, bill_date, source.payouts)
         lap("settle")
         counts = await self._counts(run_id)
         lap("count")

@@ -10,15 +10,16 @@ Fees come from the lines (each matched line keeps its trade's fee), so a fee rep
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 
-from paygate.channels.contract import BillTotals, ChannelAccount
+from paygate.channels.contract import BillTotals, ChannelAccount, PayoutReport
 from paygate.domain.reconciliation import LineKind, LineStatus, SettlementState
 from paygate.kit.clock import utc_now
 from paygate.models import Settlement
 from paygate.repositories import UnitOfWork
 
-__all__ = ["settle"]
+__all__ = ["settle", "settle_payouts"]
 
 
 async def settle(
@@ -80,6 +81,65 @@ async def settle(
             paygate_refunds=mine["refund"],
             payment_count=figures["payment_count"],
             refund_count=figures["refund_count"],
+            state=SettlementState.MISMATCH if problems else SettlementState.MATCHED,
+            detail="; ".join(problems)[:512],
+            created_at=utc_now(),
+        )
+        repo.add_settlement(row)
+        rows.append(row)
+    return rows
+
+
+async def settle_payouts(
+    uow: UnitOfWork, account: ChannelAccount, run_id: int, day: date, payouts: Sequence[PayoutReport]
+) -> list[Settlement]:
+    """A payout (Stripe) against its own movements and paygate (R-REC-4): the amount that
+    reached the bank plus the fees must be what its movements add up to; then
+    per trade, each payment and refund in it must be one paygate reconciled (a matched line,
+    of this bill or an earlier one) for the same amount."""
+    repo = uow.reconciliation
+    rows = []
+    for payout in payouts:
+        payments = [i for i in payout.items if i.kind == "payment"]
+        refunds = [i for i in payout.items if i.kind == "refund"]
+        paid = sum(i.amount for i in payments)
+        refunded = -sum(i.amount for i in refunds)
+        fees = sum(i.fee for i in payout.items)
+        net = sum(i.net for i in payout.items)
+        ours = await repo.reconciled_in(
+            account.id, [i.channel_trade_no for i in payments], [i.refund_no for i in refunds if i.refund_no]
+        )
+        problems = []
+        if net != payout.amount:
+            problems.append(f"the payout is {payout.amount}; its movements net {net}")
+        if (ours.paid_count, ours.refund_count) != (len(payments), len(refunds)):
+            problems.append(
+                f"{len(payments) - ours.paid_count} payments and {len(refunds) - ours.refund_count} refunds "
+                "of the payout are not reconciled trades"
+            )
+        if (ours.paid, ours.refunded) != (paid, refunded):
+            problems.append(
+                f"paygate counts {ours.paid} paid and {ours.refunded} refunded; "
+                f"the payout {paid} and {refunded}"
+            )
+        row = Settlement(
+            run_id=run_id,
+            channel=account.channel,
+            channel_account_id=account.id,
+            settle_date=day,
+            reference=payout.payout_id,
+            currency=payout.currency,
+            stated_payments=paid,
+            stated_refunds=refunded,
+            stated_fees=fees,
+            stated_net=payout.amount,
+            bill_payments=paid,
+            bill_refunds=refunded,
+            bill_fees=fees,
+            paygate_payments=ours.paid,
+            paygate_refunds=ours.refunded,
+            payment_count=len(payments),
+            refund_count=len(refunds),
             state=SettlementState.MISMATCH if problems else SettlementState.MATCHED,
             detail="; ".join(problems)[:512],
             created_at=utc_now(),

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, and_, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -39,8 +39,9 @@ from paygate.models import (
     Trade,
 )
 
-__all__ = ["LINE_COLUMNS", "LeftOver", "MissingItem", "ReconciliationRepository"]
+__all__ = ["LINE_COLUMNS", "LeftOver", "MissingItem", "Reconciled", "ReconciliationRepository"]
 
+_T = TypeVar("_T")
 L = cast(Table, BillLineRow.__table__)
 A = cast(Table, ChannelAttempt.__table__)
 T = cast(Table, Trade.__table__)
@@ -86,6 +87,16 @@ class LeftOver:
     refund_state: RefundState | None
     refund_amount: int | None
     refund_currency: str | None
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """What paygate holds for a settlement's trades: those a matched line reconciled."""
+
+    paid: int
+    paid_count: int
+    refunded: int
+    refund_count: int
 
 
 @dataclass(frozen=True)
@@ -657,6 +668,53 @@ class ReconciliationRepository:
             query = query.where(Settlement.settle_date == settle_date)
         return list((await self._session.execute(query)).scalars())
 
+    async def reconciled_in(
+        self, account_id: int, channel_trade_nos: Sequence[str], refund_nos: Sequence[str]
+    ) -> Reconciled:
+        """The kept payments (by channel trade number) and refunds (by number) of the account
+        that a matched line of any bill reconciled, with paygate's amounts."""
+        paid = count = refunded = refund_count = 0
+        for chunk in _chunks(sorted(set(channel_trade_nos)), 500):
+            matched = (
+                select(T.c.id, T.c.paid_amount)
+                .select_from(L.join(T, T.c.id == L.c.trade_id))
+                .where(
+                    L.c.channel_account_id == account_id,
+                    L.c.kind == LineKind.PAYMENT,
+                    L.c.status == LineStatus.MATCHED,
+                    L.c.extra_payment_id.is_(None),
+                    L.c.channel_trade_no.in_(list(chunk)),
+                )
+                .distinct()
+                .subquery()
+            )
+            row = (
+                await self._session.execute(
+                    select(func.count(), func.coalesce(func.sum(matched.c.paid_amount), 0))
+                )
+            ).one()
+            count, paid = count + int(row[0]), paid + int(row[1])
+        for chunk in _chunks(sorted(set(refund_nos)), 500):
+            matched = (
+                select(R.c.id, R.c.amount)
+                .select_from(L.join(R, R.c.id == L.c.refund_id))
+                .where(
+                    L.c.channel_account_id == account_id,
+                    L.c.kind == LineKind.REFUND,
+                    L.c.status == LineStatus.MATCHED,
+                    L.c.refund_no.in_(list(chunk)),
+                )
+                .distinct()
+                .subquery()
+            )
+            row = (
+                await self._session.execute(
+                    select(func.count(), func.coalesce(func.sum(matched.c.amount), 0))
+                )
+            ).one()
+            refund_count, refunded = refund_count + int(row[0]), refunded + int(row[1])
+        return Reconciled(paid, count, refunded, refund_count)
+
     async def settlements_of_run(self, run_id: int) -> list[Settlement]:
         rows = await self._session.execute(
             select(Settlement).where(Settlement.run_id == run_id).order_by(Settlement.id)
@@ -736,6 +794,6 @@ def _copy_value(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 
 
-def _chunks(ids: Sequence[int], size: int) -> Iterable[Sequence[int]]:
+def _chunks(ids: Sequence[_T], size: int) -> Iterable[Sequence[_T]]:
     for i in range(0, len(ids), size):
         yield ids[i : i + size]
