@@ -7,7 +7,7 @@ from paygate.models.jobs import ScheduledJob
 from paygate.models.logs import CallLog, ChannelNotification, TradeLog
 from paygate.models.messaging import DeliveryAttempt, EventDelivery, OutboxMessage, RequestNonce
 from paygate.models.operators import Operator, OperatorAction
-from paygate.models.reconciliation import BillLineRow, Discrepancy, ReconRun, Settlement
+from paygate.models.reconciliation import BillLineRow, Discrepancy, ReconRun, Settlement, StagedLine
 from paygate.models.trades import ChannelAttempt, ExtraPayment, Refund, Trade
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "RequestNonce",
     "ScheduledJob",
     "Settlement",
+    "StagedLine",
     "Trade",
     "TradeLog",
 ]

@@ -21,7 +21,7 @@ from paygate.domain.reconciliation import (
 from paygate.kit.clock import utc_now
 from paygate.kit.db import Base, BigId, EnumText, UTCDateTime
 
-__all__ = ["BillLineRow", "Discrepancy", "ReconRun", "Settlement"]
+__all__ = ["BillLineRow", "Discrepancy", "ReconRun", "Settlement", "StagedLine"]
 
 
 class ReconRun(Base):
@@ -84,6 +84,27 @@ class BillLineRow(Base):
     trade_id: Mapped[int | None] = mapped_column(BigId, nullable=True, index=True)
     refund_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     extra_payment_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+
+
+class StagedLine(Base):
+    """A bill line on its way in: written in bulk without indexes to maintain (UNLOGGED on
+    PostgreSQL), then moved into ``recon_lines`` in one INSERT … SELECT that matches the kept
+    payments and marks duplicates as it goes, and deleted — all in the staging transaction."""
+
+    __tablename__ = "recon_stage"
+
+    run_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_account_id: Mapped[int] = mapped_column(BigId)
+    kind: Mapped[LineKind] = mapped_column(EnumText(LineKind, 16))
+    channel_trade_no: Mapped[str] = mapped_column(String(64))
+    attempt_no: Mapped[str] = mapped_column(String(64))
+    refund_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    fee: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[LineStatus] = mapped_column(EnumText(LineStatus, 16))
 
 
 class Discrepancy(Base):

@@ -371,6 +371,7 @@ class Reconciler:
             progress("stage", seq, max(total, seq))
             totals = source.totals()
             _check_totals(totals, sums)
+            await uow.reconciliation.promote(run_id)
         return totals
 
     async def _classify_and_resolve(

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, and_, delete, exists, func, insert, literal, or_, select, update
+from sqlalchemy import Table, and_, case, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +36,7 @@ from paygate.models import (
     ReconRun,
     Refund,
     Settlement,
+    StagedLine,
     Trade,
 )
 
@@ -47,6 +48,7 @@ A = cast(Table, ChannelAttempt.__table__)
 T = cast(Table, Trade.__table__)
 E = cast(Table, ExtraPayment.__table__)
 R = cast(Table, Refund.__table__)
+S = cast(Table, StagedLine.__table__)
 
 #: The columns a staged line is written with, in COPY order.
 LINE_COLUMNS = (
@@ -207,13 +209,14 @@ class ReconciliationRepository:
 
     async def forget_results(self, run_id: int) -> None:
         """A run done again starts clean: its lines, discrepancies and settlements go."""
-        for model in (Settlement, Discrepancy, BillLineRow):
+        for model in (Settlement, Discrepancy, BillLineRow, StagedLine):
             await self._session.execute(delete(model).where(model.run_id == run_id))
 
     # ------------------------------------------------------------------ staging
 
     async def stage(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Write bill lines: COPY on PostgreSQL (asyncpg), one executemany elsewhere."""
+        """Write bill lines into ``recon_stage``: COPY on PostgreSQL (asyncpg), one
+        executemany elsewhere. :meth:`promote` moves them on."""
         if not rows:
             return
         connection = await self._session.connection()
@@ -222,22 +225,64 @@ class ReconciliationRepository:
             driver = raw.driver_connection
             assert driver is not None
             records = [tuple(_copy_value(row[c]) for c in LINE_COLUMNS) for row in rows]
-            await driver.copy_records_to_table("recon_lines", records=records, columns=list(LINE_COLUMNS))
+            await driver.copy_records_to_table("recon_stage", records=records, columns=list(LINE_COLUMNS))
             return
-        await self._session.execute(insert(BillLineRow), list(rows))
+        await self._session.execute(insert(StagedLine), list(rows))
+
+    async def promote(self, run_id: int) -> None:
+        """Move the run's staged lines into ``recon_lines`` with one INSERT … SELECT that
+        writes each line once, already compared: a line repeating an earlier one of the bill
+        (same kind, channel trade number, refund number) is ``duplicate``; a payment that is
+        exactly a trade's kept payment is ``matched`` with its trade; the rest ``unmatched``
+        for :meth:`match`. The staged rows are then deleted (same transaction)."""
+        n = func.row_number().over(
+            partition_by=(S.c.kind, S.c.channel_trade_no, func.coalesce(S.c.refund_no, "")), order_by=S.c.seq
+        )
+        kept = and_(
+            T.c.id == A.c.trade_id,
+            T.c.state == TradeState.SUCCEEDED,
+            func.coalesce(T.c.paid_attempt_no, T.c.attempt_no) == S.c.attempt_no,
+            or_(T.c.channel_trade_no.is_(None), T.c.channel_trade_no == S.c.channel_trade_no),
+            T.c.paid_amount == S.c.amount,
+            T.c.currency == S.c.currency,
+        )
+        attempt = and_(
+            A.c.attempt_no == S.c.attempt_no,
+            A.c.channel_account_id == S.c.channel_account_id,
+            S.c.kind == LineKind.PAYMENT,
+        )
+        joined = (
+            select(*(S.c[c] for c in LINE_COLUMNS if c != "status"), n.label("n"), T.c.id.label("tid"))
+            .select_from(S.outerjoin(A, attempt).outerjoin(T, kept))
+            .where(S.c.run_id == run_id)
+            .subquery()
+        )
+        status = case(
+            (joined.c.n > 1, literal(LineStatus.DUPLICATE.value)),
+            (joined.c.tid.is_not(None), literal(LineStatus.MATCHED.value)),
+            else_=literal(LineStatus.UNMATCHED.value),
+        )
+        trade_id = case((joined.c.n > 1, None), else_=joined.c.tid)
+        columns = [c for c in LINE_COLUMNS if c != "status"]
+        await self._session.execute(
+            insert(L).from_select(
+                [*columns, "status", "trade_id"], select(*(joined.c[c] for c in columns), status, trade_id)
+            )
+        )
+        await self._session.execute(delete(S).where(S.c.run_id == run_id))
 
     # ------------------------------------------------------------------ matching
 
     async def mark_duplicates(self, run_id: int, account_id: int) -> list[int]:
-        """Lines that repeat one before them — in this bill, or kept from an earlier one of
-        the account (same kind, channel trade number and refund number): ``duplicate``."""
-        key = (L.c.kind, L.c.channel_trade_no, func.coalesce(L.c.refund_no, ""))
-        ranked = (
-            select(L.c.id, func.row_number().over(partition_by=key, order_by=L.c.seq).label("n"))
-            .where(L.c.run_id == run_id)
-            .subquery()
-        )
-        within = [r for (r,) in await self._session.execute(select(ranked.c.id).where(ranked.c.n > 1))]
+        """Lines that repeat one before them — in this bill (:meth:`promote` marked them), or
+        kept from an earlier one of the account (same kind, channel trade number and refund
+        number): ``duplicate``, matching nothing. Their ids."""
+        within = [
+            r
+            for (r,) in await self._session.execute(
+                select(L.c.id).where(L.c.run_id == run_id, L.c.status == LineStatus.DUPLICATE)
+            )
+        ]
         earlier = L.alias("earlier")
         before = await self._session.execute(
             select(L.c.id).where(
@@ -255,7 +300,9 @@ class ReconciliationRepository:
         ids = sorted({*within, *(r for (r,) in before)})
         for chunk in _chunks(ids, 500):
             await self._session.execute(
-                update(L).where(L.c.id.in_(chunk)).values(status=LineStatus.DUPLICATE)
+                update(L)
+                .where(L.c.id.in_(chunk))
+                .values(status=LineStatus.DUPLICATE, trade_id=None, refund_id=None, extra_payment_id=None)
             )
         return ids
 
