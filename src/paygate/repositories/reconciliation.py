@@ -15,7 +15,7 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, and_, case, delete, exists, func, insert, literal, or_, select, update
+from sqlalchemy import Table, and_, case, delete, exists, func, insert, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -264,6 +264,9 @@ class ReconciliationRepository:
         )
         trade_id = case((joined.c.n > 1, None), else_=joined.c.tid)
         columns = [c for c in LINE_COLUMNS if c != "status"]
+        connection = await self._session.connection()
+        if connection.dialect.name == "postgresql":  # sort and hash a day's lines in memory
+            await self._session.execute(text("SET LOCAL work_mem = '256MB'"))
         await self._session.execute(
             insert(L).from_select(
                 [*columns, "status", "trade_id"], select(*(joined.c[c] for c in columns), status, trade_id)
