@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import structlog
 
@@ -284,11 +284,15 @@ class Reconciler:
 
         window = bill_window(account.channel, bill_date, self._cutoff)
         try:
-            totals = await self._stage(account, run_id, source, again=again, progress=progress)
+            totals, promote_seconds = await self._stage(
+                account, run_id, source, again=again, progress=progress
+            )
         except (BillRefused, ValueError, UnknownChannelStatus) as exc:  # nothing staged is kept
             await self._refuse(account, run_id, str(exc))
             return RunState.FAILED
         lap("parse+stage")
+        stages["parse+stage"] = round(stages["parse+stage"] - promote_seconds, 3)
+        stages["promote"] = promote_seconds
         async with self._db.transaction() as uow:
             duplicates = await uow.reconciliation.mark_duplicates(run_id, account.id)
             lap("duplicates")
@@ -346,22 +350,23 @@ class Reconciler:
 
     async def _stage(
         self, account: ChannelAccount, run_id: int, source: BillSource, *, again: bool, progress: Progress
-    ) -> BillTotals | None:
+    ) -> tuple[BillTotals | None, float]:
         """Stage every line in one transaction, in batches (bounded memory), counting as it
-        goes; lines that do not add up to the channel's stated totals roll it all back."""
-        sums = {LineKind.PAYMENT: [0, 0], LineKind.REFUND: [0, 0]}
+        goes; lines that do not add up to the channel's stated totals roll it all back. The
+        totals, and the seconds the promotion took (stage times)."""
+        sums = {LineKind.PAYMENT.value: [0, 0], LineKind.REFUND.value: [0, 0]}
         total = source.size_hint
         async with self._db.transaction() as uow:
             if again:
                 await uow.reconciliation.forget_results(run_id)
-            batch: list[dict[str, Any]] = []
+            batch: list[tuple[Any, ...]] = []
             seq = 0
             for line in source.lines:
-                row = line_row(run_id, account.id, seq, line)
+                row = line_record(run_id, account.id, seq, line)
                 seq += 1
-                if (figures := sums.get(row["kind"])) is not None:
+                if (figures := sums.get(line.kind)) is not None:
                     figures[0] += 1
-                    figures[1] += row["amount"]
+                    figures[1] += line.amount.minor
                 batch.append(row)
                 if len(batch) == STAGE_BATCH:
                     await uow.reconciliation.stage(batch)
@@ -371,8 +376,9 @@ class Reconciler:
             progress("stage", seq, max(total, seq))
             totals = source.totals()
             _check_totals(totals, sums)
+            began = time.perf_counter()
             await uow.reconciliation.promote(run_id)
-        return totals
+        return totals, round(time.perf_counter() - began, 3)
 
     async def _classify_and_resolve(
         self, account: ChannelAccount, run_id: int, bill_date: date, duplicates: list[int]
@@ -574,11 +580,11 @@ def _resolve(row: Discrepancy, resolution: Resolution, who: str, reason: str) ->
     row.resolved_at = utc_now()
 
 
-def _check_totals(totals: BillTotals | None, sums: dict[LineKind, list[int]]) -> None:
+def _check_totals(totals: BillTotals | None, sums: dict[str, list[int]]) -> None:
     """The lines must add up to what the channel states (a cut or altered file does not)."""
     if totals is None:
         return
-    (paid_n, paid), (refunded_n, refunded) = sums[LineKind.PAYMENT], sums[LineKind.REFUND]
+    (paid_n, paid), (refunded_n, refunded) = sums[LineKind.PAYMENT.value], sums[LineKind.REFUND.value]
     if (paid, refunded) != (totals.payments, totals.refunds):
         raise BillRefused(
             f"the lines add up to {paid} paid and {refunded} refunded; the bill states "
@@ -592,19 +598,24 @@ def _check_totals(totals: BillTotals | None, sums: dict[LineKind, list[int]]) ->
             raise BillRefused(f"the bill holds {count} {what} lines; it states {stated}")
 
 
-def line_row(run_id: int, account_id: int, seq: int, line: BillLine) -> dict[str, Any]:
-    """A bill line as a staged row (minor units, UTC)."""
-    return {
-        "run_id": run_id,
-        "channel_account_id": account_id,
-        "seq": seq,
-        "kind": LineKind(line.kind),
-        "channel_trade_no": line.channel_trade_no[:64],
-        "attempt_no": line.attempt_no[:64],
-        "refund_no": line.refund_no[:64] if line.refund_no else None,
-        "amount": line.amount.minor,
-        "fee": line.fee.minor if line.fee is not None else None,
-        "currency": line.amount.currency,
-        "occurred_at": line.occurred_at,
-        "status": LineStatus.UNMATCHED,
-    }
+def line_record(run_id: int, account_id: int, seq: int, line: BillLine) -> tuple[Any, ...]:
+    """A bill line as a staged row, in :data:`LINE_COLUMNS` order (minor units, UTC)."""
+    kind = LineKind(line.kind).value
+    fee = line.fee
+    return (
+        run_id,
+        account_id,
+        seq,
+        kind,
+        line.channel_trade_no[:64],
+        line.attempt_no[:64],
+        line.refund_no[:64] if line.refund_no else None,
+        line.amount.minor,
+        fee.minor if fee is not None else None,
+        line.amount.currency,
+        line.occurred_at,
+        UNMATCHED,
+    )
+
+
+UNMATCHED: Final = LineStatus.UNMATCHED.value

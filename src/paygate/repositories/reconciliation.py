@@ -9,10 +9,9 @@ them again after auto-resolution matches what the resolution fixed and nothing t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import Enum
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, and_, case, delete, exists, func, insert, literal, or_, select, text, update
@@ -214,9 +213,9 @@ class ReconciliationRepository:
 
     # ------------------------------------------------------------------ staging
 
-    async def stage(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Write bill lines into ``recon_stage``: COPY on PostgreSQL (asyncpg), one
-        executemany elsewhere. :meth:`promote` moves them on."""
+    async def stage(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Write bill lines (tuples in :data:`LINE_COLUMNS` order) into ``recon_stage``: COPY on
+        PostgreSQL (asyncpg), one executemany elsewhere. :meth:`promote` moves them on."""
         if not rows:
             return
         connection = await self._session.connection()
@@ -224,10 +223,9 @@ class ReconciliationRepository:
             raw = await connection.get_raw_connection()
             driver = raw.driver_connection
             assert driver is not None
-            records = [tuple(_copy_value(row[c]) for c in LINE_COLUMNS) for row in rows]
-            await driver.copy_records_to_table("recon_stage", records=records, columns=list(LINE_COLUMNS))
+            await driver.copy_records_to_table("recon_stage", records=rows, columns=list(LINE_COLUMNS))
             return
-        await self._session.execute(insert(StagedLine), list(rows))
+        await self._session.execute(insert(S), [dict(zip(LINE_COLUMNS, row, strict=True)) for row in rows])
 
     async def promote(self, run_id: int) -> None:
         """Move the run's staged lines into ``recon_lines`` with one INSERT … SELECT that
@@ -838,10 +836,6 @@ class ReconciliationRepository:
             .limit(limit)
         )
         return [list(r) for r in rows]
-
-
-def _copy_value(value: Any) -> Any:
-    return value.value if isinstance(value, Enum) else value
 
 
 def _chunks(ids: Sequence[_T], size: int) -> Iterable[Sequence[_T]]:
