@@ -97,7 +97,9 @@ async def seed(n: int, db: str, work: Path) -> None:
                 "succeeded", 1, paid_at, paid_at, total, refund, refund, transaction_id, out_trade_no, out_trade_no,
                 0, 0, "{}", "{}", "f", paid_at, paid_at,
             ))  # fmt: skip
-            attempts.append((out_trade_no, i + 1, "wechatpay", account_id, transaction_id, "accepted", paid_at, paid_at))
+            attempts.append(
+                (out_trade_no, i + 1, "wechatpay", account_id, transaction_id, "accepted", paid_at, paid_at)
+            )
             if refund:
                 refunds.append((
                     f"BR{i:011d}", i + 1, APP_ID, f"OR{i}", refund, "CNY", "business", "original", "succeeded", 1,
@@ -130,7 +132,9 @@ async def seed(n: int, db: str, work: Path) -> None:
     await conn.close()
     sha1 = hashlib.sha1(usedforsecurity=False)
     with gzip.open(work / "bill.csv.gz", "wt", encoding="utf-8", newline="", compresslevel=1) as out:
-        for line in synthetic_trade_bill(n, DAY, mchid="1900000001", appid="wxbench", refund_every=REFUND_EVERY):
+        for line in synthetic_trade_bill(
+            n, DAY, mchid="1900000001", appid="wxbench", refund_every=REFUND_EVERY
+        ):
             text = line + "\r\n"
             sha1.update(text.encode())
             out.write(text)
