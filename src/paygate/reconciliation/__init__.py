@@ -6,6 +6,9 @@ against paygate's payments, repeat payments and refunds.
 ``classifying``        a line no matching statement took → its discrepancy (pure)
 ``running``            ``Reconciler``: claim a run, download, stage, match, classify,
                        resolve, settle — one (account, day) at a time
+``staging``            a bill's source (lines read once), the staged row, the totals check
+``findings``           the run's discrepancies: classified, settled by a query, missing at
+                       the channel (cut-off), fees; alerts
 ``resolving``          ``AutoResolver``: ask the channel, apply through the state machine
 ``settling``           settlement figures per currency (R-REC-4)
 ``console``            runs, discrepancies (operator resolve with a reason), bills and

@@ -20,44 +20,45 @@ so however many workers and operators ask, one process runs it — then:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import structlog
 
 from paygate.accounts.channel_accounts import ChannelAccounts
 from paygate.channels.contract import (
     Bill,
-    BillLine,
     BillTotals,
     ChannelAccount,
     ChannelBusinessError,
     ChannelError,
-    PayoutReport,
     UnknownChannelStatus,
 )
 from paygate.channels.gateway import ChannelGateway
 from paygate.domain.reconciliation import (
-    DiscrepancyKind,
-    DiscrepancyState,
     LineKind,
-    LineStatus,
-    Resolution,
     RunState,
 )
 from paygate.kit import metrics
 from paygate.kit.clock import utc_now
 from paygate.kit.errors import ErrorCode, NotFoundError, RequestError
-from paygate.models import Discrepancy, ReconRun
-from paygate.reconciliation.classifying import classify
+from paygate.models import ReconRun
+from paygate.reconciliation.findings import Findings
 from paygate.reconciliation.resolving import AutoResolver
 from paygate.reconciliation.settling import settle, settle_payouts
-from paygate.reconciliation.windows import BillWindow, bill_window
+from paygate.reconciliation.staging import (
+    STAGE_BATCH,
+    BillRefused,
+    BillSource,
+    Kept,
+    check_totals,
+    line_record,
+)
+from paygate.reconciliation.windows import bill_window
 from paygate.repositories import Database, UnitOfWork
-from paygate.repositories.reconciliation import MissingItem
 
 __all__ = ["BillRefused", "BillSource", "Progress", "Reconciler", "RunOutcome"]
 
@@ -67,28 +68,6 @@ log = structlog.get_logger("paygate.reconciliation")
 Progress = Callable[[str, int, int], None]
 #: channel business codes that mean "no bill (yet)": the run waits and is tried again
 NO_BILL_YET = frozenset({"isp.bill_not_exist", "NO_STATEMENT_EXIST", "STATEMENT_CREATING"})
-STAGE_BATCH = 20_000
-
-
-#: what the run records of the raw file: (name, sha256, size, source, path)
-Kept = tuple[str | None, str | None, int | None, str | None, str | None]
-
-
-@dataclass(frozen=True)
-class BillSource:
-    """A bill to reconcile: its lines (read once, in order: a list, or a streaming parser's
-    iterator), the channel's stated totals (asked for once the lines are read: a streamed
-    file states them at its end) and what is kept of the raw file."""
-
-    lines: Iterable[BillLine]
-    totals: Callable[[], BillTotals | None]
-    kept: Kept
-    size_hint: int = 0  # how many lines to expect (the progress bar)
-    payouts: Sequence[PayoutReport] = ()  # settlements the channel reports apart (Stripe)
-
-
-class BillRefused(Exception):
-    """A bill that cannot be reconciled: nothing of it is kept."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +99,7 @@ class Reconciler:
         self._accounts = accounts
         self._gateway = gateway
         self._resolver = resolver
+        self._findings = Findings(db, resolver)
         self._data_dir = data_dir
         self._owner = owner
         self._cutoff = cutoff
@@ -299,16 +279,16 @@ class Reconciler:
             await uow.reconciliation.match(run_id)
         lap("match")
         progress("classify", 0, 1)
-        auto = await self._classify_and_resolve(account, run_id, bill_date, duplicates)
+        auto = await self._findings.classify_and_resolve(account, run_id, bill_date, duplicates)
         lap("classify")
-        deferred = await self._missing_at_channel(account, run_id, bill_date, window)
-        await self._fees(account, run_id, bill_date)
+        deferred = await self._findings.missing_at_channel(account, run_id, bill_date, window)
+        await self._findings.fees(account, run_id, bill_date)
         lap("missing+fees")
         async with self._db.transaction() as uow:
             await settle(uow, account, run_id, bill_date, totals)
             await settle_payouts(uow, account, run_id, bill_date, source.payouts)
         lap("settle")
-        counts = await self._counts(run_id)
+        counts = await self._findings.counts(run_id)
         lap("count")
         name, checksum, size, origin, path = source.kept
         await self._finish(
@@ -375,247 +355,7 @@ class Reconciler:
             await uow.reconciliation.stage(batch)
             progress("stage", seq, max(total, seq))
             totals = source.totals()
-            _check_totals(totals, sums)
+            check_totals(totals, sums)
             began = time.perf_counter()
             await uow.reconciliation.promote(run_id)
         return totals, round(time.perf_counter() - began, 3)
-
-    async def _classify_and_resolve(
-        self, account: ChannelAccount, run_id: int, bill_date: date, duplicates: list[int]
-    ) -> int:
-        """Discrepancies for duplicates and left-over lines; then ask the channel where that
-        can settle one, match again, and close what got matched. How many were settled."""
-        async with self._db.transaction() as uow:
-            repo = uow.reconciliation
-            left = await repo.left_over(run_id)
-            for line_id in duplicates:
-                repo.add_discrepancy(
-                    self._discrepancy(
-                        account,
-                        run_id,
-                        bill_date,
-                        DiscrepancyKind.DUPLICATE,
-                        line_id=line_id,
-                        detail="the bill lists this money again",
-                    )
-                )
-            pending: list[tuple[Discrepancy, str]] = []
-            for line in left:
-                finding = classify(line)
-                row = self._discrepancy(
-                    account,
-                    run_id,
-                    bill_date,
-                    finding.kind,
-                    line_id=line.line_id,
-                    detail=finding.detail,
-                    trade_id=line.trade_id,
-                    trade_no=line.trade_no,
-                    refund_id=line.refund_id,
-                    refund_no=line.refund_no,
-                    attempt_no=line.attempt_no,
-                    channel_trade_no=line.channel_trade_no,
-                    channel_amount=line.amount,
-                    paygate_amount=line.refund_amount
-                    if line.kind is not LineKind.PAYMENT
-                    else line.trade_paid_amount,
-                    currency=line.currency,
-                )
-                repo.add_discrepancy(row)
-                if finding.ask:
-                    pending.append((row, finding.ask))
-            await repo.set_line_status((line.line_id for line in left), LineStatus.DISCREPANCY)
-            await repo.flush()
-            asks = [(row.id, row.line_id, row.attempt_no, row.refund_no, ask) for row, ask in pending]
-        for _, _, attempt_no, refund_no, ask in asks:
-            await self._resolver.ask(ask, attempt_no, refund_no)
-        if not asks:
-            return 0
-        async with self._db.transaction() as uow:
-            repo = uow.reconciliation
-            line_ids = [line_id for _, line_id, _, _, _ in asks if line_id is not None]
-            await repo.set_line_status(line_ids, LineStatus.UNMATCHED)
-            await repo.match(run_id)
-            settled = 0
-            for discrepancy_id, asked_line, _, _, _ in asks:
-                found = await repo.discrepancy(discrepancy_id)
-                assert found is not None and asked_line is not None
-                if await repo.line_matched(asked_line):
-                    _resolve(found, Resolution.AUTO, "system", "confirmed by a channel query and applied")
-                    settled += 1
-                else:
-                    await repo.set_line_status([asked_line], LineStatus.DISCREPANCY)
-            return settled
-
-    async def _missing_at_channel(
-        self, account: ChannelAccount, run_id: int, bill_date: date, window: BillWindow
-    ) -> int:
-        """R-REC-2/3: money paygate counted that no bill holds. Earlier deferred items are
-        settled first (found in this bill) or reported (still missing). How many wait."""
-        waiting = 0
-        async with self._db.transaction() as uow:
-            repo = uow.reconciliation
-            for row in await repo.deferred(account.id):
-                if await repo.seen_in_a_bill(row):
-                    _resolve(row, Resolution.AUTO, "system", f"in the bill of {bill_date}")
-                elif row.bill_date < bill_date:
-                    row.state = DiscrepancyState.OPEN
-                    row.detail = f"{row.detail}; not in the next day's bill either"[:512]
-                    _alert(row)
-            items = await repo.missing_at_channel(account.id, window.start, window.end)
-            for item in items:
-                row = self._missing(account, run_id, bill_date, item)
-                if await repo.open_for_item(DiscrepancyKind.MISSING_AT_CHANNEL, row):
-                    continue
-                if window.near_end(item.at):
-                    row.state = DiscrepancyState.DEFERRED
-                    waiting += 1
-                repo.add_discrepancy(row)
-        return waiting
-
-    async def _fees(self, account: ChannelAccount, run_id: int, bill_date: date) -> None:
-        """Fees against the account's rate (only a flat rate can be checked)."""
-        if account.fee_rate_bp <= 0:
-            return
-        async with self._db.transaction() as uow:
-            repo = uow.reconciliation
-            for line_id, trade_id, amount, fee, currency in await repo.fee_mismatches(
-                run_id, account.fee_rate_bp
-            ):
-                expected = (amount * account.fee_rate_bp + 5000) // 10000
-                repo.add_discrepancy(
-                    self._discrepancy(
-                        account,
-                        run_id,
-                        bill_date,
-                        DiscrepancyKind.FEE_MISMATCH,
-                        line_id=line_id,
-                        trade_id=trade_id,
-                        channel_amount=fee,
-                        paygate_amount=expected,
-                        currency=currency,
-                        detail=f"fee {fee}, the account's rate ({account.fee_rate_bp} bp) makes {expected}",
-                    )
-                )
-
-    async def _counts(self, run_id: int) -> dict[str, Any]:
-        async with self._db.transaction() as uow:
-            repo = uow.reconciliation
-            totals = await repo.line_totals(run_id)
-            states = await repo.count_discrepancies(run_id)
-            rows = await repo.discrepancies_of_run(run_id)
-        for row in rows:
-            if row.state is DiscrepancyState.OPEN:
-                _alert(row)
-        by_kind: dict[str, int] = {}
-        for row in rows:
-            by_kind[row.kind.value] = by_kind.get(row.kind.value, 0) + 1
-        return {
-            "lines": sum(n for *_, n, _, _ in totals),
-            "matched": sum(n for _, _, status, n, _, _ in totals if status == LineStatus.MATCHED.value),
-            "discrepancies": len(rows),
-            "open": states.get(DiscrepancyState.OPEN.value, 0),
-            "resolved": states.get(DiscrepancyState.RESOLVED.value, 0),
-            "by_kind": by_kind,
-        }
-
-    @staticmethod
-    def _discrepancy(
-        account: ChannelAccount, run_id: int, bill_date: date, kind: DiscrepancyKind, **fields: Any
-    ) -> Discrepancy:
-        return Discrepancy(
-            run_id=run_id,
-            channel=account.channel,
-            channel_account_id=account.id,
-            bill_date=bill_date,
-            kind=kind,
-            state=DiscrepancyState.OPEN,
-            created_at=utc_now(),
-            **{"detail": "", **fields},
-        )
-
-    def _missing(
-        self, account: ChannelAccount, run_id: int, bill_date: date, item: MissingItem
-    ) -> Discrepancy:
-        what = "refund" if item.refund_id else "repeat payment" if item.extra_payment_id else "payment"
-        return self._discrepancy(
-            account,
-            run_id,
-            bill_date,
-            DiscrepancyKind.MISSING_AT_CHANNEL,
-            trade_id=item.trade_id,
-            trade_no=item.trade_no,
-            refund_id=item.refund_id,
-            refund_no=item.refund_no,
-            extra_payment_id=item.extra_payment_id,
-            attempt_no=item.attempt_no,
-            channel_trade_no=item.channel_trade_no,
-            paygate_amount=item.amount,
-            currency=item.currency,
-            detail=f"{what} at paygate ({item.at.isoformat()}) that no bill holds",
-        )
-
-
-def _alert(row: Discrepancy) -> None:
-    """R-OPS-1: an open discrepancy needs a person."""
-    metrics.ALERTS.labels("recon_discrepancy", row.channel).inc()
-    log.error(
-        "alert.recon_discrepancy",
-        id=row.id,
-        kind=row.kind.value,
-        channel=row.channel,
-        account=row.channel_account_id,
-        bill_date=str(row.bill_date),
-        trade_no=row.trade_no,
-        refund_no=row.refund_no,
-        detail=row.detail,
-    )
-
-
-def _resolve(row: Discrepancy, resolution: Resolution, who: str, reason: str) -> None:
-    row.state = DiscrepancyState.RESOLVED
-    row.resolution = resolution
-    row.resolved_by = who
-    row.resolution_reason = reason[:512]
-    row.resolved_at = utc_now()
-
-
-def _check_totals(totals: BillTotals | None, sums: dict[str, list[int]]) -> None:
-    """The lines must add up to what the channel states (a cut or altered file does not)."""
-    if totals is None:
-        return
-    (paid_n, paid), (refunded_n, refunded) = sums[LineKind.PAYMENT.value], sums[LineKind.REFUND.value]
-    if (paid, refunded) != (totals.payments, totals.refunds):
-        raise BillRefused(
-            f"the lines add up to {paid} paid and {refunded} refunded; the bill states "
-            f"{totals.payments} and {totals.refunds}"
-        )
-    for what, count, stated in (
-        ("payment", paid_n, totals.payment_count),
-        ("refund", refunded_n, totals.refund_count),
-    ):
-        if stated is not None and count != stated:
-            raise BillRefused(f"the bill holds {count} {what} lines; it states {stated}")
-
-
-def line_record(run_id: int, account_id: int, seq: int, line: BillLine) -> tuple[Any, ...]:
-    """A bill line as a staged row, in :data:`LINE_COLUMNS` order (minor units, UTC)."""
-    kind = LineKind(line.kind).value
-    fee = line.fee
-    return (
-        run_id,
-        account_id,
-        seq,
-        kind,
-        line.channel_trade_no[:64],
-        line.attempt_no[:64],
-        line.refund_no[:64] if line.refund_no else None,
-        line.amount.minor,
-        fee.minor if fee is not None else None,
-        line.amount.currency,
-        line.occurred_at,
-        UNMATCHED,
-    )
-
-
-UNMATCHED: Final = LineStatus.UNMATCHED.value
