@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from paygate.domain.reconciliation import RunState
-from paygate.models import BillLineRow, Discrepancy, Settlement
+from paygate.models import BillLineRow, Discrepancy, Settlement, Trade
 from tests.reconciliation.support import bill_day, paid, paid_unnoticed, reconcile, run_row, state_of
 from tests.refunds.support import paid_trade
 from tests.support.helpers import eventually, order_no, rows
@@ -103,3 +103,16 @@ async def test_a_stripe_payout_is_checked_against_its_movements_and_the_trades(s
     assert paid_out.stated_net + (paid_out.stated_fees or 0) == 5500 - 1000
     assert (paid_out.paygate_payments, paid_out.paygate_refunds) == (5500, 1000)
     assert (paid_out.payment_count, paid_out.refund_count) == (2, 1)
+
+
+async def test_a_stripe_charge_the_balance_does_not_show_is_missing_at_the_channel(stack: Stack) -> None:
+    kept = await paid_trade(stack, "stripe", 2000)
+    left_out = await paid_trade(stack, "stripe", 3000)
+    [row] = await rows(stack, Trade, Trade.trade_no == left_out["trade_no"])
+    stack.sandbox("stripe").set_faults(bills={"drop": [row.paid_attempt_no]})
+
+    outcome = await reconcile(stack, "stripe", bill_day(kept, "stripe"))
+
+    [d] = await rows(stack, Discrepancy, Discrepancy.run_id == outcome.run_id)
+    assert d.kind == "missing_at_channel" and d.state == "open" and d.trade_no == left_out["trade_no"]
+    assert d.paygate_amount == 3000 and d.currency == "USD"
