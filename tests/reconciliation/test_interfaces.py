@@ -129,3 +129,28 @@ async def _paid_attempt(stack: Stack, trade_no: str) -> str:
     row = await trade_row(stack, trade_no)
     assert row.paid_attempt_no
     return row.paid_attempt_no
+
+
+async def test_the_console_seam_lists_and_resolves_what_the_operator_api_does(stack: Stack) -> None:
+    """The operator console's page (issue 10) plugs in through ConsoleView (R-OPS-2)."""
+    from paygate.domain.operators import OperatorRole
+    from paygate.kit.errors import PaygateError
+    from paygate.operators.directory import OperatorIdentity
+    from paygate.reconciliation.console import ConsoleView
+
+    more = await paid(stack, amount=1000)
+    stack.sandbox("alipay").set_faults(
+        bills={"amount_delta": {await _paid_attempt(stack, more["trade_no"]): 5}}
+    )
+    outcome = await reconcile(stack, "alipay", bill_day(more))
+    view = ConsoleView(stack.container.reconciliation)
+    [run] = await view.runs(10)
+    assert run["run_id"] == outcome.run_id
+    [open_one] = await view.open_discrepancies(10)
+    assert open_one["kind"] == "amount_mismatch"
+    abe = OperatorIdentity("abe", OperatorRole.APPROVER)
+    with pytest.raises(PaygateError) as refused:
+        await view.resolve(abe, "not-a-number", "x")
+    assert refused.value.code.name == "DISCREPANCY_NOT_FOUND"
+    done = await view.resolve(abe, str(open_one["id"]), "checked with Alipay")
+    assert done["state"] == "resolved" and await view.open_discrepancies(10) == []

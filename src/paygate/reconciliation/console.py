@@ -24,7 +24,7 @@ from paygate.models import BillLineRow, Discrepancy, OperatorAction, ReconRun, S
 from paygate.operators.directory import OperatorIdentity
 from paygate.repositories import Database
 
-__all__ = ["CSV_COLUMNS", "ReconciliationConsole", "parse_bill_date"]
+__all__ = ["CSV_COLUMNS", "ConsoleView", "ReconciliationConsole", "parse_bill_date"]
 
 CSV_COLUMNS = (
     "seq", "kind", "status", "attempt_no", "channel_trade_no", "refund_no", "trade_no", "amount", "fee",
@@ -338,3 +338,32 @@ def _cell(value: Any) -> Any:
     if isinstance(value, LineKind | LineStatus):
         return value.value
     return "" if value is None else value
+
+
+class ConsoleView:
+    """The operator console's seam for reconciliation (``paygate.console.reconciliation.
+    ReconciliationView`` on main, issue 10): recent runs, open discrepancies, resolve with a
+    reason — over :class:`ReconciliationConsole`, so the page shows and does what the
+    operator API does. Wire it as ``ConsoleServices(reconciliation=ConsoleView(...))``."""
+
+    def __init__(self, console: ReconciliationConsole) -> None:
+        self._console = console
+
+    async def runs(self, limit: int) -> list[dict[str, Any]]:
+        return await self._console.runs(limit=min(max(limit, 1), MAX_PAGE))
+
+    async def open_discrepancies(self, limit: int) -> list[dict[str, Any]]:
+        page = await self._console.discrepancies(
+            state=DiscrepancyState.OPEN.value, limit=min(max(limit, 1), MAX_PAGE)
+        )
+        items: list[dict[str, Any]] = page["items"]
+        return items
+
+    async def resolve(self, who: OperatorIdentity, discrepancy_id: str, reason: str) -> dict[str, Any]:
+        try:
+            number = int(discrepancy_id)
+        except (TypeError, ValueError):
+            raise NotFoundError(
+                f"no discrepancy {discrepancy_id!r}", code=ErrorCode.DISCREPANCY_NOT_FOUND
+            ) from None
+        return await self._console.resolve(who, number, reason)
