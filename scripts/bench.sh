@@ -24,7 +24,9 @@
 #      "gopay_vs_floor_rsa" (against the floor's create + one RSA-2048 signature),
 #      "query_vs_hello", "notify_vs_floor" (against the floor's bare create: one transaction
 #      with two writes, which is what a first notification must at least do), machine};
-#      between 6 and 7, scripts/bench/events.py adds "events_per_second" (BENCH_SKIP_EVENTS=1: not).
+#      between 6 and 7, scripts/bench/events.py adds "events_per_second" (BENCH_SKIP_EVENTS=1: not)
+#      and scripts/bench/reconcile.py "reconcile_1m_seconds", "reconcile_1m_peak_rss_mb",
+#      "reconcile_stages" (BENCH_SKIP_RECONCILE=1: not; BENCH_RECON_LINES=N for another size).
 # Every process it starts is stopped on exit, failure or interrupt. Only 127.0.0.1 is used.
 #
 # Knobs (environment): BENCH_SECONDS=10 BENCH_CONNECTIONS=32 BENCH_THREADS=2 BENCH_WORKERS=2
@@ -349,6 +351,12 @@ server_pid=""
 # event dispatch: events delivered per second by `paygate worker`s (scripts/bench/events.py)
 [[ ${BENCH_SKIP_EVENTS:-0} == 1 ]] || timeout 900 "$bin/python" "$here/events.py" >"$work/events.json" \
   || die "event dispatch bench failed (scripts/bench/events.py)"
+# reconciliation: a 1,000,000-line bill against 1,000,000 trades (scripts/bench/reconcile.py)
+if [[ ${BENCH_SKIP_RECONCILE:-0} != 1 ]]; then
+  say "reconciliation: ${BENCH_RECON_LINES:-1000000} lines"
+  timeout 1800 "$bin/python" "$here/reconcile.py" >"$work/reconcile.json" \
+    || die "reconciliation bench failed (scripts/bench/reconcile.py)"
+fi
 if [[ ${BENCH_SKIP_FLOOR:-0} == 1 ]]; then
   say "BENCH_SKIP_FLOOR=1: no floor in this run"
   "$bin/python" "$here/report.py" "$work"

@@ -68,6 +68,10 @@ def main() -> None:
     }
     out.update(load(d, "checks.json"))
     out.update(load(d, "events.json"))  # events_per_second … (scripts/bench/events.py)
+    recon = load(d, "reconcile.json")  # scripts/bench/reconcile.py
+    out.update({k: v for k, v in recon.items() if k.startswith("reconcile_")})
+    if recon:
+        out["reconcile_stages"] = recon.get("stages")
     out["load"] = {
         "gopay": load(d, "gopay_cpu.json"),
         "query": load(d, "query_cpu.json"),

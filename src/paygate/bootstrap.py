@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -56,6 +57,10 @@ from paygate.payments.query_cache import TradeQueryCache
 from paygate.payments.querying import TradeQueries
 from paygate.payments.routing import Router
 from paygate.payments.syncing import ChannelSync
+from paygate.reconciliation.console import ConsoleView, ReconciliationConsole
+from paygate.reconciliation.daily import DailyReconciliation
+from paygate.reconciliation.resolving import AutoResolver
+from paygate.reconciliation.running import Reconciler
 from paygate.refunds.approval import ApprovalPolicy, ApprovalRule
 from paygate.refunds.compensation import OpenItemsSweep, RefundChecks
 from paygate.refunds.creating import RefundCreator
@@ -106,6 +111,8 @@ class Container:
     trade_checks: TradeChecks
     refund_checks: RefundChecks
     open_items_sweep: OpenItemsSweep
+    reconciler: Reconciler
+    reconciliation: ReconciliationConsole
     platform_key: str
     bus: InvalidationBus
     webhook_sender: AiohttpSender  # notifications to apps: a pool apart from the channels'
@@ -113,6 +120,7 @@ class Container:
     cashier: Cashier
     jobs: JobRegistry
     owner: str  # names this process where it holds leases (host:pid:random)
+    replica_engine: AsyncEngine | None = None  # bulk reads (R-REC-5) when a replica is configured
     publisher: Any = None  # paygate.broker.amqp.AmqpPublisher when PAYGATE_BROKER_URL is set
     redis: Any = None
 
@@ -136,6 +144,8 @@ class Container:
         if self.redis is not None:
             await stop_within(self.redis.aclose(), DEFAULT_STEP_SECONDS, "redis")
         await stop_within(self.engine.dispose(), DEFAULT_STEP_SECONDS, "database pool")
+        if self.replica_engine is not None:
+            await stop_within(self.replica_engine.dispose(), DEFAULT_STEP_SECONDS, "replica pool")
 
     def health(self) -> dict[str, Any]:
         """``up``, or ``degraded`` with the reasons (paygate still serves, with less)."""
@@ -168,6 +178,8 @@ class Container:
             events=self.events,
             cashier=self.cashier,
             console=self.console_services(),
+            reconciliation=self.reconciliation,
+            channels=frozenset(self.registry.channels),
         )
 
     def console_services(self) -> ConsoleServices:
@@ -182,6 +194,7 @@ class Container:
             events=self.events,
             accounts=self.accounts,
             cookie_secure=s.console_cookie_secure,
+            reconciliation=ConsoleView(self.reconciliation),
         )
 
     def public_services(self) -> PublicServices:
@@ -273,6 +286,17 @@ def build_container(settings: Settings) -> Container:
         max_expire_minutes=settings.max_expire_minutes,
     )
     owner = worker_id()
+    reconciler = Reconciler(
+        db,
+        accounts,
+        gateway,
+        AutoResolver(db, sync, refund_sync),
+        data_dir=settings.data_dir,
+        owner=owner,
+        cutoff=timedelta(minutes=settings.recon_cutoff_minutes),
+        lease=timedelta(seconds=settings.recon_lease_seconds),
+        retry=timedelta(seconds=settings.recon_retry_seconds),
+    )
     webhook_sender = AiohttpSender(
         concurrency=settings.event_concurrency, timeout_seconds=settings.event_timeout_seconds
     )
@@ -317,6 +341,13 @@ def build_container(settings: Settings) -> Container:
     jobs.claiming(refund_checks)
     jobs.claiming(system_refunds)
     jobs.periodic(open_items_sweep)
+    # reconciliation (R-REC-1): one run per account and day, whichever worker gets there first
+    replica_engine = create_engine(settings.database_replica_url) if settings.database_replica_url else None
+    reads = Database(create_sessionmaker(replica_engine)) if replica_engine is not None else db
+    jobs.periodic(
+        DailyReconciliation(accounts, reconciler, interval=settings.recon_interval_seconds),
+        timeout=settings.recon_lease_seconds,
+    )
     return Container(
         settings=settings,
         engine=engine,
@@ -352,6 +383,8 @@ def build_container(settings: Settings) -> Container:
         trade_checks=trade_checks,
         refund_checks=refund_checks,
         open_items_sweep=open_items_sweep,
+        reconciler=reconciler,
+        reconciliation=ReconciliationConsole(db, reads),
         platform_key=platform_key,
         bus=bus,
         webhook_sender=webhook_sender,
@@ -359,6 +392,7 @@ def build_container(settings: Settings) -> Container:
         cashier=cashier,
         jobs=jobs,
         owner=owner,
+        replica_engine=replica_engine,
         publisher=publisher,
         redis=redis,
     )

@@ -29,6 +29,8 @@ class DemoAccount:
     gateway_url: str
     secrets: Mapping[str, str]
     params: Mapping[str, str] = field(default_factory=dict)
+    #: the fee the sandbox charges, in basis points (0: not a flat rate; no fee check)
+    fee_rate_bp: int = 0
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ def _alipay(creds: Mapping[str, Any]) -> DemoAccount:
             "alipay_public_key": creds["alipay_public_key"],
         },
         params={"seller_id": creds["seller_id"], "sign_type": "RSA2"},
+        fee_rate_bp=60,
     )
 
 
@@ -70,6 +73,7 @@ def _wechatpay(creds: Mapping[str, Any]) -> DemoAccount:
             "merchant_serial_no": creds["merchant_serial_no"],
             "platform_public_key_id": creds["platform_public_key_id"],
         },
+        fee_rate_bp=60,
     )
 
 

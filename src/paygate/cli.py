@@ -39,6 +39,11 @@ cli.add_typer(account_cli, name="account")
 cli.add_typer(operator_cli, name="operator")
 cli.add_typer(refund_cli, name="refund")
 cli.add_typer(events_cli, name="events")
+reconcile_cli = typer.Typer(
+    help="Reconciliation: run a channel account's day, see and resolve discrepancies, export",
+    invoke_without_command=True,
+)
+cli.add_typer(reconcile_cli, name="reconcile")
 
 
 def _print(data: Any) -> None:
@@ -704,6 +709,176 @@ def demo_receiver_cmd(
             await container.aclose()
 
     asyncio.run(go())
+
+
+# --------------------------------------------------------------------------- reconciliation
+
+
+@reconcile_cli.callback()
+def reconcile(
+    ctx: typer.Context,
+    channel: str = typer.Option("", help="alipay | wechatpay | stripe"),
+    account: str = typer.Option("", help="the channel account's id or name (default: its only one)"),
+    date: str = typer.Option("", "--date", help="the bill's day, YYYY-MM-DD (default: yesterday)"),
+    again: bool = typer.Option(False, help="do a finished run again, from a fresh bill"),
+    as_json: bool = typer.Option(False, "--json", help="print the run as JSON instead of a table"),
+) -> None:
+    """Reconcile a channel account's bill of one day (R-REC-1..4): a progress bar, then a
+    summary table. Exit code 1 when discrepancies stay open, 2 when refused."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not channel:
+        typer.echo("give --channel (and --date; see paygate reconcile --help)", err=True)
+        raise typer.Exit(2)
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    from paygate.reconciliation.console import parse_bill_date
+    from paygate.reconciliation.windows import yesterday
+
+    console = Console(stderr=True)
+
+    async def go(container: Any) -> Any:
+        chosen = await container.reconciler.pick_account(channel, account or None)
+        from paygate.kit.clock import utc_now
+
+        day = parse_bill_date(date) if date else yesterday(channel, utc_now())
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=as_json,
+        ) as bar:
+            tasks: dict[str, Any] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(f"{channel} {day} {stage}", total=max(total, 1))
+                bar.update(tasks[stage], completed=done, total=max(total, 1))
+
+            outcome = await container.reconciler.run(chosen.id, day, again=again, progress=progress)
+        return await container.reconciliation.run(outcome.run_id)
+
+    run = _run_or_refuse(load_settings(), go)
+    if as_json:
+        _print(run)
+    else:
+        _reconcile_table(run)
+    if run["state"] != "done":
+        typer.echo(f"run {run['run_id']}: {run['state']} {run.get('error') or ''}".rstrip(), err=True)
+        raise typer.Exit(2)
+    if (run.get("summary") or {}).get("open"):
+        raise typer.Exit(1)
+
+
+def _reconcile_table(run: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    summary = run.get("summary") or {}
+    table = Table(title=f"reconciliation {run['run_id']}: {run['channel']} account {run['account_id']} "
+                  f"{run['bill_date']} — {run['state']}")  # fmt: skip
+    table.add_column("")
+    table.add_column("", justify="right")
+    rows = [
+        ("bill lines", run["lines"]),
+        ("matched", run["matched"]),
+        ("discrepancies", run["discrepancies"]),
+        ("  resolved automatically", run["auto_resolved"]),
+        ("  waiting for the next bill", run["deferred"]),
+        ("  open", summary.get("open", 0)),
+    ]
+    rows += [(f"  {kind}", n) for kind, n in sorted((summary.get("by_kind") or {}).items())]
+    for s in run.get("settlements", []):
+        rows.append((f"settlement {s['currency']}", f"{s['state']} (net {s['bill']['net']})"))
+    rows.append(
+        ("raw file", f"{run['raw']['name']} {run['raw']['size']} B sha256 {str(run['raw']['sha256'])[:12]}…")
+    )
+    for stage, seconds in (summary.get("stages") or {}).items():
+        rows.append((f"time: {stage}", f"{seconds:.3f} s"))
+    for name, value in rows:
+        table.add_row(name, str(value))
+    Console().print(table)
+
+
+@reconcile_cli.command("runs")
+def reconcile_runs(
+    account: int = typer.Option(0, help="one account's runs"),
+    date: str = typer.Option("", "--date", help="YYYY-MM-DD"),
+    limit: int = typer.Option(50, min=1, max=500),
+) -> None:
+    """Reconciliation runs, newest first (JSON)."""
+    from paygate.reconciliation.console import parse_bill_date
+
+    async def go(container: Any) -> Any:
+        day = parse_bill_date(date) if date else None
+        return await container.reconciliation.runs(account_id=account or None, bill_date=day, limit=limit)
+
+    _print(_run_or_refuse(load_settings(), go))
+
+
+@reconcile_cli.command("discrepancies")
+def reconcile_discrepancies(
+    state: str = typer.Option("open", help="open | deferred | resolved | all"),
+    kind: str = typer.Option("", help="e.g. missing_at_paygate, amount_mismatch"),
+    run: int = typer.Option(0, help="one run's"),
+    after: int = typer.Option(0, help="page on: the 'next' of the previous page"),
+    limit: int = typer.Option(50, min=1, max=500),
+) -> None:
+    """Discrepancies, oldest first (JSON): open ones by default."""
+
+    async def go(container: Any) -> Any:
+        return await container.reconciliation.discrepancies(
+            state=None if state == "all" else state,
+            kind=kind or None,
+            run_id=run or None,
+            after=after or None,
+            limit=limit,
+        )
+
+    _print(_run_or_refuse(load_settings(), go))
+
+
+@reconcile_cli.command("resolve")
+def reconcile_resolve(
+    discrepancy_id: int,
+    reason: str = typer.Option(..., help="why (kept with the discrepancy, and audited)"),
+    operator: str = _OPERATOR,
+    password_file: str = _PASSWORD_FILE,
+) -> None:
+    """Resolve a discrepancy with a reason (approvers and admins)."""
+    password = _password(password_file, confirm=False)
+
+    async def go(container: Any) -> Any:
+        who = await _as_operator(container, operator, password)
+        return await container.reconciliation.resolve(who, discrepancy_id, reason)
+
+    _print(_run_or_refuse(_initialised_settings(), go))
+
+
+@reconcile_cli.command("export")
+def reconcile_export(
+    run_id: int, out: str = typer.Option("-", help="a file, or - for standard output")
+) -> None:
+    """A run's bill lines and what each matched, as CSV."""
+    handle = sys.stdout if out == "-" else open(out, "w", newline="", encoding="utf-8")
+
+    async def go(container: Any) -> int:
+        lines = 0
+        async for chunk in container.reconciliation.csv_pages(run_id):
+            handle.write(chunk)
+            lines += chunk.count("\n")
+        return lines - 1
+
+    try:
+        written = _run_or_refuse(load_settings(), go)
+    finally:
+        if handle is not sys.stdout:
+            handle.close()
+    if out != "-":
+        typer.echo(f"{written} lines written to {out}", err=True)
 
 
 def main() -> None:

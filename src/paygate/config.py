@@ -114,6 +114,19 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: float = 10.0
     workers_enabled: bool = True
 
+    # --- reconciliation (R-REC-1..5): docs/operations.md
+    #: a read replica for bulk reads (bill and settlement queries, exports); empty: the primary
+    database_replica_url: str = ""
+    #: money paygate counted this close to the end of a bill's day may be in the next day's
+    #: bill (R-REC-3): it waits for that bill before it is reported missing
+    recon_cutoff_minutes: float = Field(default=15.0, ge=0)
+    #: how often the daily job looks for accounts whose yesterday is not reconciled yet, and
+    #: how long a channel that has no bill yet is left before it is asked again
+    recon_interval_seconds: float = Field(default=3600.0, gt=0)
+    recon_retry_seconds: float = Field(default=3600.0, gt=0)
+    #: a run holds its (account, day) this long; another process takes over after
+    recon_lease_seconds: float = Field(default=1800.0, gt=0)
+
     # --- events (R-NTF-5, R-NTF-6) and workers (R-OPS-3): docs/operations.md
     #: RabbitMQ, e.g. amqp://guest:guest@127.0.0.1:5672/ — events go to a topic exchange
     broker_url: str | None = None

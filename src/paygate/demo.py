@@ -56,7 +56,7 @@ async def seed_demo(container: Container, host: SandboxHost) -> dict[str, Any]:
             spec.merchant_id,
             spec.gateway_url,
             spec.secrets,
-            AccountSettings(params=spec.params),
+            AccountSettings(params=spec.params, fee_rate_bp=spec.fee_rate_bp),
         )
     container.router.forget()
     pay_types = container.registry.pay_type_names

@@ -248,3 +248,16 @@ class PaygateClient:
         if out_refund_no:
             payload["out_refund_no"] = out_refund_no
         return await self.request("/query/refund", payload)
+
+    async def query_bill(
+        self, channel: str, bill_date: str, *, after: int | None = None, limit: int = 100
+    ) -> dict[str, Any]:
+        """``/query/bill``: this app's lines of the channel's bills of ``bill_date`` (a page)."""
+        payload: dict[str, Any] = {"channel": channel, "bill_date": bill_date, "limit": limit}
+        if after is not None:
+            payload["after"] = after
+        return await self.request("/query/bill", payload)
+
+    async def query_settle(self, channel: str, settle_date: str) -> dict[str, Any]:
+        """``/query/settle``: the channel's settlements of ``settle_date`` and this app's share."""
+        return await self.request("/query/settle", {"channel": channel, "settle_date": settle_date})

@@ -13,11 +13,13 @@ import pytest
 from pydantic import BaseModel
 
 from paygate.api.schemas import (
+    BillQueryRequest,
     PayRequest,
     QueryRequest,
     RefundQueryRequest,
     RefundRequest,
     RequestModel,
+    SettleQueryRequest,
     TradeRefRequest,
 )
 from paygate.kit import signing
@@ -251,6 +253,16 @@ NUL_CASES: dict[str, tuple[type[BaseModel], dict[str, Any], list[tuple[str, Any]
         RefundQueryRequest,
         {"out_refund_no": "RF-1"},
         [("refund_no", f"R{NUL}"), ("out_refund_no", f"RF{NUL}1")],
+    ),
+    "/query/bill": (
+        BillQueryRequest,
+        {"channel": "alipay", "bill_date": "2026-06-05"},
+        [("channel", f"alipay{NUL}"), ("bill_date", f"2026-06-0{NUL}")],
+    ),
+    "/query/settle": (
+        SettleQueryRequest,
+        {"channel": "alipay", "settle_date": "2026-06-05"},
+        [("channel", f"alipay{NUL}"), ("settle_date", f"2026-06-0{NUL}")],
     ),
 }
 

@@ -72,6 +72,12 @@ class ChannelAccounts:
             rows = await uow.accounts.enabled_for(channel)
         return [self._decode(r) for r in rows]
 
+    async def all_enabled(self) -> list[ChannelAccount]:
+        """Every enabled account of every channel (the daily reconciliation's list)."""
+        async with self._db.reading() as uow:
+            rows = await uow.accounts.all()
+        return [self._decode(r) for r in rows if r.enabled]
+
     async def find(self, channel: str, merchant_id: str) -> int | None:
         async with self._db.reading() as uow:
             row = await uow.accounts.by_merchant(channel, merchant_id)

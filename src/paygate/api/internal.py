@@ -18,8 +18,10 @@ from paygate.api.console import ConsoleServices, mount_console
 from paygate.api.guards import SourceAllowList, authenticated
 from paygate.api.operator import OperatorAuth, operator_router
 from paygate.api.operator_events import operator_events_router
+from paygate.api.operator_reconciliation import operator_reconciliation_router
 from paygate.api.responses import code_response, error_response, ok_response
 from paygate.api.schemas import (
+    BillQueryRequest,
     Envelope,
     ErrorEnvelope,
     PayRequest,
@@ -27,6 +29,7 @@ from paygate.api.schemas import (
     RefundData,
     RefundQueryRequest,
     RefundRequest,
+    SettleQueryRequest,
     TradeData,
     TradeRefRequest,
 )
@@ -39,6 +42,7 @@ from paygate.payments.closing import TradeCloser
 from paygate.payments.commands import PayCommand, TradeRef
 from paygate.payments.creating import PaymentCreator
 from paygate.payments.querying import TradeQueries
+from paygate.reconciliation.console import ReconciliationConsole, parse_bill_date
 from paygate.refunds.commands import RefundCommand, RefundRef
 from paygate.refunds.creating import RefundCreator
 from paygate.refunds.deciding import RefundDecisions
@@ -77,6 +81,10 @@ class InternalServices:
     events: EventConsole | None = None  # the operator's view of events (/operator/events…)
     cashier: Cashier | None = None  # pay_type "cashier": the hosted cashier (R-API-9)
     console: ConsoleServices | None = None  # the operators' console at /console/ (R-OPS-2)
+    reconciliation: ReconciliationConsole | None = (
+        None  # /query/bill, /query/settle, /operator/reconciliation…
+    )
+    channels: frozenset[str] = frozenset()  # the configured channels (bill and settle queries name one)
 
 
 log = structlog.get_logger("paygate.api")
@@ -264,6 +272,44 @@ def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None
         )
         return ok_response(request, view)
 
+    def reconciliation(channel: str) -> ReconciliationConsole:
+        if services.reconciliation is None:
+            raise PaygateError("reconciliation is not configured", code=ErrorCode.UNSUPPORTED_OPERATION)
+        if channel not in services.channels:
+            known = ", ".join(sorted(services.channels))
+            raise PaygateError(f"unknown channel {channel!r}; known: {known}", code=ErrorCode.UNKNOWN_CHANNEL)
+        return services.reconciliation
+
+    @app.post(
+        "/query/bill",
+        response_model=Envelope[dict[str, Any]],
+        tags=["reconciliation"],
+        summary="Bill query: the app's lines of a channel's bills of one day, as reconciled (paginated)",
+    )
+    async def query_bill(body: BillQueryRequest, request: Request, app_: App) -> Response:
+        console = reconciliation(body.channel)
+        page = await console.bill_for_app(
+            app_.context.app_id,
+            body.channel,
+            parse_bill_date(body.bill_date),
+            after=body.after,
+            limit=body.limit,
+        )
+        return ok_response(request, page)
+
+    @app.post(
+        "/query/settle",
+        response_model=Envelope[dict[str, Any]],
+        tags=["reconciliation"],
+        summary="Settlement query: a channel's settlements of one day and the app's share",
+    )
+    async def query_settle(body: SettleQueryRequest, request: Request, app_: App) -> Response:
+        console = reconciliation(body.channel)
+        data = await console.settle_for_app(
+            app_.context.app_id, body.channel, parse_bill_date(body.settle_date)
+        )
+        return ok_response(request, data)
+
     @app.get("/health", tags=["operations"], summary="Liveness: up, or degraded with the reasons")
     async def health() -> dict[str, Any]:
         return {"errno": 0, "msg": "ok", "data": services.health()}
@@ -290,4 +336,6 @@ def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None
         app.include_router(operator_events_router(app.state.operator_auth, services.events))
     if services.console is not None:
         mount_console(app, services.console)
+    if services.reconciliation is not None:
+        app.include_router(operator_reconciliation_router(app.state.operator_auth, services.reconciliation))
     return app

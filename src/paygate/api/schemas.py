@@ -232,6 +232,41 @@ class RefundList(BaseModel):
     items: list[RefundData]
 
 
+_DAY = r"^\d{4}-\d{2}-\d{2}$"
+
+
+class BillQueryRequest(RequestModel):
+    """``/query/bill``: the app's lines of a channel's bills of one day (R-API-1, R-REC-1)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"channel": "alipay", "bill_date": "2026-06-05", "limit": 100}]},
+    )
+
+    channel: str = Field(min_length=1, max_length=32, description="alipay | wechatpay | stripe")
+    bill_date: str = Field(pattern=_DAY, description="The bill's day, YYYY-MM-DD (the channel's time zone).")
+    after: StrictInt | None = Field(default=None, ge=0, description="The `next` of the previous page.")
+    limit: StrictInt = Field(default=100, ge=1, le=500)
+
+
+class SettleQueryRequest(RequestModel):
+    """``/query/settle``: a channel's settlements of one day and the app's share (R-REC-4)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"channel": "wechatpay", "settle_date": "2026-06-05"}]},
+    )
+
+    channel: str = Field(min_length=1, max_length=32, description="alipay | wechatpay | stripe")
+    settle_date: str = Field(pattern=_DAY, description="The settled day, YYYY-MM-DD.")
+
+
+class ResolveRequest(RequestModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=512, description="Why (kept with the discrepancy).")
+
+
 class Envelope(BaseModel, Generic[T]):
     errno: int = 0
     msg: str = "ok"

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -40,6 +41,7 @@ __all__ = [
     "ActionKind",
     "Bill",
     "BillLine",
+    "BillTotals",
     "ChannelAccount",
     "ChannelAdapter",
     "ChannelBusinessError",
@@ -59,6 +61,10 @@ __all__ = [
     "PayAction",
     "PaymentStatus",
     "PaymentStatusResult",
+    "PayoutItem",
+    "PayoutReport",
+    "PayoutSource",
+    "RawBill",
     "RefundRequest",
     "RefundResult",
     "RefundStatus",
@@ -364,10 +370,79 @@ class BillLine:
 
 
 @dataclass(frozen=True)
+class RawBill:
+    """The bill exactly as the channel served it, kept for audit (R-REC-1): ``content`` is
+    the file's bytes (Alipay's zip, WeChat's gzip, Stripe's listed pages as JSON lines),
+    ``checksum`` their SHA-256, ``source`` where they came from (a URL without its token)."""
+
+    name: str
+    content: bytes
+    source: str
+    media_type: str = "application/octet-stream"
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass(frozen=True)
+class BillTotals:
+    """What the channel itself states a bill adds up to (its summary rows), in minor units:
+    reconciliation checks the lines against them (R-REC-4)."""
+
+    payments: int
+    refunds: int
+    fees: int | None = None
+    payment_count: int | None = None
+    refund_count: int | None = None
+
+
+@dataclass(frozen=True)
 class Bill:
     bill_date: date
     lines: list[BillLine]
     raw_name: str = ""
+    raw: RawBill | None = None
+    totals: BillTotals | None = None
+
+
+@dataclass(frozen=True)
+class PayoutItem:
+    """A balance movement a payout paid out: a payment, a refund (``kind`` as a bill line's),
+    or another movement (``other``: fees, adjustments), with the channel's own figures."""
+
+    kind: str  # "payment" | "refund" | "refund_failure" | "other"
+    amount: int  # minor units of the payout's currency, signed as the balance moved
+    fee: int
+    net: int
+    channel_trade_no: str = ""
+    refund_no: str | None = None
+
+
+@dataclass(frozen=True)
+class PayoutReport:
+    """One settlement the channel paid to the merchant's bank (Stripe: a payout), with the
+    movements it contains (R-REC-4)."""
+
+    payout_id: str
+    amount: int  # what reached (or will reach) the bank, minor units
+    currency: str
+    created_at: datetime
+    status: str
+    items: list[PayoutItem]
+
+
+@runtime_checkable
+class PayoutSource(Protocol):
+    """An adapter whose channel reports settlements apart from its bill (Stripe)."""
+
+    async def list_payouts(self, account: ChannelAccount, day: date) -> list[PayoutReport]:
+        """The payouts created on ``day`` (the channel's day), each with its movements."""
+        ...
 
 
 # --------------------------------------------------------------------------- errors

@@ -17,6 +17,8 @@ from paygate.channels.contract import (
     NotifyReply,
     Operation,
     PaymentStatusResult,
+    PayoutReport,
+    PayoutSource,
     RefundRequest,
     RefundResult,
     ReturnInfo,
@@ -113,3 +115,11 @@ class ChannelGateway:
         return await self._guard.call(
             account, Operation.BILL, lambda: adapter.download_bill(account, bill_date)
         )
+
+    async def payouts(self, account: ChannelAccount, day: date) -> list[PayoutReport]:
+        """The channel's settlements created on ``day`` (R-REC-4); none for a channel whose
+        settlement figures are in its bill (Alipay, WeChat Pay)."""
+        adapter = self._registry.adapter(account.channel)
+        if not isinstance(adapter, PayoutSource):
+            return []
+        return await self._guard.call(account, Operation.BILL, lambda: adapter.list_payouts(account, day))

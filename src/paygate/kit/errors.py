@@ -93,6 +93,11 @@ class ErrorCode(Enum):
     EVENT_NOT_DELIVERABLE = _Code(6002, 409, "the event has no notify URL to send to")
     INVALID_EVENT_ID = _Code(6003, 400, "an event id looks like evt_ followed by 26 digits")
     UNKNOWN_JOB = _Code(6004, 400, "no such background job")
+    # 7xxx: reconciliation
+    RECON_RUN_NOT_FOUND = _Code(7000, 404, "no such reconciliation run")
+    DISCREPANCY_NOT_FOUND = _Code(7001, 404, "no such discrepancy")
+    DISCREPANCY_RESOLVED = _Code(7002, 409, "the discrepancy is already resolved")
+    INVALID_BILL_DATE = _Code(7003, 400, "the bill date is not a past day (YYYY-MM-DD)")
     # 9xxx: ours
     INTERNAL = _Code(9000, 500, "internal error")
 

@@ -8,11 +8,13 @@ from paygate.models.jobs import ScheduledJob
 from paygate.models.logs import CallLog, ChannelNotification, TradeLog
 from paygate.models.messaging import DeliveryAttempt, EventDelivery, OutboxMessage, RequestNonce
 from paygate.models.operators import Operator, OperatorAction
+from paygate.models.reconciliation import BillLineRow, Discrepancy, ReconRun, Settlement, StagedLine
 from paygate.models.trades import ChannelAttempt, ExtraPayment, Refund, Trade
 
 __all__ = [
     "App",
     "AppChannelAccount",
+    "BillLineRow",
     "CallLog",
     "ChannelAccountRow",
     "ChannelAttempt",
@@ -20,14 +22,18 @@ __all__ = [
     "Checkout",
     "ConsoleSession",
     "DeliveryAttempt",
+    "Discrepancy",
     "EventDelivery",
     "ExtraPayment",
     "Operator",
     "OperatorAction",
     "OutboxMessage",
+    "ReconRun",
     "Refund",
     "RequestNonce",
     "ScheduledJob",
+    "Settlement",
+    "StagedLine",
     "Trade",
     "TradeLog",
 ]

@@ -47,6 +47,7 @@ class Source(StrEnum):
     CLOSE = "close"  # closing the trade
     OPERATOR = "operator"  # a person's decision (approval, manual payout)
     SWEEP = "sweep"  # the reliability engine's own re-checks
+    RECONCILE = "reconcile"  # a channel's bill showed it (R-NTF-3's fourth source, R-REC-2)
 
 
 @dataclass(frozen=True)

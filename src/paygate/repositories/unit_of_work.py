@@ -38,6 +38,7 @@ from paygate.repositories.logs import CallLogRepository, InboxRepository
 from paygate.repositories.nonces import NonceRepository
 from paygate.repositories.operators import OperatorRepository
 from paygate.repositories.outbox import OutboxRepository
+from paygate.repositories.reconciliation import ReconciliationRepository
 from paygate.repositories.refunds import RefundRepository
 from paygate.repositories.trades import TradeRepository
 
@@ -69,6 +70,7 @@ class UnitOfWork:
         self.checkouts = CheckoutRepository(session)
         self.console_sessions = ConsoleSessionRepository(session)
         self.console = ConsoleRepository(session)
+        self.reconciliation = ReconciliationRepository(session)
 
     def mark_rollback_only(self) -> None:
         self.rollback_only = True

@@ -35,6 +35,13 @@ class TestSpec:
                 "hangs": {"*": True},
                 "notifications": {"drop_next": 1, "duplicate": 2, "reorder_window": 3},
                 "refunds": {"outcome": "BAD", "delay_seconds": 60},
+                "bills": {
+                    "drop": ["A"],
+                    "duplicate": ["B"],
+                    "amount_delta": {"C": -1},
+                    "fee_delta": {"D": 2},
+                    "damage": "garble",
+                },
             }
         )
         assert f.to_json() == {
@@ -50,6 +57,15 @@ class TestSpec:
             "hangs": {"*": {"times": None}},
             "notifications": {"drop_next": 1, "duplicate": 2, "reorder_window": 3},
             "refunds": {"outcome": "BAD", "delay_seconds": 60.0, "times": None},
+            # R-REC-2: discrepancies written into the bills served
+            "bills": {
+                "drop": ["A"],
+                "duplicate": ["B"],
+                "late": [],
+                "amount_delta": {"C": -1},
+                "fee_delta": {"D": 2},
+                "damage": "garble",
+            },
         }
         f.clear()
         assert f.to_json()["errors"] == {} and f.to_json()["refunds"] is None

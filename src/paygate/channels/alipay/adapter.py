@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Final
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qs, parse_qsl, urlsplit, urlunsplit
 
 import httpx
 
@@ -66,6 +66,7 @@ from paygate.channels.contract import (
     PayAction,
     PaymentStatus,
     PaymentStatusResult,
+    RawBill,
     RefundRequest,
     RefundResult,
     RefundStatus,
@@ -370,4 +371,8 @@ class AlipayAdapter:
             raise ChannelProtocolError("alipay bill: no bill_download_url", exchange=reply.exchange)
         content = await self._client.download(account, url, operation=Operation.BILL.value)
         with answer_mapping("alipay", reply.exchange):
-            return parse_trade_bill(content, bill_date)
+            bill = parse_trade_bill(content, bill_date)
+        name = parse_qs(urlsplit(url).query).get("downloadFileName", [""])[0] or f"{bill_date}.csv.zip"
+        source = urlunsplit(urlsplit(url)._replace(query="", fragment=""))  # the token is a secret
+        raw = RawBill(name=name, content=content, source=source, media_type="application/zip")
+        return replace(bill, raw=raw)

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
+import zlib
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Final
 
 from paygate.channels.alipay.protocol import BEIJING, TIME_FORMAT
-from paygate.channels.contract import Bill, BillLine, UnknownChannelStatus
+from paygate.channels.contract import Bill, BillLine, BillTotals, UnknownChannelStatus
 from paygate.kit.money import Money, MoneyError, from_decimal_string
 
-__all__ = ["BillFormatError", "parse_trade_bill", "parse_trade_detail_csv"]
+__all__ = ["BillFormatError", "parse_trade_bill", "parse_trade_detail_csv", "parse_trade_totals"]
 
 _FIRST_COLUMNS: Final = "支付宝交易号,商户订单号,业务类型"
 _TRADE_NO: Final = "支付宝交易号"
@@ -34,6 +36,8 @@ _REFUND_NO: Final = "退款批次号/请求号"
 _FEE: Final = "服务费（元）"
 _REQUIRED: Final = (_TRADE_NO, _ORDER_NO, _TYPE, _CREATED, _FINISHED, _AMOUNT, _REFUND_NO, _FEE)
 _MAX_ENTRY_BYTES: Final = 200 * 1024 * 1024  # refuse zip bombs
+_PAID_TOTAL: Final = re.compile(r"^#交易合计：(\d+)笔，商家实收共(-?[\d.]+)元")
+_REFUND_TOTAL: Final = re.compile(r"^#退款合计：(\d+)笔，商家实收退款共(-?[\d.]+)元")
 
 
 class BillFormatError(ValueError):
@@ -116,14 +120,38 @@ def parse_trade_detail_csv(text: str) -> list[BillLine]:
     return lines
 
 
+def parse_trade_totals(text: str) -> BillTotals | None:
+    """The totals Alipay states after the detail list (``#交易合计`` / ``#退款合计``), or None
+    when the file has none (a bill cut short has none: reconciliation then refuses it)."""
+    paid = refunded = None
+    for raw_line in text.splitlines():
+        if m := _PAID_TOTAL.match(raw_line):
+            paid = (int(m[1]), m[2])
+        elif m := _REFUND_TOTAL.match(raw_line):
+            refunded = (int(m[1]), m[2])
+    if paid is None or refunded is None:
+        return None
+    return BillTotals(
+        payments=_money(paid[1], "交易合计").minor,
+        refunds=_money(refunded[1], "退款合计").minor,
+        payment_count=paid[0],
+        refund_count=refunded[0],
+    )
+
+
 def _decode(data: bytes) -> str:
-    text = data.decode("gb18030")  # a superset of GBK: never fails on GBK input
+    try:
+        text = data.decode("gb18030")  # a superset of GBK: never fails on GBK input
+    except UnicodeDecodeError:
+        text = ""
     if _FIRST_COLUMNS in text:
         return text
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return text
+        if text:
+            return text
+        raise BillFormatError("a bill entry is neither GBK nor UTF-8 text") from None
 
 
 def parse_trade_bill(data: bytes, bill_date: date) -> Bill:
@@ -139,11 +167,18 @@ def parse_trade_bill(data: bytes, bill_date: date) -> Bill:
                 continue
             if info.file_size > _MAX_ENTRY_BYTES:
                 raise BillFormatError(f"bill entry {info.filename!r} is too large")
-            text = _decode(archive.read(info))
+            try:
+                text = _decode(archive.read(info))
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                raise BillFormatError(f"bill entry {info.filename!r} is damaged: {exc}") from None
             if _FIRST_COLUMNS in text:
+                totals = parse_trade_totals(text)
+                if totals is None:
+                    raise BillFormatError("the detail file has no totals: it is cut short")
                 return Bill(
                     bill_date=bill_date,
                     lines=parse_trade_detail_csv(text),
                     raw_name=info.filename,
+                    totals=totals,
                 )
     raise BillFormatError("the bill holds no 业务明细 detail file")

@@ -55,6 +55,9 @@ from paygate.channels.contract import (
     Operation,
     PaymentStatus,
     PaymentStatusResult,
+    PayoutItem,
+    PayoutReport,
+    RawBill,
     RefundRequest,
     RefundResult,
     RefundStatus,
@@ -76,6 +79,7 @@ from paygate.channels.stripe.transformers import (
     query_result,
     refund_params,
     refund_result,
+    timestamp,
     validate_create,
 )
 
@@ -368,6 +372,7 @@ class StripeAdapter:
             "expand": ["data.source"],
         }
         lines: list[BillLine] = []
+        pages: list[bytes] = []
         for _ in range(_MAX_BILL_PAGES):
             reply = await self._client.get(
                 account, "/v1/balance_transactions", query, operation=Operation.BILL.value
@@ -376,6 +381,7 @@ class StripeAdapter:
             with answer_mapping("stripe", reply.exchange):
                 if not isinstance(items, list):
                     raise ResponseMismatch("balance transactions: no data list")
+                pages.extend(json.dumps(item, sort_keys=True).encode() + b"\n" for item in items)
                 for item in items:
                     if not isinstance(item, Mapping):
                         raise ResponseMismatch("balance transactions: an item is not an object")
@@ -389,4 +395,85 @@ class StripeAdapter:
             raise ChannelProtocolError(f"stripe bill: more than {_MAX_BILL_PAGES} pages for {bill_date}")
         lines.reverse()  # Stripe lists newest first; the sort below is stable
         lines.sort(key=lambda line: line.occurred_at)
-        return Bill(bill_date=bill_date, lines=lines, raw_name=f"stripe-balance-transactions-{bill_date}")
+        name = f"stripe-balance-transactions-{bill_date}"
+        raw = RawBill(
+            name=f"{name}.jsonl",
+            content=b"".join(pages),
+            source=f"{account.gateway_url.rstrip('/')}/v1/balance_transactions",
+            media_type="application/x-ndjson",
+        )
+        return Bill(bill_date=bill_date, lines=lines, raw_name=name, raw=raw)
+
+    async def list_payouts(self, account: ChannelAccount, day: date) -> list[PayoutReport]:
+        """The payouts created on ``day`` (UTC), each with the balance transactions it paid
+        out (``GET /v1/balance_transactions?payout=…``, sources expanded): R-REC-4."""
+        start = datetime.combine(day, time.min, UTC)
+        end = start + timedelta(days=1)
+        query: dict[str, Any] = {"created": {"gte": int(start.timestamp()), "lt": int(end.timestamp())},
+                                 "limit": self._page_size}  # fmt: skip
+        payouts: list[Mapping[str, Any]] = []
+        for _ in range(_MAX_BILL_PAGES):
+            reply = await self._client.get(account, "/v1/payouts", query, operation=Operation.BILL.value)
+            items = reply.data.get("data")
+            with answer_mapping("stripe", reply.exchange):
+                if not isinstance(items, list):
+                    raise ResponseMismatch("payouts: no data list")
+            payouts += [p for p in items if isinstance(p, Mapping)]
+            if not reply.data.get("has_more") or not items:
+                break
+            query["starting_after"] = items[-1].get("id")
+        reports = []
+        for payout in payouts:
+            created = timestamp(payout.get("created"))
+            if created is None or not start <= created < end:
+                continue  # a server that ignores the created filter
+            reports.append(await self._payout_report(account, payout, created))
+        return reports
+
+    async def _payout_report(
+        self, account: ChannelAccount, payout: Mapping[str, Any], created: datetime
+    ) -> PayoutReport:
+        query: dict[str, Any] = {
+            "payout": payout.get("id"),
+            "limit": self._page_size,
+            "expand": ["data.source"],
+        }
+        items: list[PayoutItem] = []
+        for _ in range(_MAX_BILL_PAGES):
+            reply = await self._client.get(
+                account, "/v1/balance_transactions", query, operation=Operation.BILL.value
+            )
+            found = reply.data.get("data")
+            with answer_mapping("stripe", reply.exchange):
+                if not isinstance(found, list):
+                    raise ResponseMismatch("balance transactions: no data list")
+                for bt in found:
+                    if not isinstance(bt, Mapping) or bt.get("type") == "payout":
+                        continue
+                    line = bill_line(bt)
+                    amount, fee, net = (int(bt.get(k) or 0) for k in ("amount", "fee", "net"))
+                    items.append(
+                        PayoutItem(
+                            kind=line.kind if line else "other",
+                            amount=amount,
+                            fee=fee,
+                            net=net,
+                            channel_trade_no=line.channel_trade_no if line else "",
+                            refund_no=line.refund_no if line else None,
+                        )
+                    )
+            if not reply.data.get("has_more") or not found:
+                break
+            query["starting_after"] = found[-1].get("id")
+        paid_out, currency = payout.get("amount"), payout.get("currency")
+        with answer_mapping("stripe", Exchange("payout")):
+            if not isinstance(paid_out, int) or not isinstance(currency, str):
+                raise ResponseMismatch(f"payout {payout.get('id')!r} has no amount or currency")
+        return PayoutReport(
+            payout_id=str(payout.get("id")),
+            amount=paid_out,
+            currency=currency.upper(),
+            created_at=created,
+            status=str(payout.get("status") or ""),
+            items=items,
+        )

@@ -57,6 +57,7 @@ from paygate.channels.contract import (
     Operation,
     PaymentStatus,
     PaymentStatusResult,
+    RawBill,
     RefundRequest,
     RefundResult,
     RefundStatus,
@@ -342,4 +343,17 @@ class WechatPayAdapter:
             text = _gunzip(content) if content[:2] == b"\x1f\x8b" else content
             if hashlib.sha1(text, usedforsecurity=False).hexdigest() != hash_value.lower():
                 raise ResponseMismatch("the bill file does not match its hash_value")
-            return parse_trade_bill(text.decode("utf-8-sig"), bill_date)
+            try:
+                decoded = text.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise ResponseMismatch("the bill file is not UTF-8") from None
+            bill = parse_trade_bill(decoded, bill_date)
+        source = url.split("?", 1)[0]  # the token is a secret
+        gz = content[:2] == b"\x1f\x8b"
+        raw = RawBill(
+            name=f"{bill.raw_name}.gz" if gz else bill.raw_name,
+            content=content,
+            source=source,
+            media_type="application/gzip" if gz else "text/csv",
+        )
+        return replace(bill, raw=raw)

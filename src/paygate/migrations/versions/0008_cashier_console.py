@@ -1,7 +1,7 @@
 """cashier checkouts and console sessions (R-API-9, R-OPS-2)
 
 Revision ID: 0008
-Revises: 0006 (re-chained after reconciliation's 0007 at merge)
+Revises: 0007
 Create Date: 2026-12-01
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import paygate.kit.db
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -16,8 +16,8 @@ import io
 import re
 import threading
 import zipfile
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlencode
@@ -27,6 +27,7 @@ from paygate.sandbox.alipay.errors import business, invalid
 from paygate.sandbox.alipay.keys import MerchantApp
 from paygate.sandbox.alipay.state import Refund, Trade, new_cashier_token
 from paygate.sandbox.alipay.wire import BEIJING, format_fen, format_time
+from paygate.sandbox.harness.faultspec import BillFaults
 
 if TYPE_CHECKING:
     from paygate.sandbox.alipay.store import AlipayStore
@@ -42,9 +43,12 @@ __all__ = [
     "bill_period",
     "render_signcustomer_bill",
     "render_trade_bill",
+    "service_fee",
 ]
 
 DOWNLOAD_TTL: Final = timedelta(seconds=30)
+#: The service fee the sandbox charges, in basis points (0.6 %, Alipay's usual rate).
+FEE_RATE_BP: Final = 60
 DETAIL_HEADER: Final = (
     "支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,"
     "对方账户,订单金额（元）,商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,"
@@ -72,8 +76,11 @@ class BillEntry:
     at: datetime
 
 
-def bill_entries(trades: Iterable[Trade], start: datetime, end: datetime) -> list[BillEntry]:
-    """The payments and the refunds whose money moved in ``[start, end)``, in time order."""
+def bill_entries(
+    trades: Iterable[Trade], start: datetime, end: datetime, late: Collection[str] = ()
+) -> list[BillEntry]:
+    """The payments and the refunds whose money moved in ``[start, end)``, in time order;
+    those ``late`` names (bill faults) are booked just after the midnight that follows them."""
 
     def entries(trade: Trade) -> Iterator[BillEntry]:
         if trade.gmt_payment is None:
@@ -84,7 +91,16 @@ def bill_entries(trades: Iterable[Trade], start: datetime, end: datetime) -> lis
                 yield BillEntry("refund", trade, refund, refund.at)
 
     found = [e for t in trades for e in entries(t)]
+    if late:
+        found = [replace(e, at=_next_day(e.at)) if _ref(e) in late else e for e in found]
     return sorted((e for e in found if start <= e.at < end), key=lambda e: e.at)
+
+
+def _next_day(moment: datetime) -> datetime:
+    local = moment.astimezone(BEIJING)
+    return datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), BEIJING) + timedelta(
+        seconds=30
+    )
 
 
 def _cn_time(moment: datetime) -> str:
@@ -120,10 +136,20 @@ def _head(title: str, account: str, start: datetime, end: datetime, list_name: s
     ]
 
 
-def _detail_row(entry: BillEntry) -> tuple[str, int, int]:
+def service_fee(amount: int) -> int:
+    """Alipay's service fee on ``amount`` fen: 0.6 %, rounded half up to the fen (a refund
+    gives back the fee of the amount refunded)."""
+    return (amount * FEE_RATE_BP + 5000) // 10000
+
+
+def _ref(entry: BillEntry) -> str:
+    return entry.refund.out_request_no if entry.refund else entry.trade.out_trade_no
+
+
+def _detail_row(entry: BillEntry, delta: int = 0, fee_delta: int = 0) -> tuple[str, int, int]:
     t, refund = entry.trade, entry.refund
     sign, kind = (-1, "退款") if refund else (1, "交易")
-    amount = refund.amount if refund else t.total_amount
+    amount = (refund.amount if refund else t.total_amount) + delta
     account = t.buyer.bill_account if t.buyer else ""
     cells = [
         f"{t.trade_no}\t", f"{t.out_trade_no}\t", f"{kind}\t", t.subject,
@@ -131,18 +157,20 @@ def _detail_row(entry: BillEntry) -> tuple[str, int, int]:
         f"{t.store_id}\t", f"{t.store_id}\t", f"{t.operator_id}\t", f"{t.terminal_id}\t",
         f"{account}\t", format_fen(sign * amount), format_fen(sign * amount),
         "0.00", "0.00", "0.00", "0.00", "0.00", "", "0.00\t", "0.00",
-        f"{refund.out_request_no if refund else ''}\t", "0.00", "0.00", t.body,
+        f"{refund.out_request_no if refund else ''}\t",
+        format_fen(sign * (service_fee(amount) + fee_delta)), "0.00",
+        t.body,
     ]  # fmt: skip
     return ",".join(cells), sign * amount, 1 if refund else 0
 
 
 def render_trade_bill(
     entries: list[BillEntry], merchant: MerchantApp, start: datetime, end: datetime,
-    label: str, now: datetime,
+    label: str, now: datetime, faults: BillFaults | None = None,
 ) -> tuple[str, bytes]:  # fmt: skip
-    """The ``trade`` bill: ``(zip file name, zip bytes)``."""
+    """The ``trade`` bill: ``(zip file name, zip bytes)``, with the bill faults in force."""
     account = merchant.bill_account
-    rows = [_detail_row(e) for e in entries]
+    rows = [_detail_row(e, d, f) for e, d, f in (faults or BillFaults()).lines(entries, _ref)]
     paid = [amt for _, amt, is_refund in rows if not is_refund]
     refunded = [amt for _, amt, is_refund in rows if is_refund]
     exported = f"#导出时间：[{_cn_time(now)}]"
@@ -169,7 +197,8 @@ def render_trade_bill(
         f"{account}_{label}_业务明细.csv": detail,
         f"{account}_{label}_业务明细(汇总).csv": summary,
     }
-    return f"{account}_{label}.csv.zip", _zip(files, now)
+    encoding = "utf-16" if faults is not None and faults.damage == "encoding" else "gbk"
+    return f"{account}_{label}.csv.zip", _zip(files, now, encoding)
 
 
 def render_signcustomer_bill(
@@ -214,14 +243,14 @@ class _GbkZipInfo(zipfile.ZipInfo):
         return self.filename.encode("gbk"), self.flag_bits & ~0x800
 
 
-def _zip(files: dict[str, list[str]], now: datetime) -> bytes:
+def _zip(files: dict[str, list[str]], now: datetime, encoding: str = "gbk") -> bytes:
     buffer = io.BytesIO()
     stamp = now.astimezone(BEIJING).timetuple()[:6]
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, lines in files.items():
             info = _GbkZipInfo(name, date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, ("\n".join(lines) + "\n").encode("gbk", "replace"))
+            archive.writestr(info, ("\n".join(lines) + "\n").encode(encoding, "replace"))
     return buffer.getvalue()
 
 
@@ -284,11 +313,15 @@ def bill_download_url(store: AlipayStore, call: Call) -> dict[str, Any]:
     merchant = call.app
     trades = store.book.all(merchant.seller_id)
     if bill_type == "trade":
-        name, content = render_trade_bill(bill_entries(trades, start, end), merchant, start, end, label, now)
+        faults = store.harness.faults.bills()
+        entries = bill_entries(trades, start, end, faults.late)
+        name, content = render_trade_bill(entries, merchant, start, end, label, now, faults)
     else:  # the account bill's balance column runs from the beginning of time
         origin = datetime(2000, 1, 1, tzinfo=BEIJING)
         entries = bill_entries(trades, origin, end)
         name, content = render_signcustomer_bill(entries, merchant, start, end, label, now)
+    if bill_type == "trade":
+        content = faults.spoil(content)
     token = store.bills.put(BillFile(name, content, now + DOWNLOAD_TTL))
     query = BillStore.query_string(
         bill_type=bill_type, merchant=merchant, label=label, name=name, token=token, now=now

@@ -10,7 +10,9 @@ are the channel's own names (an OpenAPI method, ``refund``, ``payment_intents.cr
      "timeouts": {"<op>": seconds | true | {"seconds": s, "apply": bool, "times": N}},
      "hangs":    {"<op>": true | {"times": N}},
      "notifications": {"drop_next": N, "duplicate": bool | N, "reorder_window": N},
-     "refunds":  "<outcome>" | {"outcome": …, "delay_seconds": s, "times": N}}
+     "refunds":  "<outcome>" | {"outcome": …, "delay_seconds": s, "times": N},
+     "bills":    {"drop": [ref], "duplicate": [ref], "late": [ref], "amount_delta": {ref: n},
+                  "fee_delta": {ref: n}, "damage": "truncate" | "garble" | "encoding" | null}}
 
 - **latency**: wait before handling the request.
 - **errors**: answer the channel's error *instead of* handling the request (nothing
@@ -26,6 +28,10 @@ are the channel's own names (an OpenAPI method, ``refund``, ``payment_intents.cr
 - **notifications**: lose the next N delivery attempts (each counts as failed and the
   retry schedule goes on); send every attempt twice (``true``, or for the next N attempts);
   hold deliveries until ``reorder_window`` wait, then send them newest first.
+- **bills**: discrepancies in the bills served from now on (reconciliation, R-REC-2): a line
+  left out, served twice, or with its amount / fee off by N minor units; ``ref`` is the
+  merchant's order number of a payment or the refund's request number; ``damage`` spoils the
+  whole file (cut in half, bytes changed after its checksum, text in the wrong encoding).
 - **refunds**: how the next refunds end (one of the channel's outcomes, or ``MANUAL``: they
   wait for ``POST /_sandbox/refunds/{ref}``) and after how long (channel seconds).
 
@@ -44,6 +50,7 @@ from typing import Any, TypeVar
 from paygate.sandbox.harness.faultspec import (
     ANY,
     MANUAL,
+    BillFaults,
     ErrorFault,
     ErrorParser,
     FaultSpecError,
@@ -57,6 +64,7 @@ from paygate.sandbox.harness.faultspec import (
 __all__ = [
     "ANY",
     "MANUAL",
+    "BillFaults",
     "ErrorFault",
     "FaultSpecError",
     "Faults",
@@ -154,7 +162,7 @@ class Faults:
         anything: a bad description raises :class:`FaultSpecError` and changes nothing."""
         if not isinstance(spec, Mapping):
             raise FaultSpecError("faults are a JSON object")
-        known = {"latency_ms", "errors", "timeouts", "holds", "hangs", "notifications", "refunds"}
+        known = {"latency_ms", "errors", "timeouts", "holds", "hangs", "notifications", "refunds", "bills"}
         if unknown := set(spec) - known:
             raise FaultSpecError(f"unknown fault kinds: {sorted(unknown)}")
         with self._lock:
@@ -182,6 +190,14 @@ class Faults:
                     "reorder_window": s.reorder_window,
                 },
                 "refunds": None if s.refunds is None else asdict(s.refunds),
+                "bills": {
+                    "drop": sorted(s.bills.drop),
+                    "duplicate": sorted(s.bills.duplicate),
+                    "late": sorted(s.bills.late),
+                    "amount_delta": dict(s.bills.amount_delta),
+                    "fee_delta": dict(s.bills.fee_delta),
+                    "damage": s.bills.damage,
+                },
             }
 
     # -- consulted by the channel's endpoints ----------------------------------------------
@@ -261,6 +277,11 @@ class Faults:
     def reorder_window(self) -> int:
         with self._lock:
             return self._state.reorder_window
+
+    def bills(self) -> BillFaults:
+        """The bill discrepancies in force (a copy)."""
+        with self._lock:
+            return copy.deepcopy(self._state.bills)
 
     def take_refund_fate(self) -> RefundFate | None:
         """How the next refund ends, or None for the channel's usual way."""

@@ -5,13 +5,16 @@ be applied raises :class:`FaultSpecError`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, TypeVar
+
+T = TypeVar("T")
 
 __all__ = [
     "ANY",
     "MANUAL",
+    "BillFaults",
     "ErrorFault",
     "ErrorParser",
     "FaultSpecError",
@@ -63,6 +66,48 @@ class RefundFate:
 
 
 @dataclass
+class BillFaults:
+    """Discrepancies written into the bills the sandbox serves (reconciliation tests), keyed
+    by the merchant's reference of a line: the order number (``out_trade_no``) of a payment,
+    the refund's request number of a refund. ``drop``: the line is left out; ``duplicate``:
+    it appears twice; ``amount_delta`` / ``fee_delta``: minor units added to its amount / fee.
+    ``late``: the line is booked just after the next midnight (Alipay: a cut-off case).
+    ``damage`` spoils the whole file as served: ``truncate`` (cut in half), ``garble`` (bytes
+    changed after any checksum was computed), ``encoding`` (text in the wrong encoding)."""
+
+    drop: set[str] = field(default_factory=set)
+    duplicate: set[str] = field(default_factory=set)
+    late: set[str] = field(default_factory=set)
+    amount_delta: dict[str, int] = field(default_factory=dict)
+    fee_delta: dict[str, int] = field(default_factory=dict)
+    damage: str | None = None
+
+    def spoil(self, content: bytes) -> bytes:
+        """The file as served after ``damage`` (``encoding`` is the channel's to apply)."""
+        if self.damage == "truncate":
+            return content[: len(content) // 2]
+        if self.damage == "garble":
+            middle = len(content) // 2
+            return (
+                content[:middle]
+                + bytes(b ^ 0x5A for b in content[middle : middle + 16])
+                + content[middle + 16 :]
+            )
+        return content
+
+    def lines(self, items: Iterable[T], ref: Callable[[T], str]) -> Iterator[tuple[T, int, int]]:
+        """``(item, amount delta, fee delta)`` for each line of the bill as it must be served."""
+        for item in items:
+            key = ref(item)
+            if key in self.drop:
+                continue
+            line = (item, self.amount_delta.get(key, 0), self.fee_delta.get(key, 0))
+            yield line
+            if key in self.duplicate:
+                yield line
+
+
+@dataclass
 class FaultState:
     """Everything :meth:`Faults.clear` resets; plain data, so a copy can be tried first."""
 
@@ -74,6 +119,7 @@ class FaultState:
     duplicate: bool | int = False
     reorder_window: int = 0
     refunds: RefundFate | None = None
+    bills: BillFaults = field(default_factory=BillFaults)
 
 
 def _times(value: Any) -> int | None:
@@ -117,6 +163,28 @@ def _hold(value: Any) -> HoldFault:
             None if seconds is None else _seconds(seconds, "a timeout"), apply, _times(value.get("times"))
         )
     raise FaultSpecError(f'a timeout is seconds, true, or {{"seconds", "apply", "times"}}: {value!r}')
+
+
+def _bills(bills: BillFaults, spec: Any) -> None:
+    kinds = {"drop", "duplicate", "late", "amount_delta", "fee_delta", "damage"}
+    if not isinstance(spec, Mapping) or set(spec) - kinds:
+        raise FaultSpecError(f"bills take {', '.join(sorted(kinds))}")
+    for key in ("drop", "duplicate", "late"):
+        refs = spec.get(key, [])
+        if not isinstance(refs, list) or not all(isinstance(r, str) and r for r in refs):
+            raise FaultSpecError(f"bills.{key} is a list of references")
+        getattr(bills, key).update(refs)
+    for key in ("amount_delta", "fee_delta"):
+        deltas = spec.get(key, {})
+        if not isinstance(deltas, Mapping) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in deltas.values()
+        ):
+            raise FaultSpecError(f"bills.{key} maps references to integers (minor units)")
+        getattr(bills, key).update(deltas)
+    if "damage" in spec:
+        if spec["damage"] not in (None, "truncate", "garble", "encoding"):
+            raise FaultSpecError("bills.damage is truncate, garble, encoding or null")
+        bills.damage = spec["damage"]
 
 
 class SpecReader:
@@ -163,6 +231,8 @@ class SpecReader:
             state.reorder_window = _count(notes["reorder_window"], "reorder_window")
         if "refunds" in spec:
             state.refunds = self._refund(spec["refunds"])
+        if "bills" in spec:
+            _bills(state.bills, spec["bills"])
 
     def _error(self, value: Any) -> ErrorFault:
         times, apply = None, False

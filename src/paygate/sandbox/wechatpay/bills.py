@@ -19,10 +19,12 @@ import gzip
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import ROUND_HALF_UP, Decimal
 
 from starlette.responses import Response
+
+from paygate.sandbox.harness.faultspec import BillFaults
 
 from .api import Call, Reply
 from .errors import WechatError, param_error
@@ -37,6 +39,8 @@ __all__ = [
     "SUMMARY_HEADER",
     "download",
     "render_trade_bill",
+    "synthetic_trade",
+    "synthetic_trade_bill",
     "tradebill",
 ]
 
@@ -132,9 +136,11 @@ def _trade_prefix(trade: Trade, moment: dt.datetime | None, state: str) -> list[
     ]
 
 
-def _payment_row(trade: Trade, bill_type: str, totals: _Totals) -> list[str]:
-    amount = _yuan(trade.total)
-    fee = _fee(amount)
+def _payment_row(
+    trade: Trade, bill_type: str, totals: _Totals, delta: int = 0, fee_delta: int = 0
+) -> list[str]:
+    amount = _yuan(trade.total + delta)
+    fee = _fee(amount) + _yuan(fee_delta)
     totals.count += 1
     totals.settled += amount
     totals.ordered += amount
@@ -146,10 +152,12 @@ def _payment_row(trade: Trade, bill_type: str, totals: _Totals) -> list[str]:
     return [*head, "0", "0", "0.00", "0.00", "", "", *tail, "0.00", ""]
 
 
-def _refund_row(refund: Refund, bill_type: str, totals: _Totals) -> list[str]:
+def _refund_row(
+    refund: Refund, bill_type: str, totals: _Totals, delta: int = 0, fee_delta: int = 0
+) -> list[str]:
     trade = refund.trade
-    amount = _yuan(refund.refund)
-    fee = -_fee(amount)
+    amount = _yuan(refund.refund + delta)
+    fee = -_fee(amount) - _yuan(fee_delta)
     totals.count += 1
     totals.refunded += amount
     totals.refund_applied += amount
@@ -175,15 +183,24 @@ def _refund_row(refund: Refund, bill_type: str, totals: _Totals) -> list[str]:
     ]
 
 
-def render_trade_bill(trades: Iterable[Trade], refunds: Iterable[Refund], bill_type: str = "ALL") -> bytes:
-    """The bill file for the given paid trades and refunds (already chosen for the day)."""
+def render_trade_bill(
+    trades: Iterable[Trade],
+    refunds: Iterable[Refund],
+    bill_type: str = "ALL",
+    faults: BillFaults | None = None,
+) -> bytes:
+    """The bill file for the given paid trades and refunds (already chosen for the day),
+    with the bill faults in force (docs/sandbox: ``bills``)."""
     header = {"ALL": ALL_HEADER, "SUCCESS": SUCCESS_HEADER, "REFUND": REFUND_HEADER}[bill_type]
+    faults = faults or BillFaults()
     totals = _Totals()
     rows: list[list[str]] = []
     if bill_type in ("ALL", "SUCCESS"):
-        rows += [_payment_row(t, bill_type, totals) for t in trades]
+        for t, delta, fee_delta in faults.lines(trades, lambda t: t.out_trade_no):
+            rows.append(_payment_row(t, bill_type, totals, delta, fee_delta))
     if bill_type in ("ALL", "REFUND"):
-        rows += [_refund_row(r, bill_type, totals) for r in refunds]
+        for r, delta, fee_delta in faults.lines(refunds, lambda r: r.out_refund_no):
+            rows.append(_refund_row(r, bill_type, totals, delta, fee_delta))
     lines = [",".join(header)]
     lines += [",".join("`" + value for value in row) for row in rows]
     lines.append(",".join(SUMMARY_HEADER))
@@ -241,9 +258,12 @@ async def tradebill(store: WechatStore, call: Call) -> Reply:
         raise WechatError(400, "STATEMENT_CREATING", "账单生成中，请在次日上午10点以后再下载")
     trades.sort(key=lambda t: (t.success_time, t.out_trade_no))
     refunds.sort(key=lambda r: (r.created_at, r.out_refund_no))
-    content = render_trade_bill(trades, refunds, bill_type)
+    faults = store.harness.faults.bills()
+    content = render_trade_bill(trades, refunds, bill_type, faults)
+    if faults.damage == "encoding":
+        content = content.decode("utf-8").encode("gbk")
     digest = hashlib.sha1(content, usedforsecurity=False).hexdigest()
-    served = gzip.compress(content, mtime=0) if tar_type == "GZIP" else content
+    served = faults.spoil(gzip.compress(content, mtime=0) if tar_type == "GZIP" else content)
     token = secrets.token_urlsafe(24)
     expires = asyncio.get_running_loop().time() + BILL_URL_TTL_SECONDS
     store.bills[token] = BillFile(mchid=mchid, content=served, expires_at=expires)
@@ -266,3 +286,50 @@ async def download(store: WechatStore, call: Call) -> Reply:
         del store.bills[token]
         raise WechatError(400, "INVALID_REQUEST", "账单下载链接已过期，请重新申请")
     return Reply(200, raw=Response(content=bill.content, media_type="application/octet-stream"))
+
+
+def synthetic_trade_bill(
+    n: int, day: dt.date, *, mchid: str, appid: str, refund_every: int = 50
+) -> Iterator[str]:
+    """A large, realistic ``ALL`` trade bill for benchmarks, line by line (bounded memory):
+    ``n`` payments spread over the day — ``out_trade_no`` ``B<11 digits>``,
+    ``transaction_id`` ``4200<16 digits>``, amounts 1.00 … 1000.00 yuan — and for every
+    ``refund_every``-th payment a refund of half of it (``out_refund_no`` ``BR<11 digits>``),
+    then the summary. :func:`synthetic_trade` gives the same figures for seeding."""
+    totals = _Totals()
+    yield ",".join(ALL_HEADER)
+    start = dt.datetime.combine(day, dt.time(), CST)
+    step = 86_400 / max(n, 1)
+    for i in range(n):
+        out_trade_no, transaction_id, total, refund = synthetic_trade(i, refund_every)
+        moment = _time(start + dt.timedelta(seconds=int(i * step)))
+        amount = _yuan(total)
+        fee = _fee(amount)
+        totals.count += 1
+        totals.settled += amount
+        totals.ordered += amount
+        totals.fees += fee
+        head = [moment, appid, mchid, "0", "", transaction_id, out_trade_no, "oBENCH", "NATIVE"]
+        tail = ["bench", "", str(fee), FEE_RATE_TEXT, _money(amount), "0.00", ""]
+        middle = [_money(amount), "0.00", "0", "0", "0.00", "0.00", "", ""]
+        yield "`" + ",`".join([*head, "SUCCESS", "OTHERS", "CNY", *middle, *tail])
+        if refund:
+            back = _yuan(refund)
+            refund_fee = -_fee(back)
+            totals.count += 1
+            totals.refunded += back
+            totals.refund_applied += back
+            totals.fees += refund_fee
+            ids = [f"5030{i:016d}", f"BR{i:011d}", _money(back), "0.00", "ORIGINAL", "SUCCESS"]
+            tail = ["bench", "", str(refund_fee), FEE_RATE_TEXT, "0.00", _money(back), ""]
+            yield "`" + ",`".join([*head, "REFUND", "OTHERS", "CNY", "0.00", "0.00", *ids, *tail])
+    yield ",".join(SUMMARY_HEADER)
+    yield "`" + ",`".join(totals.row())
+
+
+def synthetic_trade(i: int, refund_every: int = 50) -> tuple[str, str, int, int]:
+    """The ``i``-th payment of :func:`synthetic_trade_bill`: ``(out_trade_no, transaction_id,
+    total fen, refunded fen)``."""
+    total = 100 + (i * 7919) % 99_900
+    refund = total // 2 if refund_every and i % refund_every == 0 else 0
+    return f"B{i:011d}", f"4200{i:016d}", total, refund

@@ -1,0 +1,63 @@
+"""Cut-off differences are not discrepancies (R-REC-3): money paygate counted near the end
+of a day that the channel books after midnight waits for the next day's bill; found there, it
+is settled without a report; missing there too, it is reported then."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from paygate.domain.reconciliation import DiscrepancyState
+from paygate.kit import metrics
+from paygate.models import BillLineRow, Discrepancy
+from tests.reconciliation.support import bill_day, discrepancies, paid, reconcile, trade_row
+from tests.support.helpers import rows
+from tests.support.stack import Stack, running_stack, stack_settings
+
+pytestmark = pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+
+
+@pytest.fixture
+async def stack(db_url: str, data_dir: Path) -> AsyncIterator[Stack]:
+    # a buffer of a whole day: every payment of the day is "near the cut-off"
+    async with running_stack(stack_settings(db_url, data_dir, recon_cutoff_minutes=24 * 60)) as s:
+        yield s
+
+
+async def test_a_payment_booked_after_midnight_waits_for_the_next_bill(stack: Stack) -> None:
+    on_time = await paid(stack, amount=1000)
+    booked_late = await paid(stack, amount=2000)
+    never = await paid(stack, amount=3000)
+    late_attempt = (await trade_row(stack, booked_late["trade_no"])).paid_attempt_no
+    never_attempt = (await trade_row(stack, never["trade_no"])).paid_attempt_no
+    assert late_attempt and never_attempt
+    stack.sandbox("alipay").set_faults(bills={"late": [late_attempt], "drop": [never_attempt]})
+    day = bill_day(on_time)
+    alerts = metrics.ALERTS.labels("recon_discrepancy", "alipay")._value.get()
+
+    first = await reconcile(stack, "alipay", day)
+
+    waiting = await discrepancies(stack, first.run_id)
+    assert {(d.trade_no, d.state) for d in waiting} == {
+        (booked_late["trade_no"], DiscrepancyState.DEFERRED),
+        (never["trade_no"], DiscrepancyState.DEFERRED),
+    }
+    assert metrics.ALERTS.labels("recon_discrepancy", "alipay")._value.get() == alerts  # nobody is called
+
+    second = await reconcile(stack, "alipay", day + timedelta(days=1))
+
+    [line] = await rows(stack, BillLineRow, BillLineRow.run_id == second.run_id)
+    assert line.attempt_no == late_attempt and line.status == "matched"
+    settled = {d.trade_no: d for d in await rows(stack, Discrepancy, Discrepancy.run_id == first.run_id)}
+    assert settled[booked_late["trade_no"]].state == "resolved"
+    assert settled[booked_late["trade_no"]].resolution == "auto"
+    assert str(day + timedelta(days=1)) in (settled[booked_late["trade_no"]].resolution_reason or "")
+    assert settled[never["trade_no"]].state == "open"  # not in the next day's bill either: reported
+    assert "next day's bill" in settled[never["trade_no"]].detail
+    assert await discrepancies(stack, second.run_id) == []  # and not reported twice
+    assert metrics.ALERTS.labels("recon_discrepancy", "alipay")._value.get() == alerts + 1
