@@ -1,5 +1,5 @@
-"""The console's reconciliation page (R-OPS-2; issue 9 plugs its service in): without it the
-page says so; with a service, open discrepancies are listed and an approver resolves one with
+"""The console's reconciliation page (R-OPS-2, R-REC-2): paygate wires its reconciliation in;
+without it the page says so; with a service, open discrepancies are listed and an approver resolves one with
 a reason (audited), a viewer cannot, and a resolve without a reason changes nothing."""
 
 from __future__ import annotations
@@ -50,14 +50,22 @@ async def test_discrepancies_are_resolved_with_a_reason(stack: Stack) -> None:
     for name, role in (("bob", "approver"), ("vic", "viewer")):
         await stack.container.operators.add(name, role, PASSWORD)
     http, _ = await logged_in(f"{stack.internal_url}/console", "bob")
-    try:
-        assert 'id="not-installed"' in (await http.get("/reconciliation")).text
+    try:  # paygate's own wiring: the reconciliation service is there (nothing run yet)
+        page = (await http.get("/reconciliation")).text
+        assert 'id="not-installed"' not in page and "No runs yet." in page
     finally:
         await http.aclose()
-
-    fake = FakeReconciliation()
     services = stack.container.internal_services()
     assert services.console is not None
+    bare = dataclasses.replace(services, console=dataclasses.replace(services.console, reconciliation=None))
+    async with serve_asgi(create_internal_app(bare)) as url:
+        http, _ = await logged_in(f"{url}/console", "bob")
+        try:  # a deployment without it: the page says so
+            assert 'id="not-installed"' in (await http.get("/reconciliation")).text
+        finally:
+            await http.aclose()
+
+    fake = FakeReconciliation()
     services = dataclasses.replace(
         services, console=dataclasses.replace(services.console, reconciliation=fake)
     )

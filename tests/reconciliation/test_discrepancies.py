@@ -4,11 +4,14 @@ each, settles what a channel query settles, leaves the rest open (alerted) for a
 
 from __future__ import annotations
 
+import re
+
+import httpx
 import pytest
 
 from paygate.domain.reconciliation import DiscrepancyState, RunState
 from paygate.kit import metrics
-from paygate.models import BillLineRow, Refund, Settlement
+from paygate.models import BillLineRow, Discrepancy, Refund, Settlement
 from paygate.sdk import PaygateAPIError
 from tests.reconciliation.support import bill_day, by_kind, discrepancies, paid, reconcile, run_row, trade_row
 from tests.support.helpers import order_no, rows
@@ -52,6 +55,13 @@ async def test_injected_bill_faults_become_open_discrepancies(stack: Stack) -> N
     [fee_row] = found["fee_mismatch"]
     assert (fee_row.channel_amount, fee_row.paygate_amount) == (25, 24)  # 0.6 % of 4000 is 24
     assert _alerts("alipay") - before == 4  # R-OPS-1: one alert per open discrepancy
+    async with httpx.AsyncClient() as http:  # and /metrics shows them, read from the database
+        scraped = (await http.get(f"{stack.internal_url}/metrics")).text
+    shown = re.search(r'^paygate_recon_open_discrepancies\{channel="alipay"\} (\S+)$', scraped, re.M)
+    open_rows = await rows(stack, Discrepancy, Discrepancy.channel == "alipay", Discrepancy.state == "open")
+    assert shown and float(shown[1]) == len(open_rows) >= 4, [
+        line for line in scraped.splitlines() if "recon" in line
+    ]
     [settlement] = await rows(stack, Settlement, Settlement.run_id == outcome.run_id)
     assert settlement.state == "mismatch" and "paygate counts" in settlement.detail
     # the trades themselves are untouched: a discrepancy changes nothing by itself

@@ -37,10 +37,11 @@ class Dashboard:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._gauges_at = float("-inf")
+        self._recon_channels: set[str] = set()
 
     async def refresh_gauges(self, breakers: dict[str, str]) -> None:
         """Set the gauges ``/metrics`` shows that live in the database (notification backlog,
-        dead letters) and the breakers' states (R-OPS-1)."""
+        dead letters, open reconciliation discrepancies) and the breakers' states (R-OPS-1)."""
         for name, state in breakers.items():
             for candidate in BREAKER_STATES:
                 metrics.CHANNEL_BREAKER_STATE.labels(name, candidate).set(1 if candidate == state else 0)
@@ -48,8 +49,12 @@ class Dashboard:
             return
         async with self._db.reading() as uow:
             counts = await uow.console.delivery_counts()
+            open_items = await uow.console.open_discrepancies()
         metrics.EVENT_BACKLOG.set(counts["pending"])
         metrics.EVENT_DEAD_LETTERS.set(counts["dead"])
+        for channel in self._recon_channels | set(open_items):  # a channel back to none shows 0
+            metrics.RECON_OPEN_DISCREPANCIES.labels(channel).set(open_items.get(channel, 0))
+        self._recon_channels |= set(open_items)
         self._gauges_at = time.monotonic()
 
     async def figures(self, minutes: int = 60, *, now: datetime | None = None) -> dict[str, Any]:

@@ -52,6 +52,11 @@ EVENT_BACKLOG = Gauge(
 EVENT_DEAD_LETTERS = Gauge(
     "paygate_event_dead_letters", "Event deliveries that gave up after every attempt (read at scrape)"
 )
+RECON_OPEN_DISCREPANCIES = Gauge(
+    "paygate_recon_open_discrepancies",
+    "Reconciliation discrepancies open for a person, per channel (read from the database at scrape)",
+    ["channel"],
+)
 CHANNEL_BREAKER_STATE = Gauge(
     "paygate_channel_breaker_state",
     "1 for the state each channel account's circuit breaker is in (closed, open, half_open)",

@@ -12,7 +12,17 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paygate.domain.events import DeliveryState
-from paygate.models import App, CallLog, ChannelAttempt, EventDelivery, OutboxMessage, Refund, Trade
+from paygate.domain.reconciliation import DiscrepancyState
+from paygate.models import (
+    App,
+    CallLog,
+    ChannelAttempt,
+    Discrepancy,
+    EventDelivery,
+    OutboxMessage,
+    Refund,
+    Trade,
+)
 
 __all__ = ["ConsoleRepository"]
 
@@ -117,6 +127,15 @@ class ConsoleRepository:
 
     async def apps(self) -> list[App]:
         return list((await self._session.execute(select(App).order_by(App.app_id))).scalars())
+
+    async def open_discrepancies(self) -> dict[str, int]:
+        """Open reconciliation discrepancies per channel (R-REC-2, R-OPS-1)."""
+        query = (
+            select(Discrepancy.channel, func.count())
+            .where(Discrepancy.state == DiscrepancyState.OPEN)
+            .group_by(Discrepancy.channel)
+        )
+        return {str(channel): int(n) for channel, n in (await self._session.execute(query)).all()}
 
     async def delivery_counts(self) -> dict[str, int]:
         """Deliveries of events to apps per state (pending = the backlog, dead = dead letters)."""
