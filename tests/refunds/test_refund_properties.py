@@ -134,10 +134,23 @@ def machine_for(stack: Stack, loop: asyncio.AbstractEventLoop) -> type[RuleBased
                 )
             await stack.container.refund_checks.run_once()
 
+        async def _snapshot(self) -> tuple[Trade, list[Refund]]:
+            """The trade and its refunds as of one moment: one statement (a notification
+            settling a refund between two separate reads would make them disagree; SQLite runs
+            reads outside any transaction)."""
+            async with stack.container.sessions() as session:
+                pairs = (
+                    await session.execute(
+                        select(Trade, Refund)
+                        .outerjoin(Refund, Refund.trade_id == Trade.id)
+                        .where(Trade.trade_no == self.trade["trade_no"])
+                    )
+                ).all()
+            return pairs[0][0], [refund for _, refund in pairs if refund is not None]
+
         @invariant()
         def never_more_than_paid(self) -> None:
-            row = run(self._row())
-            refunds = run(self._refunds())
+            row, refunds = run(self._snapshot())
             reserved = sum(
                 r.amount for r in refunds if r.state in IN_FLIGHT or r.state is RefundState.SUCCEEDED
             )
@@ -149,7 +162,7 @@ def machine_for(stack: Stack, loop: asyncio.AbstractEventLoop) -> type[RuleBased
             """The faults stop; the channel settles what it holds; the checks run: everything ends
             and paygate's account of it is the channel's."""
             wechat.faults.clear()
-            for _ in range(30):
+            for _ in range(100):  # at most ≈ 10 s: the checks settle what the channel settled
                 refunds = run(self._refunds())
                 for refund in refunds:
                     if (
