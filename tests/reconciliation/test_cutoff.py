@@ -12,7 +12,9 @@ import pytest
 
 from paygate.domain.reconciliation import DiscrepancyState
 from paygate.kit import metrics
+from paygate.kit.clock import utc_now
 from paygate.models import BillLineRow, Discrepancy
+from paygate.reconciliation import running
 from tests.reconciliation.support import bill_day, discrepancies, paid, reconcile, trade_row
 from tests.support.helpers import rows
 from tests.support.stack import Stack, running_stack, stack_settings
@@ -29,7 +31,9 @@ async def stack(db_url: str, data_dir: Path) -> AsyncIterator[Stack]:
         yield s
 
 
-async def test_a_payment_booked_after_midnight_waits_for_the_next_bill(stack: Stack) -> None:
+async def test_a_payment_booked_after_midnight_waits_for_the_next_bill(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     on_time = await paid(stack, amount=1000)
     booked_late = await paid(stack, amount=2000)
     never = await paid(stack, amount=3000)
@@ -49,6 +53,10 @@ async def test_a_payment_booked_after_midnight_waits_for_the_next_bill(stack: St
     }
     assert metrics.ALERTS.labels("recon_discrepancy", "alipay")._value.get() == alerts  # nobody is called
 
+    # the next day's bill: a day later for paygate too (the sandbox's clock moved on in
+    # `reconcile`); without it, after 16:00 UTC the next Beijing day has not begun anywhere yet
+    # and paygate rightly refuses to ask for its bill
+    monkeypatch.setattr(running, "utc_now", lambda: utc_now() + timedelta(days=1))
     second = await reconcile(stack, "alipay", day + timedelta(days=1))
 
     [line] = await rows(stack, BillLineRow, BillLineRow.run_id == second.run_id)
