@@ -39,8 +39,8 @@ test: $(SDK_STAMP)
 	bash scripts/test.sh
 
 check: $(STAMP)
-	$(BIN)/ruff check src tests examples
-	$(BIN)/ruff format --check src tests examples
+	$(BIN)/ruff check src tests examples scripts
+	$(BIN)/ruff format --check src tests examples scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

@@ -24,10 +24,10 @@ from pathlib import Path
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from seed import seed  # noqa: E402
+from seed import seed
 
-from paygate.sandbox.alipay.keys import load_or_create  # noqa: E402
-from paygate.sandbox.alipay.wire import encode_form, format_time, sign_notification  # noqa: E402
+from paygate.sandbox.alipay.keys import load_or_create
+from paygate.sandbox.alipay.wire import encode_form, format_time, sign_notification
 
 _KEY = ""
 _COMMON: dict[str, str] = {}

@@ -24,7 +24,9 @@ BATCH = 50_000
 async def seed(url: str, n: int, tag: str, state: str) -> int:
     conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
-        account = await conn.fetchval("SELECT id FROM channel_accounts WHERE channel = 'alipay' ORDER BY id LIMIT 1")
+        account = await conn.fetchval(
+            "SELECT id FROM channel_accounts WHERE channel = 'alipay' ORDER BY id LIMIT 1"
+        )
         if account is None:
             raise SystemExit("seed.py: no alipay channel account: run `paygate demo seed` first")
         first_id = int(await conn.fetchval("SELECT coalesce(max(id), 0) FROM trades")) + 1
@@ -43,9 +45,32 @@ async def seed(url: str, n: int, tag: str, state: str) -> int:
                 paid = state == "succeeded"
                 trades.append(
                     (
-                        tid, trade_no, "demo", f"S{tag}-{i}", "alipay.jsapi", "alipay", account, 1999, "CNY",
-                        "Seeded order", state, 1, expire, attempt_no, "{}", "{}", "seed", 0, 0, 0, 0,
-                        now, now, None if paid else expire, 1999 if paid else None, now if paid else None,
+                        tid,
+                        trade_no,
+                        "demo",
+                        f"S{tag}-{i}",
+                        "alipay.jsapi",
+                        "alipay",
+                        account,
+                        1999,
+                        "CNY",
+                        "Seeded order",
+                        state,
+                        1,
+                        expire,
+                        attempt_no,
+                        "{}",
+                        "{}",
+                        "seed",
+                        0,
+                        0,
+                        0,
+                        0,
+                        now,
+                        now,
+                        None if paid else expire,
+                        1999 if paid else None,
+                        now if paid else None,
                         attempt_no if paid else None,
                     )
                 )
@@ -54,20 +79,52 @@ async def seed(url: str, n: int, tag: str, state: str) -> int:
                 "trades",
                 records=trades,
                 columns=[
-                    "id", "trade_no", "app_id", "out_order_no", "pay_type", "channel", "channel_account_id",
-                    "amount", "currency", "subject", "state", "version", "expire_at", "attempt_no", "extra",
-                    "metadata", "fingerprint", "refunded_amount", "refund_reserved", "extra_paid_amount",
-                    "checks", "created_at", "updated_at", "next_check_at", "paid_amount", "paid_at",
+                    "id",
+                    "trade_no",
+                    "app_id",
+                    "out_order_no",
+                    "pay_type",
+                    "channel",
+                    "channel_account_id",
+                    "amount",
+                    "currency",
+                    "subject",
+                    "state",
+                    "version",
+                    "expire_at",
+                    "attempt_no",
+                    "extra",
+                    "metadata",
+                    "fingerprint",
+                    "refunded_amount",
+                    "refund_reserved",
+                    "extra_paid_amount",
+                    "checks",
+                    "created_at",
+                    "updated_at",
+                    "next_check_at",
+                    "paid_amount",
+                    "paid_at",
                     "paid_attempt_no",
                 ],
             )
             await conn.copy_records_to_table(
                 "channel_attempts",
                 records=attempts,
-                columns=["attempt_no", "trade_id", "channel", "channel_account_id", "status", "created_at", "updated_at"],
+                columns=[
+                    "attempt_no",
+                    "trade_id",
+                    "channel",
+                    "channel_account_id",
+                    "status",
+                    "created_at",
+                    "updated_at",
+                ],
             )
             done += size
-        await conn.execute("SELECT setval(pg_get_serial_sequence('trades', 'id'), (SELECT max(id) FROM trades))")
+        await conn.execute(
+            "SELECT setval(pg_get_serial_sequence('trades', 'id'), (SELECT max(id) FROM trades))"
+        )
         await conn.execute("ANALYZE trades; ANALYZE channel_attempts")
         return done
     finally:
