@@ -9,7 +9,7 @@ from paygate.payments.commands import TradeRef
 from paygate.payments.query_cache import TradeQueryCache
 from paygate.payments.state_changes import Source
 from paygate.payments.syncing import ChannelSync
-from paygate.payments.trade_view import TradeView, full_trade_view, has_refunds, trade_view
+from paygate.payments.trade_view import TradeView, full_trade_view, has_refunds
 from paygate.repositories import Database, UnitOfWork
 
 __all__ = ["TradeQueries", "load_trade"]
@@ -50,11 +50,10 @@ class TradeQueries:
         # with them in one transaction, so the two agree
         async with self._db.single_statement() as uow:
             trade = await load_trade(uow, app_id, ref)
-        if has_refunds(trade):
+            view = None if has_refunds(trade) else await full_trade_view(uow, trade)  # no 2nd read
+        if view is None:
             async with self._db.reading() as uow:
                 trade = await load_trade(uow, app_id, ref)
                 view = await full_trade_view(uow, trade)
-        else:
-            view = trade_view(trade) | {"refunds": []}
         self._cache.put(view, read_at)
         return view
