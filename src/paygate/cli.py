@@ -793,9 +793,9 @@ def _reconcile_table(run: dict[str, Any]) -> None:
     rows += [(f"  {kind}", n) for kind, n in sorted((summary.get("by_kind") or {}).items())]
     for s in run.get("settlements", []):
         rows.append((f"settlement {s['currency']}", f"{s['state']} (net {s['bill']['net']})"))
-    rows.append(
-        ("raw file", f"{run['raw']['name']} {run['raw']['size']} B sha256 {str(run['raw']['sha256'])[:12]}…")
-    )
+    raw = run["raw"]
+    kept = f"{raw['name']} {raw['size']} B sha256 {str(raw['sha256'])[:12]}…"
+    rows.append(("raw file", kept if raw.get("sha256") else "none (no bill kept)"))
     for stage, seconds in (summary.get("stages") or {}).items():
         rows.append((f"time: {stage}", f"{seconds:.3f} s"))
     for name, value in rows:
