@@ -147,7 +147,7 @@ async def seed(n: int, db: str, work: Path) -> None:
 async def run(n: int, db: str, work: Path) -> dict[str, Any]:
     from paygate.bootstrap import build_container
     from paygate.channels.contract import BillTotals
-    from paygate.channels.wechatpay.bill import TradeBillReader
+    from paygate.channels.wechatpay.bill_frames import TradeBillFrames
     from paygate.models import Discrepancy, Settlement
     from paygate.reconciliation.running import BillRefused, BillSource
 
@@ -157,14 +157,8 @@ async def run(n: int, db: str, work: Path) -> dict[str, Any]:
     try:
         began = time.perf_counter()
         sha1 = hashlib.sha1(usedforsecurity=False)
-
-        def lines() -> Any:
-            with gzip.open(path, "rt", encoding="utf-8", newline="") as handle:
-                for text in handle:
-                    sha1.update(text.encode())
-                    yield text
-
-        reader = TradeBillReader(lines())
+        handle = gzip.open(path, "rb")
+        reader = TradeBillFrames(handle, on_bytes=sha1.update)
 
         def totals() -> BillTotals | None:
             if sha1.hexdigest() != seeded["sha1"]:
@@ -172,8 +166,13 @@ async def run(n: int, db: str, work: Path) -> dict[str, Any]:
             return reader.totals
 
         size = path.stat().st_size
-        source = BillSource(reader, totals, (path.name, None, size, "bench", str(path)), size_hint=n)
-        outcome = await container.reconciler.run_source(seeded["account_id"], DAY, source)
+        source = BillSource(
+            [], totals, (path.name, None, size, "bench", str(path)), size_hint=n, frames=reader
+        )
+        try:
+            outcome = await container.reconciler.run_source(seeded["account_id"], DAY, source)
+        finally:
+            handle.close()
         seconds = time.perf_counter() - began
         async with container.db.reading() as uow:
             run_row = await uow.reconciliation.run(outcome.run_id)

@@ -30,10 +30,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from paygate.kit.crypto import Secret
 from paygate.kit.money import Money
+
+if TYPE_CHECKING:
+    import polars as pl
 
 __all__ = [
     "AccountSpec",
@@ -401,6 +404,17 @@ class BillTotals:
     refund_count: int | None = None
 
 
+class ColumnarLines(Protocol):
+    """A bill too large to hold as :class:`BillLine` objects, read once, in order: frames of
+    normalised lines (the columns of
+    :data:`~paygate.channels.wechatpay.bill_frames.FRAME_SCHEMA`), then :attr:`totals` —
+    what the channel states, once every line is read (a bad file raises while read)."""
+
+    totals: BillTotals | None
+
+    def __iter__(self) -> Iterator[pl.DataFrame]: ...
+
+
 @dataclass(frozen=True)
 class Bill:
     bill_date: date
@@ -408,6 +422,8 @@ class Bill:
     raw_name: str = ""
     raw: RawBill | None = None
     totals: BillTotals | None = None
+    #: the lines in columns instead (``lines`` is then empty and ``totals`` the reader's)
+    reader: ColumnarLines | None = None
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from paygate.domain.reconciliation import (
@@ -66,16 +66,32 @@ class BillLineRow(Base):
     __table_args__ = (
         Index("ix_recon_lines_run_status", "run_id", "status"),
         Index("ix_recon_lines_account_trade_no", "channel_account_id", "channel_trade_no"),
+        # looked up only for lines in discrepancy / refund lines: a day's million payment
+        # lines need not maintain them (partial where the database has such indexes)
+        Index(
+            "ix_recon_lines_attempt_no",
+            "attempt_no",
+            postgresql_where=text("status = 'discrepancy'"),
+            sqlite_where=text("status = 'discrepancy'"),
+        ),
+        Index(
+            "ix_recon_lines_refund_no",
+            "refund_no",
+            postgresql_where=text("refund_no IS NOT NULL"),
+            sqlite_where=text("refund_no IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    run_id: Mapped[int] = mapped_column(BigId, ForeignKey("recon_runs.id"))
+    # the run the reconciler claimed before writing any line (no foreign key: a bill's lines
+    # are written a million at a time, and runs are never deleted)
+    run_id: Mapped[int] = mapped_column(BigId)
     channel_account_id: Mapped[int] = mapped_column(BigId)
     seq: Mapped[int] = mapped_column(Integer)  # the line's place in the bill
     kind: Mapped[LineKind] = mapped_column(EnumText(LineKind, 16))
     channel_trade_no: Mapped[str] = mapped_column(String(64))
-    attempt_no: Mapped[str] = mapped_column(String(64), index=True)
-    refund_no: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    attempt_no: Mapped[str] = mapped_column(String(64))
+    refund_no: Mapped[str | None] = mapped_column(String(64), nullable=True)
     amount: Mapped[int] = mapped_column(BigInteger)
     fee: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     currency: Mapped[str] = mapped_column(String(3))

@@ -5,6 +5,7 @@ discrepancy left open."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -157,10 +158,14 @@ class Findings:
                     )
                 )
 
-    async def counts(self, run_id: int) -> dict[str, Any]:
+    async def counts(
+        self, run_id: int, totals: Sequence[tuple[str, str, str, int, int, int]] | None = None
+    ) -> dict[str, Any]:
+        """The run's counts; ``totals``: its line totals when already read."""
         async with self._db.transaction() as uow:
             repo = uow.reconciliation
-            totals = await repo.line_totals(run_id)
+            if totals is None:
+                totals = await repo.line_totals(run_id)
             states = await repo.count_discrepancies(run_id)
             rows = await repo.discrepancies_of_run(run_id)
         for row in rows:

@@ -19,6 +19,7 @@ so however many workers and operators ask, one process runs it — then:
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ from paygate.reconciliation.staging import (
     BillRefused,
     BillSource,
     Kept,
+    add_frame_sums,
     check_totals,
     line_record,
 )
@@ -237,7 +239,15 @@ class Reconciler:
             return RunState.FAILED
         progress("download", 1, 1)
         kept = self._keep_raw(account, bill)
-        source = BillSource(bill.lines, lambda: bill.totals, kept, size_hint=len(bill.lines), payouts=payouts)
+        reader = bill.reader
+        source = BillSource(
+            bill.lines,
+            (lambda: reader.totals) if reader is not None else (lambda: bill.totals),
+            kept,
+            size_hint=len(bill.lines),
+            payouts=payouts,
+            frames=reader,
+        )
         return await self._process(
             account, run_id, bill_date, source, again=again, progress=progress,
             stages={"download": round(time.perf_counter() - started, 3)},
@@ -285,10 +295,11 @@ class Reconciler:
         await self._findings.fees(account, run_id, bill_date)
         lap("missing+fees")
         async with self._db.transaction() as uow:
-            await settle(uow, account, run_id, bill_date, totals)
+            line_totals = await uow.reconciliation.line_totals(run_id)
+            await settle(uow, account, run_id, bill_date, totals, line_totals)
             await settle_payouts(uow, account, run_id, bill_date, source.payouts)
         lap("settle")
-        counts = await self._findings.counts(run_id)
+        counts = await self._findings.counts(run_id, line_totals)
         lap("count")
         name, checksum, size, origin, path = source.kept
         await self._finish(
@@ -339,6 +350,9 @@ class Reconciler:
         async with self._db.transaction() as uow:
             if again:
                 await uow.reconciliation.forget_results(run_id)
+            if source.frames is not None:
+                await self._stage_frames(uow, account, run_id, source, sums, progress)
+                return await self._promote(uow, run_id, source, sums)
             batch: list[tuple[Any, ...]] = []
             seq = 0
             for line in source.lines:
@@ -354,8 +368,42 @@ class Reconciler:
                     progress("stage", seq, max(total, seq))
             await uow.reconciliation.stage(batch)
             progress("stage", seq, max(total, seq))
-            totals = source.totals()
-            check_totals(totals, sums)
-            began = time.perf_counter()
-            await uow.reconciliation.promote(run_id)
+            return await self._promote(uow, run_id, source, sums)
+
+    @staticmethod
+    async def _promote(
+        uow: UnitOfWork, run_id: int, source: BillSource, sums: dict[str, list[int]]
+    ) -> tuple[BillTotals | None, float]:
+        totals = source.totals()
+        check_totals(totals, sums)
+        began = time.perf_counter()
+        await uow.reconciliation.promote(run_id)
         return totals, round(time.perf_counter() - began, 3)
+
+    @staticmethod
+    async def _stage_frames(
+        uow: UnitOfWork,
+        account: ChannelAccount,
+        run_id: int,
+        source: BillSource,
+        sums: dict[str, list[int]],
+        progress: Progress,
+    ) -> None:
+        """Stage columnar frames; the next frame is read and parsed in a thread while the
+        database takes the one before (the reader is native code: it runs beside the loop)."""
+        assert source.frames is not None
+        frames = iter(source.frames)
+        ahead = asyncio.ensure_future(asyncio.to_thread(next, frames, None))
+        staged = 0
+        try:
+            while (frame := await ahead) is not None:
+                ahead = asyncio.ensure_future(asyncio.to_thread(next, frames, None))
+                add_frame_sums(sums, frame)
+                await uow.reconciliation.stage_frame(run_id, account.id, frame)
+                staged += frame.height
+                progress("stage", staged, max(source.size_hint, staged))
+        finally:
+            if not ahead.done():  # let the reader's thread finish before the file is closed
+                await asyncio.wait([ahead])
+            if not ahead.cancelled():
+                ahead.exception()  # when staging failed first, the reader's own error is moot

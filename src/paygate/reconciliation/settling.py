@@ -23,11 +23,18 @@ __all__ = ["settle", "settle_payouts"]
 
 
 async def settle(
-    uow: UnitOfWork, account: ChannelAccount, run_id: int, bill_date: date, stated: BillTotals | None
+    uow: UnitOfWork,
+    account: ChannelAccount,
+    run_id: int,
+    bill_date: date,
+    stated: BillTotals | None,
+    line_totals: Sequence[tuple[str, str, str, int, int, int]],
 ) -> list[Settlement]:
+    """``line_totals``: the run's lines per currency, kind and status, as
+    ``line_totals(run_id)`` gives them (read once, shared with the run's counts)."""
     repo = uow.reconciliation
     bill: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for currency, kind, status, n, amount, fees in await repo.line_totals(run_id):
+    for currency, kind, status, n, amount, fees in line_totals:
         figures = bill[currency]
         if kind == LineKind.PAYMENT.value:
             figures["payments"] += amount

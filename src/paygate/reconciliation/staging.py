@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+import polars as pl
+
 from paygate.channels.contract import (
     BillLine,
     BillTotals,
@@ -20,7 +22,15 @@ from paygate.domain.reconciliation import (
 #: lines per COPY batch
 STAGE_BATCH = 20_000
 
-__all__ = ["STAGE_BATCH", "BillRefused", "BillSource", "Kept", "check_totals", "line_record"]
+__all__ = [
+    "STAGE_BATCH",
+    "BillRefused",
+    "BillSource",
+    "Kept",
+    "add_frame_sums",
+    "check_totals",
+    "line_record",
+]
 
 #: what the run records of the raw file: (name, sha256, size, source, path)
 Kept = tuple[str | None, str | None, int | None, str | None, str | None]
@@ -37,6 +47,9 @@ class BillSource:
     kept: Kept
     size_hint: int = 0  # how many lines to expect (the progress bar)
     payouts: Sequence[PayoutReport] = ()  # settlements the channel reports apart (Stripe)
+    #: the lines as columnar frames instead (``lines`` is then ignored): a columnar reader
+    #: such as :class:`~paygate.channels.wechatpay.bill_frames.TradeBillFrames`
+    frames: Iterable[pl.DataFrame] | None = None
 
 
 class BillRefused(Exception):
@@ -82,3 +95,12 @@ def line_record(run_id: int, account_id: int, seq: int, line: BillLine) -> tuple
 
 
 UNMATCHED: Final = LineStatus.UNMATCHED.value
+
+
+def add_frame_sums(sums: dict[str, list[int]], frame: pl.DataFrame) -> None:
+    """Count a frame's lines and amounts per kind into ``sums`` (as the line path does)."""
+    grouped = frame.group_by("kind").agg(pl.len().alias("n"), pl.col("amount").sum().alias("total"))
+    for kind, n, total in grouped.iter_rows():
+        if (figures := sums.get(kind)) is not None:
+            figures[0] += int(n)
+            figures[1] += int(total)

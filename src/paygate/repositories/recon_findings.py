@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paygate.domain.reconciliation import (
@@ -156,7 +156,8 @@ class Findings:
                 ~exists().where(  # in a bill, but different (its own discrepancy says how)
                     line.c.attempt_no == func.coalesce(T.c.paid_attempt_no, T.c.attempt_no),
                     line.c.kind == LineKind.PAYMENT,
-                    line.c.status == LineStatus.DISCREPANCY,
+                    # inline, so the planner sees the partial index's own condition
+                    line.c.status == literal_column(f"'{LineStatus.DISCREPANCY.value}'"),
                     line.c.channel_account_id == account_id,
                 ),
             )

@@ -3,11 +3,27 @@ SELECT into ``recon_lines``) and the set-based matching statements."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, exists, func, insert, literal, or_, select, text, update
+import polars as pl
+from sqlalchemy import (
+    MetaData,
+    Table,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +53,9 @@ from paygate.repositories.recon_base import (
 )
 
 __all__ = ["RunsAndMatching"]
+
+#: PostgreSQL stages a bill's lines in a temporary table of ``recon_stage``'s shape
+_TEMP_STAGE = Table("recon_stage_run", MetaData(), *(c._copy() for c in S.columns))
 
 
 class RunsAndMatching:
@@ -141,12 +160,61 @@ class RunsAndMatching:
             return
         connection = await self._session.connection()
         if connection.dialect.name == "postgresql":
-            raw = await connection.get_raw_connection()
-            driver = raw.driver_connection
-            assert driver is not None
-            await driver.copy_records_to_table("recon_stage", records=rows, columns=list(LINE_COLUMNS))
+            driver = await self._copy_target()
+            await driver.copy_records_to_table(_TEMP_STAGE.name, records=rows, columns=list(LINE_COLUMNS))
             return
         await self._session.execute(insert(S), [dict(zip(LINE_COLUMNS, row, strict=True)) for row in rows])
+
+    async def _copy_target(self) -> Any:
+        """PostgreSQL: the driver connection, with this transaction's own stage table — a
+        temporary copy of ``recon_stage`` dropped at commit (no other run's lines to step
+        over, nothing to delete afterwards)."""
+        connection = await self._session.connection()
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        if not getattr(self, "_temp_stage", False):
+            await self._session.execute(
+                text(f"CREATE TEMPORARY TABLE {_TEMP_STAGE.name} (LIKE recon_stage) ON COMMIT DROP")
+            )
+            self._temp_stage = True
+        return driver
+
+    def _staged(self) -> Table:
+        return _TEMP_STAGE if getattr(self, "_temp_stage", False) else S
+
+    async def stage_frame(self, run_id: int, account_id: int, frame: pl.DataFrame) -> None:
+        """Write a frame of normalised lines (the columns of a columnar bill reader) into
+        ``recon_stage``: on PostgreSQL one COPY of the frame written as CSV by Polars (no
+        Python object per line), elsewhere the rows as :meth:`stage` takes them."""
+        if frame.height == 0:
+            return
+        rows = frame.select(
+            run_id=pl.lit(run_id, pl.Int64),
+            channel_account_id=pl.lit(account_id, pl.Int64),
+            seq=pl.col("seq"),
+            kind=pl.col("kind"),
+            channel_trade_no=pl.col("channel_trade_no").str.slice(0, 64),
+            attempt_no=pl.col("attempt_no").str.slice(0, 64),
+            refund_no=pl.col("refund_no").str.slice(0, 64),
+            amount=pl.col("amount"),
+            fee=pl.col("fee"),
+            currency=pl.col("currency"),
+            occurred_at=pl.col("occurred_at"),
+            status=pl.lit(LineStatus.UNMATCHED.value),
+        )
+        connection = await self._session.connection()
+        if connection.dialect.name != "postgresql":
+            await self.stage(rows.rows())
+            return
+        text_rows = rows.with_columns(pl.col("occurred_at").dt.strftime("%Y-%m-%d %H:%M:%S%.6f+00"))
+        data = io.BytesIO()
+        text_rows.write_csv(data, include_header=False, null_value=r"\N")
+        data.seek(0)
+        driver = await self._copy_target()
+        await driver.copy_to_table(
+            _TEMP_STAGE.name, source=data, columns=list(LINE_COLUMNS), format="csv", null=r"\N"
+        )
 
     async def promote(self, run_id: int) -> None:
         """Move the run's staged lines into ``recon_lines`` with one INSERT … SELECT that
@@ -154,26 +222,28 @@ class RunsAndMatching:
         (same kind, channel trade number, refund number) is ``duplicate``; a payment that is
         exactly a trade's kept payment is ``matched`` with its trade; the rest ``unmatched``
         for :meth:`match`. The staged rows are then deleted (same transaction)."""
+        stage = self._staged()
         n = func.row_number().over(
-            partition_by=(S.c.kind, S.c.channel_trade_no, func.coalesce(S.c.refund_no, "")), order_by=S.c.seq
+            partition_by=(stage.c.kind, stage.c.channel_trade_no, func.coalesce(stage.c.refund_no, "")),
+            order_by=stage.c.seq,
         )
         kept = and_(
             T.c.id == A.c.trade_id,
             T.c.state == TradeState.SUCCEEDED,
-            func.coalesce(T.c.paid_attempt_no, T.c.attempt_no) == S.c.attempt_no,
-            or_(T.c.channel_trade_no.is_(None), T.c.channel_trade_no == S.c.channel_trade_no),
-            T.c.paid_amount == S.c.amount,
-            T.c.currency == S.c.currency,
+            func.coalesce(T.c.paid_attempt_no, T.c.attempt_no) == stage.c.attempt_no,
+            or_(T.c.channel_trade_no.is_(None), T.c.channel_trade_no == stage.c.channel_trade_no),
+            T.c.paid_amount == stage.c.amount,
+            T.c.currency == stage.c.currency,
         )
         attempt = and_(
-            A.c.attempt_no == S.c.attempt_no,
-            A.c.channel_account_id == S.c.channel_account_id,
-            S.c.kind == LineKind.PAYMENT,
+            A.c.attempt_no == stage.c.attempt_no,
+            A.c.channel_account_id == stage.c.channel_account_id,
+            stage.c.kind == LineKind.PAYMENT,
         )
         joined = (
-            select(*(S.c[c] for c in LINE_COLUMNS if c != "status"), n.label("n"), T.c.id.label("tid"))
-            .select_from(S.outerjoin(A, attempt).outerjoin(T, kept))
-            .where(S.c.run_id == run_id)
+            select(*(stage.c[c] for c in LINE_COLUMNS if c != "status"), n.label("n"), T.c.id.label("tid"))
+            .select_from(stage.outerjoin(A, attempt).outerjoin(T, kept))
+            .where(stage.c.run_id == run_id)
             .subquery()
         )
         status = case(
@@ -184,14 +254,17 @@ class RunsAndMatching:
         trade_id = case((joined.c.n > 1, None), else_=joined.c.tid)
         columns = [c for c in LINE_COLUMNS if c != "status"]
         connection = await self._session.connection()
-        if connection.dialect.name == "postgresql":  # sort and hash a day's lines in memory
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:  # sort and hash a day's lines in memory, planned on the stage's real figures
             await self._session.execute(text("SET LOCAL work_mem = '256MB'"))
+            await self._session.execute(text(f"ANALYZE {stage.name}"))
         await self._session.execute(
             insert(L).from_select(
                 [*columns, "status", "trade_id"], select(*(joined.c[c] for c in columns), status, trade_id)
             )
         )
-        await self._session.execute(delete(S).where(S.c.run_id == run_id))
+        if stage is not _TEMP_STAGE:  # the temporary stage goes at commit
+            await self._session.execute(delete(stage).where(stage.c.run_id == run_id))
 
     # ------------------------------------------------------------------ matching
 

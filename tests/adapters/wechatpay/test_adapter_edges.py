@@ -28,6 +28,7 @@ from paygate.channels.contract import (
     UnknownChannelStatus,
 )
 from paygate.channels.wechatpay import WechatPayAdapter
+from paygate.channels.wechatpay.bill import BillFormatError
 from paygate.kit.money import Money
 from tests.adapters.wechatpay.fake_wechat import Answer, FakeWechat, Seen, answer
 from tests.adapters.wechatpay.support import (
@@ -180,7 +181,12 @@ class TestBills:
         content = bill(PAYMENT, REFUND).encode()
         bill_answer(env, content)
         result = await env.adapter.download_bill(env.account, date(2026, 6, 5))
-        assert [line.kind for line in result.lines] == ["payment", "refund"]
+        assert result.reader is not None and result.lines == []  # read in columns (issue 9)
+        assert [row["kind"] for frame in result.reader for row in frame.iter_rows(named=True)] == [
+            "payment",
+            "refund",
+        ]
+        assert result.reader.totals is not None and result.reader.totals.payments == 888
         assert (
             env.fake.seen[0].target == "/v3/bill/tradebill?bill_date=2026-06-05&bill_type=ALL&tar_type=GZIP"
         )
@@ -189,8 +195,10 @@ class TestBills:
     async def test_hash_mismatch(self, env: Env) -> None:
         content = bill(PAYMENT, REFUND).encode()
         bill_answer(env, content, hash_of=content + b" ")
-        with pytest.raises(ChannelProtocolError, match="hash_value"):
-            await env.adapter.download_bill(env.account, date(2026, 6, 5))
+        result = await env.adapter.download_bill(env.account, date(2026, 6, 5))
+        assert result.reader is not None
+        with pytest.raises(BillFormatError, match="hash_value"):  # once read to its end
+            list(result.reader)
 
     async def test_download_url_elsewhere(self, env: Env) -> None:
         bill_answer(env, b"x", url="https://files.example.com/v3/billdownload/file?token=t1")
@@ -207,8 +215,10 @@ class TestBills:
             return Answer(200, b"\x1f\x8b\x08garbage", "none")
 
         env.fake.script = script
-        with pytest.raises(ChannelProtocolError, match="gzip"):
-            await env.adapter.download_bill(env.account, date(2026, 6, 5))
+        result = await env.adapter.download_bill(env.account, date(2026, 6, 5))
+        assert result.reader is not None
+        with pytest.raises(BillFormatError, match="cannot be read"):
+            list(result.reader)
 
     async def test_no_bill(self, env: Env) -> None:
         env.fake.reply({"code": "NO_STATEMENT_EXIST", "message": "账单文件不存在"}, 400)

@@ -33,9 +33,10 @@ combined orders, partner (service-provider) mode, profit sharing, fund-flow bill
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -64,7 +65,8 @@ from paygate.channels.contract import (
     ReturnInfo,
     answer_mapping,
 )
-from paygate.channels.wechatpay.bill import parse_trade_bill
+from paygate.channels.wechatpay.bill import BillFormatError
+from paygate.channels.wechatpay.bill_frames import TradeBillFrames
 from paygate.channels.wechatpay.certificates import DEFAULT_REFRESH_INTERVAL
 from paygate.channels.wechatpay.client import WechatPayClient, require_param
 from paygate.channels.wechatpay.notifications import parse_notification
@@ -90,7 +92,7 @@ __all__ = ["WechatPayAdapter"]
 
 _NOT_FOUND: Final = frozenset({"ORDER_NOT_EXIST", "ORDERNOTEXIST", "RESOURCE_NOT_EXISTS"})
 _REFUNDS: Final = "/v3/refund/domestic/refunds"
-_MAX_BILL_BYTES: Final = 200 * 1024 * 1024  # refuse gzip bombs
+_MAX_BILL_BYTES: Final = 16 * 1024**3  # ≈ 70 million lines; more is a gzip bomb
 _FAIL_BODY: Final = json.dumps({"code": "FAIL", "message": "失败"}, ensure_ascii=False).encode()
 
 
@@ -98,17 +100,24 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _gunzip(data: bytes) -> bytes:
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    try:
-        out = inflater.decompress(data, _MAX_BILL_BYTES)
-    except zlib.error:
-        raise ValueError("the bill file is not gzip") from None
-    if inflater.unconsumed_tail:
-        raise ValueError("the bill file is too large")
-    if not inflater.eof:
-        raise ValueError("the bill file is truncated")
-    return out
+class _Sha1Check:
+    """The bill file as read must be at most :data:`_MAX_BILL_BYTES` (a gzip bomb is refused
+    as it inflates) and, once read to its end, have the SHA1 the bill answer stated."""
+
+    def __init__(self, expected: str) -> None:
+        self._expected = expected.lower()
+        self._sha1 = hashlib.sha1(usedforsecurity=False)
+        self._size = 0
+
+    def seen(self, data: bytes) -> None:
+        self._size += len(data)
+        if self._size > _MAX_BILL_BYTES:
+            raise BillFormatError(f"the bill file is larger than {_MAX_BILL_BYTES} bytes")
+        self._sha1.update(data)
+
+    def done(self) -> None:
+        if self._sha1.hexdigest() != self._expected:
+            raise BillFormatError("the bill file does not match its hash_value")
 
 
 class WechatPayAdapter:
@@ -339,21 +348,18 @@ class WechatPayAdapter:
             if hash_type != "SHA1":
                 raise ResponseMismatch(f"unsupported hash_type {hash_type!r}")
         content = await self._client.download(account, url, operation=Operation.BILL.value)
-        with answer_mapping("wechatpay", reply.exchange):
-            text = _gunzip(content) if content[:2] == b"\x1f\x8b" else content
-            if hashlib.sha1(text, usedforsecurity=False).hexdigest() != hash_value.lower():
-                raise ResponseMismatch("the bill file does not match its hash_value")
-            try:
-                decoded = text.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                raise ResponseMismatch("the bill file is not UTF-8") from None
-            bill = parse_trade_bill(decoded, bill_date)
-        source = url.split("?", 1)[0]  # the token is a secret
         gz = content[:2] == b"\x1f\x8b"
+        name = f"tradebill_{bill_date.isoformat()}_ALL.csv"
         raw = RawBill(
-            name=f"{bill.raw_name}.gz" if gz else bill.raw_name,
+            name=f"{name}.gz" if gz else name,
             content=content,
-            source=source,
+            source=url.split("?", 1)[0],  # the token is a secret
             media_type="application/gzip" if gz else "text/csv",
         )
-        return replace(bill, raw=raw)
+        check = _Sha1Check(hash_value)
+        reader = TradeBillFrames(
+            gzip.GzipFile(fileobj=io.BytesIO(content), mode="rb") if gz else io.BytesIO(content),
+            on_bytes=check.seen,
+            on_end=check.done,
+        )
+        return Bill(bill_date=bill_date, lines=[], raw_name=name, raw=raw, reader=reader)

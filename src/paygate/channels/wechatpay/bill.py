@@ -1,5 +1,6 @@
-"""WeChat Pay's trade bill (``bill_type=ALL``) → :class:`~paygate.channels.contract.Bill`
-(pure; shared/spec/channels.md §2.5).
+"""WeChat Pay's trade bill (``bill_type=ALL``) read line by line (pure; shared/spec/channels.md
+§2.5); :mod:`.bill_frames` reads it in columns, and uses this exact code for any block whose
+values are not in the usual shape.
 
 UTF-8 CSV: a header row, detail rows, a summary header row (``总交易单数,…``) and a summary
 row; every *value* starts with a backtick, so a detail row is split on ``,``` (a comma
@@ -12,16 +13,16 @@ match the detail rows. ``\\n`` and ``\\r\\n`` line ends are both accepted.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import date, datetime
+from collections.abc import Iterable, Iterator
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Final
 
-from paygate.channels.contract import Bill, BillLine, BillTotals, UnknownChannelStatus
+from paygate.channels.contract import BillLine, BillTotals, UnknownChannelStatus
 from paygate.channels.wechatpay.protocol import BEIJING
 from paygate.kit.money import Money, MoneyError, exponent_of, from_decimal_string
 
-__all__ = ["BillFormatError", "TradeBillReader", "parse_trade_bill"]
+__all__ = ["BillFormatError", "TradeBillReader", "summary_totals"]
 
 _TIME: Final = "交易时间"
 _TRANSACTION_ID: Final = "微信订单号"
@@ -38,7 +39,6 @@ _SUMMARY_FIRST: Final = "总交易单数"
 _SUMMARY_PAID: Final = "应结订单总金额"
 _SUMMARY_REFUNDED: Final = "退款总金额"
 _SUMMARY_FEES: Final = "手续费总金额"
-_TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
 
 
 class BillFormatError(ValueError):
@@ -79,79 +79,6 @@ def _fee(text: str, currency: str) -> Money | None:
     return Money(int(minor), currency)
 
 
-def _line(row: Mapping[str, str]) -> BillLine:
-    kind = _kind_of(row[_STATE])
-    currency = row[_CURRENCY] or "CNY"
-    try:
-        exponent_of(currency)
-        occurred_at = datetime.strptime(row[_TIME], _TIME_FORMAT).replace(tzinfo=BEIJING)
-    except (MoneyError, ValueError) as exc:
-        raise BillFormatError(f"row of {row[_OUT_TRADE_NO]!r}: {exc}") from None
-    if kind == "refund":
-        refund_no = row.get(_REFUND_NO) or ""
-        if not refund_no:
-            raise BillFormatError(f"refund row of {row[_OUT_TRADE_NO]!r} has no {_REFUND_NO}")
-        asked = row.get(_REFUND_ASKED) or row.get(_REFUND) or ""
-        amount = _money(asked, currency, _REFUND_ASKED)
-    else:
-        refund_no = ""
-        amount = _money(row[_TOTAL], currency, _TOTAL)
-    return BillLine(
-        channel_trade_no=row[_TRANSACTION_ID],
-        attempt_no=row[_OUT_TRADE_NO],
-        kind=kind,
-        amount=amount,
-        fee=_fee(row[_FEE], currency),
-        occurred_at=occurred_at,
-        refund_no=refund_no or None,
-        raw=dict(row),
-    )
-
-
-def parse_trade_bill(text: str, bill_date: date) -> Bill:
-    """The bill file's text → Bill (every detail row a line)."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
-        raise BillFormatError("the bill is empty")
-    header = [name.strip() for name in lines[0].lstrip("\ufeff").split(",")]
-    missing = [name for name in _REQUIRED if name not in header]
-    if missing:
-        raise BillFormatError(f"the header lacks {missing}")
-    try:
-        summary_at = next(i for i, line in enumerate(lines) if line.startswith(_SUMMARY_FIRST))
-    except StopIteration:
-        raise BillFormatError("the bill has no summary") from None
-    out: list[BillLine] = []
-    for line in lines[1:summary_at]:
-        values = _values(line)
-        if len(values) != len(header):
-            raise BillFormatError(f"a row has {len(values)} columns, not {len(header)}")
-        out.append(_line(dict(zip(header, values, strict=True))))
-    if len(lines) != summary_at + 2:
-        raise BillFormatError("the summary is not one header row and one value row")
-    summary_header = lines[summary_at].split(",")
-    summary = dict(zip(summary_header, _values(lines[summary_at + 1]), strict=False))
-    if summary.get(_SUMMARY_FIRST) != str(len(out)):
-        raise BillFormatError(
-            f"the summary counts {summary.get(_SUMMARY_FIRST)!r} rows, the bill has {len(out)}"
-        )
-    currency = out[0].amount.currency if out else "CNY"
-    try:
-        totals = BillTotals(
-            payments=_money(summary.get(_SUMMARY_PAID, ""), currency, _SUMMARY_PAID).minor,
-            refunds=_money(summary.get(_SUMMARY_REFUNDED, ""), currency, _SUMMARY_REFUNDED).minor,
-            fees=fee.minor if (fee := _fee(summary.get(_SUMMARY_FEES, ""), currency)) else None,
-        )
-    except KeyError:
-        raise BillFormatError("the summary lacks its totals") from None
-    return Bill(
-        bill_date=bill_date,
-        lines=out,
-        raw_name=f"tradebill_{bill_date.isoformat()}_ALL.csv",
-        totals=totals,
-    )
-
-
 _FAST_AMOUNT: Final = re.compile(r"^-?\d{1,15}\.\d\d$")
 _FAST_FEE: Final = re.compile(r"^-?\d{1,15}\.\d{5}$")
 
@@ -171,6 +98,20 @@ def _fen(text: str, currency: str, column: str) -> int:
     return _money(text, currency, column).minor
 
 
+def summary_totals(names_line: str, values_line: str, count: int) -> BillTotals:
+    """The summary's two rows → the totals it states; its row count must be ``count``."""
+    names = names_line.split(",")
+    stated = dict(zip(names, _values(values_line), strict=False))
+    if stated.get(_SUMMARY_FIRST) != str(count):
+        raise BillFormatError(f"the summary counts {stated.get(_SUMMARY_FIRST)!r} rows, the bill has {count}")
+    fee = _fee(stated.get(_SUMMARY_FEES, ""), "CNY")
+    return BillTotals(
+        payments=_fen(stated.get(_SUMMARY_PAID, ""), "CNY", _SUMMARY_PAID),
+        refunds=_fen(stated.get(_SUMMARY_REFUNDED, ""), "CNY", _SUMMARY_REFUNDED),
+        fees=fee.minor if fee else None,
+    )
+
+
 class TradeBillReader:
     """A trade bill read line by line, for bills of any size in bounded memory: iterate it
     for the lines (no ``raw`` kept), then read :attr:`totals`. The same checks as
@@ -180,8 +121,17 @@ class TradeBillReader:
         self._lines = lines
         self.count = 0
         self.totals: BillTotals | None = None
+        self._summary: tuple[str, str] | None = None
 
     def __iter__(self) -> Iterator[BillLine]:
+        yield from self.rows()
+        if self._summary is None or not self._summary[1].strip():
+            raise BillFormatError("the bill has no summary: it is cut short")
+        self.totals = summary_totals(self._summary[0], self._summary[1], self.count)
+
+    def rows(self) -> Iterator[BillLine]:
+        """The header, then the detail rows up to the summary (kept for :meth:`__iter__`) or
+        the end; no check of the summary."""
         it = (line.rstrip("\r\n") for line in self._lines)
         first = next((line for line in it if line.strip()), None)
         if first is None:
@@ -195,14 +145,13 @@ class TradeBillReader:
         i_time, i_tx, i_out, i_state = at[_TIME], at[_TRANSACTION_ID], at[_OUT_TRADE_NO], at[_STATE]
         i_cur, i_fee, i_total = at[_CURRENCY], at[_FEE], at[_TOTAL]
         i_refund_no, i_asked, i_refunded = at.get(_REFUND_NO), at.get(_REFUND_ASKED), at.get(_REFUND)
-        summary: list[str] | None = None
         last_time, last_moment = "", datetime.min
         for line in it:
             if not line.strip():
                 continue
             if line.startswith(_SUMMARY_FIRST):
-                summary = [line, next(it, "")]
-                break
+                self._summary = (line, next(it, ""))
+                return
             values = _values(line)
             if len(values) != width:
                 raise BillFormatError(f"a row has {len(values)} columns, not {width}")
@@ -236,17 +185,3 @@ class TradeBillReader:
                 occurred_at=occurred_at,
                 refund_no=refund_no,
             )
-        if summary is None or not summary[1].strip():
-            raise BillFormatError("the bill has no summary: it is cut short")
-        names = summary[0].split(",")
-        stated = dict(zip(names, _values(summary[1]), strict=False))
-        if stated.get(_SUMMARY_FIRST) != str(self.count):
-            raise BillFormatError(
-                f"the summary counts {stated.get(_SUMMARY_FIRST)!r} rows, the bill has {self.count}"
-            )
-        fee = _fee(stated.get(_SUMMARY_FEES, ""), "CNY")
-        self.totals = BillTotals(
-            payments=_fen(stated.get(_SUMMARY_PAID, ""), "CNY", _SUMMARY_PAID),
-            refunds=_fen(stated.get(_SUMMARY_REFUNDED, ""), "CNY", _SUMMARY_REFUNDED),
-            fees=fee.minor if fee else None,
-        )
