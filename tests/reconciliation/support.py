@@ -21,9 +21,31 @@ async def account_id(stack: Stack, channel: str) -> int:
     return account.id
 
 
+#: channel → (pay type, currency, extra inputs) of a trade its payer completes at the sandbox
+PAYER_FLOWS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "alipay": ("alipay.qr", "CNY", {}),
+    "wechatpay": ("wechat.native", "CNY", {}),
+    "stripe": ("stripe.card", "USD", {"payment_method": "pm_card_authenticationRequired"}),
+}
+
+
 async def qr_trade(stack: Stack, channel: str = "alipay", amount: int = 1000) -> dict[str, Any]:
-    pay_type = {"alipay": "alipay.qr", "wechatpay": "wechat.native"}[channel]
-    return await stack.client.pay(out_order_no=order_no("REC"), pay_type=pay_type, amount=amount, subject="R")
+    """A trade waiting for its payer: a QR code to scan, or (Stripe) 3-D Secure to complete."""
+    pay_type, currency, extra = PAYER_FLOWS[channel]
+    return await stack.client.pay(
+        out_order_no=order_no("REC"),
+        pay_type=pay_type,
+        amount=amount,
+        currency=currency,
+        subject="R",
+        extra=extra,
+    )
+
+
+def payer_link(trade: dict[str, Any]) -> str:
+    """What the payer opens: the QR code's link, or the 3-D Secure page."""
+    action: dict[str, Any] = trade["action"]
+    return str(action.get("qr_code") or action["url"])
 
 
 async def state_of(stack: Stack, trade_no: str, state: str) -> dict[str, Any]:
@@ -37,7 +59,7 @@ async def state_of(stack: Stack, trade_no: str, state: str) -> dict[str, Any]:
 
 async def paid(stack: Stack, channel: str = "alipay", amount: int = 1000) -> dict[str, Any]:
     trade = await qr_trade(stack, channel, amount)
-    assert (await buyer(stack, channel, trade["action"]["qr_code"])).status_code == 200
+    assert (await buyer(stack, channel, payer_link(trade))).status_code == 200
     return await state_of(stack, trade["trade_no"], "succeeded")
 
 
@@ -46,7 +68,7 @@ async def paid_unnoticed(stack: Stack, channel: str = "alipay", amount: int = 10
     the test are not told either): pending at paygate."""
     trade = await qr_trade(stack, channel, amount)
     stack.sandbox(channel).faults.drop_notifications(1000)
-    assert (await buyer(stack, channel, trade["action"]["qr_code"])).status_code == 200
+    assert (await buyer(stack, channel, payer_link(trade))).status_code == 200
     await eventually(lambda: _attempted(stack, channel, trade))
     view = await stack.client.query_trade(trade_no=trade["trade_no"])
     assert view["state"] != "succeeded"

@@ -8,8 +8,16 @@ from typing import Any
 import pytest
 
 from paygate.domain.reconciliation import RunState
-from paygate.models import BillLineRow, Discrepancy, Settlement, Trade
-from tests.reconciliation.support import bill_day, paid, paid_unnoticed, reconcile, run_row, state_of
+from paygate.models import BillLineRow, Discrepancy, Settlement
+from tests.reconciliation.support import (
+    bill_day,
+    paid,
+    paid_unnoticed,
+    reconcile,
+    run_row,
+    state_of,
+    trade_row,
+)
 from tests.refunds.support import paid_trade
 from tests.support.helpers import eventually, order_no, rows
 from tests.support.stack import Stack
@@ -105,14 +113,45 @@ async def test_a_stripe_payout_is_checked_against_its_movements_and_the_trades(s
     assert (paid_out.payment_count, paid_out.refund_count) == (2, 1)
 
 
-async def test_a_stripe_charge_the_balance_does_not_show_is_missing_at_the_channel(stack: Stack) -> None:
-    kept = await paid_trade(stack, "stripe", 2000)
-    left_out = await paid_trade(stack, "stripe", 3000)
-    [row] = await rows(stack, Trade, Trade.trade_no == left_out["trade_no"])
-    stack.sandbox("stripe").set_faults(bills={"drop": [row.paid_attempt_no]})
+async def test_a_stripe_payout_holding_faulted_movements(stack: Stack) -> None:
+    """R-REC-4 with the ``bills`` faults (R-REC-2): Stripe's payout pays what its balance
+    transactions net to as served, so the payout adds up; the per-trade check shows where it
+    differs from paygate — a movement booked twice, an amount paygate does not hold. A fee off
+    by a cent is only in the fees it states (Stripe's fees are not checked per trade); a
+    movement left out is in no payout at all."""
+    more = await paid_trade(stack, "stripe", 4000)
+    twice = await paid_trade(stack, "stripe", 1500)
+    gone = await paid_trade(stack, "stripe", 2000)
+    refund = await _refunded(stack, more["trade_no"], 1000)
+    attempt = {name: (await trade_row(stack, t["trade_no"])).paid_attempt_no
+               for name, t in (("more", more), ("twice", twice), ("gone", gone))}  # fmt: skip
+    stack.sandbox("stripe").set_faults(
+        bills={"amount_delta": {attempt["more"]: 5}, "fee_delta": {attempt["more"]: 1},
+               "duplicate": [attempt["twice"]], "drop": [attempt["gone"]]}
+    )  # fmt: skip
+    [payout] = stack.sandbox("stripe").create_payouts("usd", include_pending=True)
 
-    outcome = await reconcile(stack, "stripe", bill_day(kept, "stripe"))
+    outcome = await reconcile(stack, "stripe", bill_day(more, "stripe"))
 
-    [d] = await rows(stack, Discrepancy, Discrepancy.run_id == outcome.run_id)
-    assert d.kind == "missing_at_channel" and d.state == "open" and d.trade_no == left_out["trade_no"]
-    assert d.paygate_amount == 3000 and d.currency == "USD"
+    settlements = {s.reference: s for s in await rows(stack, Settlement, Settlement.run_id == outcome.run_id)}
+    paid_out = settlements[payout["id"]]
+    fees = (116 + 30 + 1) + 2 * (44 + 30)  # 2.9 % + 30¢ each, the shifted fee, the double booking
+    assert (paid_out.stated_payments, paid_out.stated_refunds, paid_out.stated_fees) == (
+        4005 + 2 * 1500,
+        1000,
+        fees,
+    )
+    assert payout["amount"] == paid_out.stated_net == 4005 + 2 * 1500 - 1000 - fees  # it adds up
+    assert (paid_out.payment_count, paid_out.refund_count) == (3, 1)
+    assert (paid_out.paygate_payments, paid_out.paygate_refunds) == (1500, 1000)
+    assert paid_out.state == "mismatch" and "its movements net" not in paid_out.detail
+    assert "2 payments and 0 refunds of the payout are not reconciled trades" in paid_out.detail
+    assert "paygate counts 1500 paid and 1000 refunded; the payout 7005 and 1000" in paid_out.detail
+    found = await rows(stack, Discrepancy, Discrepancy.run_id == outcome.run_id)
+    assert sorted((d.kind.value, d.trade_no) for d in found if d.kind != "duplicate") == sorted(
+        [("amount_mismatch", more["trade_no"]), ("missing_at_channel", gone["trade_no"])]
+    )
+    [duplicate] = [d for d in found if d.kind == "duplicate"]
+    [line] = await rows(stack, BillLineRow, BillLineRow.id == duplicate.line_id)
+    assert line.attempt_no == attempt["twice"]
+    assert refund["state"] == "succeeded"

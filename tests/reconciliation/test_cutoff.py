@@ -31,33 +31,37 @@ async def stack(db_url: str, data_dir: Path) -> AsyncIterator[Stack]:
         yield s
 
 
+@pytest.mark.parametrize("channel", ["alipay", "stripe"])
 async def test_a_payment_booked_after_midnight_waits_for_the_next_bill(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, channel: str
 ) -> None:
-    on_time = await paid(stack, amount=1000)
-    booked_late = await paid(stack, amount=2000)
-    never = await paid(stack, amount=3000)
+    """R-REC-3 (and R-REC-1, R-REC-2): the ``late`` bill fault books a payment just after the
+    next midnight — Alipay's in Beijing time, Stripe's balance transaction in UTC, the day
+    paygate lists them by; ``drop`` leaves one out of every bill."""
+    on_time = await paid(stack, channel, amount=1000)
+    booked_late = await paid(stack, channel, amount=2000)
+    never = await paid(stack, channel, amount=3000)
     late_attempt = (await trade_row(stack, booked_late["trade_no"])).paid_attempt_no
     never_attempt = (await trade_row(stack, never["trade_no"])).paid_attempt_no
     assert late_attempt and never_attempt
-    stack.sandbox("alipay").set_faults(bills={"late": [late_attempt], "drop": [never_attempt]})
-    day = bill_day(on_time)
-    alerts = metrics.ALERTS.labels("recon_discrepancy", "alipay")._value.get()
+    stack.sandbox(channel).set_faults(bills={"late": [late_attempt], "drop": [never_attempt]})
+    day = bill_day(on_time, channel)
+    alerts = metrics.ALERTS.labels("recon_discrepancy", channel)._value.get()
 
-    first = await reconcile(stack, "alipay", day)
+    first = await reconcile(stack, channel, day)
 
     waiting = await discrepancies(stack, first.run_id)
     assert {(d.trade_no, d.state) for d in waiting} == {
         (booked_late["trade_no"], DiscrepancyState.DEFERRED),
         (never["trade_no"], DiscrepancyState.DEFERRED),
     }
-    assert metrics.ALERTS.labels("recon_discrepancy", "alipay")._value.get() == alerts  # nobody is called
+    assert metrics.ALERTS.labels("recon_discrepancy", channel)._value.get() == alerts  # nobody is called
 
     # the next day's bill: a day later for paygate too (the sandbox's clock moved on in
     # `reconcile`); without it, after 16:00 UTC the next Beijing day has not begun anywhere yet
     # and paygate rightly refuses to ask for its bill
     monkeypatch.setattr(running, "utc_now", lambda: utc_now() + timedelta(days=1))
-    second = await reconcile(stack, "alipay", day + timedelta(days=1))
+    second = await reconcile(stack, channel, day + timedelta(days=1))
 
     [line] = await rows(stack, BillLineRow, BillLineRow.run_id == second.run_id)
     assert line.attempt_no == late_attempt and line.status == "matched"
@@ -68,4 +72,4 @@ async def test_a_payment_booked_after_midnight_waits_for_the_next_bill(
     assert settled[never["trade_no"]].state == "open"  # not in the next day's bill either: reported
     assert "next day's bill" in settled[never["trade_no"]].detail
     assert await discrepancies(stack, second.run_id) == []  # and not reported twice
-    assert metrics.ALERTS.labels("recon_discrepancy", "alipay")._value.get() == alerts + 1
+    assert metrics.ALERTS.labels("recon_discrepancy", channel)._value.get() == alerts + 1

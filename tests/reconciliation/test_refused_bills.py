@@ -23,17 +23,19 @@ pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
         ("alipay", "encoding", "neither GBK nor UTF-8"),
         ("wechatpay", "garble", ""),
         ("wechatpay", "encoding", "not UTF-8"),
+        ("stripe", "truncate", "without a JSON object"),  # the balance transactions' answer cut short
     ],
 )
 async def test_a_spoilt_bill_is_refused_and_changes_nothing(
     stack: Stack, channel: str, damage: str, says: str
 ) -> None:
+    """R-REC-1: a bill that cannot be trusted is refused, with the reason, and changes nothing."""
     first = await paid(stack, channel, amount=1000)
     lost = await paid_unnoticed(stack, channel, amount=700)  # the bill would settle it: it must not
     stack.sandbox(channel).set_faults(bills={"damage": damage})
     refusals = metrics.ALERTS.labels("bill_refused", channel)._value.get()
 
-    outcome = await reconcile(stack, channel, bill_day(first))
+    outcome = await reconcile(stack, channel, bill_day(first, channel))
 
     assert outcome.state is RunState.FAILED
     run = await run_row(stack, outcome.run_id)
@@ -44,6 +46,6 @@ async def test_a_spoilt_bill_is_refused_and_changes_nothing(
     assert await count(stack, Trade, Trade.trade_no == lost["trade_no"], Trade.state == "succeeded") == 0
 
     stack.sandbox(channel).clear_faults()
-    again = await stack.container.reconciler.run(await account_id(stack, channel), bill_day(first))
+    again = await stack.container.reconciler.run(await account_id(stack, channel), bill_day(first, channel))
     assert again.state is RunState.DONE and again.run_id == outcome.run_id
     assert await count(stack, Trade, Trade.trade_no == lost["trade_no"], Trade.state == "succeeded") == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -91,6 +92,23 @@ class TestSpec:
         with pytest.raises(FaultSpecError):
             f.update({"latency_ms": 1, **spec})
         assert f.to_json()["latency_ms"] == {} and f.to_json()["errors"]["pay"]["code"] == "KEPT"
+
+    def test_bill_damage_a_channel_cannot_show_is_refused(self) -> None:
+        """R-REC-1: Stripe's bill is a JSON answer — nothing to garble or re-encode."""
+        f = Faults(parse_error=parse_error, bill_damage=("truncate",))
+        f.update({"bills": {"damage": "truncate"}})
+        for damage, says in (
+            (
+                "garble",
+                "bills.damage 'garble' means nothing for this channel's bills; it takes truncate, null",
+            ),
+            ("shred", "bills.damage is truncate, null"),
+        ):
+            with pytest.raises(FaultSpecError, match=re.escape(says)):
+                f.update({"bills": {"damage": damage, "drop": ["A"]}})
+        assert f.to_json()["bills"]["damage"] == "truncate" and f.to_json()["bills"]["drop"] == []
+        with pytest.raises(ValueError, match="unknown bill damage"):
+            Faults(parse_error=parse_error, bill_damage=("shred",))
 
     def test_counted_faults_run_out(self) -> None:
         f = faults()

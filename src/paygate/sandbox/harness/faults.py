@@ -29,9 +29,11 @@ are the channel's own names (an OpenAPI method, ``refund``, ``payment_intents.cr
   retry schedule goes on); send every attempt twice (``true``, or for the next N attempts);
   hold deliveries until ``reorder_window`` wait, then send them newest first.
 - **bills**: discrepancies in the bills served from now on (reconciliation, R-REC-2): a line
-  left out, served twice, or with its amount / fee off by N minor units; ``ref`` is the
-  merchant's order number of a payment or the refund's request number; ``damage`` spoils the
-  whole file (cut in half, bytes changed after its checksum, text in the wrong encoding).
+  left out, served twice, booked just after the next midnight, or with its amount / fee off
+  by N minor units; ``ref`` is the merchant's order number of a payment or the refund's
+  request number; ``damage`` spoils the whole file (cut in half, bytes changed after its
+  checksum, text in the wrong encoding) — only the kinds the channel's bills can show
+  (``bill_damage``), others are refused.
 - **refunds**: how the next refunds end (one of the channel's outcomes, or ``MANUAL``: they
   wait for ``POST /_sandbox/refunds/{ref}``) and after how long (channel seconds).
 
@@ -49,6 +51,7 @@ from typing import Any, TypeVar
 
 from paygate.sandbox.harness.faultspec import (
     ANY,
+    BILL_DAMAGE,
     MANUAL,
     BillFaults,
     ErrorFault,
@@ -89,7 +92,8 @@ class InjectedFault(Exception):
 class Faults:
     """The faults of one sandbox. ``parse_error`` turns an error spec into the channel's
     error fields (raising ``ValueError``); ``operations`` are the names faults may use;
-    ``refund_outcomes`` how the channel's refunds may end."""
+    ``refund_outcomes`` how the channel's refunds may end; ``bill_damage`` which
+    ``bills.damage`` kinds mean something for its bills (others are refused)."""
 
     def __init__(
         self,
@@ -97,8 +101,9 @@ class Faults:
         parse_error: ErrorParser,
         operations: Collection[str] | None = None,
         refund_outcomes: Collection[str] = (),
+        bill_damage: Collection[str] = BILL_DAMAGE,
     ) -> None:
-        self._reader = SpecReader(parse_error, operations, refund_outcomes)
+        self._reader = SpecReader(parse_error, operations, refund_outcomes, bill_damage)
         self._state = FaultState()
         self._lock = threading.Lock()
         self._release = asyncio.Event()

@@ -13,6 +13,7 @@ T = TypeVar("T")
 
 __all__ = [
     "ANY",
+    "BILL_DAMAGE",
     "MANUAL",
     "BillFaults",
     "ErrorFault",
@@ -26,6 +27,8 @@ __all__ = [
 ]
 
 ANY: Final = "*"
+#: Every way ``bills.damage`` can spoil a bill; a channel may take fewer (Stripe: ``truncate``).
+BILL_DAMAGE: Final = ("truncate", "garble", "encoding")
 #: The refund outcome that leaves refunds processing until settled through the control API.
 MANUAL: Final = "MANUAL"
 
@@ -71,9 +74,10 @@ class BillFaults:
     by the merchant's reference of a line: the order number (``out_trade_no``) of a payment,
     the refund's request number of a refund. ``drop``: the line is left out; ``duplicate``:
     it appears twice; ``amount_delta`` / ``fee_delta``: minor units added to its amount / fee.
-    ``late``: the line is booked just after the next midnight (Alipay: a cut-off case).
+    ``late``: the line is booked just after the next midnight (a cut-off case).
     ``damage`` spoils the whole file as served: ``truncate`` (cut in half), ``garble`` (bytes
-    changed after any checksum was computed), ``encoding`` (text in the wrong encoding)."""
+    changed after any checksum was computed), ``encoding`` (text in the wrong encoding); a
+    channel takes only the kinds that mean something for its bills (:data:`BILL_DAMAGE`)."""
 
     drop: set[str] = field(default_factory=set)
     duplicate: set[str] = field(default_factory=set)
@@ -81,6 +85,11 @@ class BillFaults:
     amount_delta: dict[str, int] = field(default_factory=dict)
     fee_delta: dict[str, int] = field(default_factory=dict)
     damage: str | None = None
+
+    @property
+    def touch_lines(self) -> bool:
+        """Whether any line-level discrepancy is in force (``damage`` aside)."""
+        return bool(self.drop or self.duplicate or self.late or self.amount_delta or self.fee_delta)
 
     def spoil(self, content: bytes) -> bytes:
         """The file as served after ``damage`` (``encoding`` is the channel's to apply)."""
@@ -165,7 +174,7 @@ def _hold(value: Any) -> HoldFault:
     raise FaultSpecError(f'a timeout is seconds, true, or {{"seconds", "apply", "times"}}: {value!r}')
 
 
-def _bills(bills: BillFaults, spec: Any) -> None:
+def _bills(bills: BillFaults, spec: Any, damage_kinds: tuple[str, ...]) -> None:
     kinds = {"drop", "duplicate", "late", "amount_delta", "fee_delta", "damage"}
     if not isinstance(spec, Mapping) or set(spec) - kinds:
         raise FaultSpecError(f"bills take {', '.join(sorted(kinds))}")
@@ -182,21 +191,35 @@ def _bills(bills: BillFaults, spec: Any) -> None:
             raise FaultSpecError(f"bills.{key} maps references to integers (minor units)")
         getattr(bills, key).update(deltas)
     if "damage" in spec:
-        if spec["damage"] not in (None, "truncate", "garble", "encoding"):
-            raise FaultSpecError("bills.damage is truncate, garble, encoding or null")
-        bills.damage = spec["damage"]
+        damage = spec["damage"]
+        if damage is not None and damage not in damage_kinds:
+            takes = ", ".join((*damage_kinds, "null"))
+            if damage in BILL_DAMAGE:
+                raise FaultSpecError(
+                    f"bills.damage {damage!r} means nothing for this channel's bills; it takes {takes}"
+                )
+            raise FaultSpecError(f"bills.damage is {takes}")
+        bills.damage = damage
 
 
 class SpecReader:
     """Applies descriptions to a :class:`FaultState` for one channel: ``parse_error``
-    reads its errors, ``operations`` are its names, ``refund_outcomes`` how refunds end."""
+    reads its errors, ``operations`` are its names, ``refund_outcomes`` how refunds end,
+    ``bill_damage`` the ``bills.damage`` kinds its bills can show."""
 
     def __init__(
-        self, parse_error: ErrorParser, operations: Collection[str] | None, refund_outcomes: Collection[str]
+        self,
+        parse_error: ErrorParser,
+        operations: Collection[str] | None,
+        refund_outcomes: Collection[str],
+        bill_damage: Collection[str] = BILL_DAMAGE,
     ) -> None:
         self._parse_error = parse_error
         self._operations = frozenset(operations) if operations is not None else None
         self._refund_outcomes = tuple(refund_outcomes)
+        if unknown := set(bill_damage) - set(BILL_DAMAGE):
+            raise ValueError(f"unknown bill damage kinds: {sorted(unknown)}")
+        self._bill_damage = tuple(d for d in BILL_DAMAGE if d in bill_damage)
 
     def _op(self, op: Any) -> str:
         if not isinstance(op, str) or (
@@ -232,7 +255,7 @@ class SpecReader:
         if "refunds" in spec:
             state.refunds = self._refund(spec["refunds"])
         if "bills" in spec:
-            _bills(state.bills, spec["bills"])
+            _bills(state.bills, spec["bills"], self._bill_damage)
 
     def _error(self, value: Any) -> ErrorFault:
         times, apply = None, False

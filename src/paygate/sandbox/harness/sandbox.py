@@ -27,7 +27,7 @@ from paygate.sandbox.harness.asgi import AbsoluteFormMiddleware
 from paygate.sandbox.harness.clock import Clock
 from paygate.sandbox.harness.control import ControlError, Controls, control_routes
 from paygate.sandbox.harness.faults import Faults
-from paygate.sandbox.harness.faultspec import ErrorParser
+from paygate.sandbox.harness.faultspec import BILL_DAMAGE, ErrorParser
 from paygate.sandbox.harness.notifier import Delivery, DeliveryPolicy, Notifier
 from paygate.sandbox.harness.pages import Pages
 from paygate.sandbox.harness.scheduler import Scheduler
@@ -50,6 +50,7 @@ class Harness:
         parse_error: ErrorParser,
         operations: Collection[str] | None = None,
         refund_outcomes: Collection[str] = (),
+        bill_damage: Collection[str] = BILL_DAMAGE,
         templates: Path,
         tz: tzinfo = UTC,
         http: httpx.AsyncClient | None = None,
@@ -58,7 +59,12 @@ class Harness:
         self.name = name
         self.clock = Clock(tz)
         self.scheduler = Scheduler(config.time_scale, name=name)
-        self.faults = Faults(parse_error=parse_error, operations=operations, refund_outcomes=refund_outcomes)
+        self.faults = Faults(
+            parse_error=parse_error,
+            operations=operations,
+            refund_outcomes=refund_outcomes,
+            bill_damage=bill_damage,
+        )
         self.notifier = Notifier(
             delivery, scheduler=self.scheduler, faults=self.faults, clock=self.clock, http=http, name=name
         )

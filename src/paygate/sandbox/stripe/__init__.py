@@ -28,13 +28,14 @@ from starlette.routing import BaseRoute
 from paygate.sandbox.base import SandboxConfig
 from paygate.sandbox.harness import Controls, Harness, HarnessedSandbox
 
-from .api import OPERATIONS, StripeApi
+from .api import BILL_DAMAGE, OPERATIONS, StripeApi
 from .errors import parse_fault
 from .idempotency import Idempotency
 from .keys import AccountKeys, load_or_create
 from .notifications import DELIVERY, WebhookAttempt, WebhookEndpoint, webhook_attempts
 from .pages import routes as page_routes
 from .payer import Payer, find_intent, stripe_control_routes
+from .resources.balance import payout_wire
 from .resources.events import add_webhook_endpoint
 from .resources.payouts import sweep
 from .resources.refunds import REFUND_OUTCOMES
@@ -60,6 +61,7 @@ class StripeSandbox(HarnessedSandbox):
             parse_error=parse_fault,
             operations=OPERATIONS,
             refund_outcomes=REFUND_OUTCOMES,
+            bill_damage=BILL_DAMAGE,
             templates=Path(__file__).parent / "templates",
             http=http,
         )
@@ -108,7 +110,7 @@ class StripeSandbox(HarnessedSandbox):
     ) -> list[dict[str, Any]]:
         """Pay out the available balance (one payout per currency); ``include_pending``
         makes pending funds available first."""
-        return [p.to_wire() for p in sweep(self._account, currency, include_pending)]
+        return [payout_wire(self._account, p) for p in sweep(self._account, currency, include_pending)]
 
     @property
     def webhook_attempts(self) -> list[WebhookAttempt]:

@@ -25,7 +25,14 @@ from .state import PaymentIntent
 from .store import DEFAULT_API_VERSION, Account, Cause
 from .wire import FormError, decode, dump_json, request_id
 
-__all__ = ["OPERATIONS", "StripeApi"]
+__all__ = ["BILL_DAMAGE", "OPERATIONS", "StripeApi"]
+
+#: The ``bills.damage`` kinds a Stripe bill can show. Its "bill" is an API answer (JSON over
+#: TLS): no file, no checksum, no encoding to get wrong — only the answer to ``GET
+#: /v1/balance_transactions`` cut short (``truncate``: its body ends halfway).
+BILL_DAMAGE: Final = ("truncate",)
+#: The operation whose answers are the bill ``bills.damage`` spoils.
+_BILL_OPERATION: Final = "balance_transactions.list"
 
 _VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z_]+)?$")
 _NO_KEY = (
@@ -244,7 +251,10 @@ class StripeApi:
             result = self.account.store.expand(result, call.params.expand())
         except StripeError as error:
             return error.status, self._json(error.body(call.cause.request_id)), error.saved
-        return 200, self._json(result), True
+        body = self._json(result)
+        if op.name == _BILL_OPERATION:
+            body = self.faults.bills().spoil(body)  # reconciliation tests: a bill cut short
+        return 200, body, True
 
     # -- the endpoint ------------------------------------------------------------------------
 

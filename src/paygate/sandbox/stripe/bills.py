@@ -8,30 +8,51 @@ times ``time_scale``) after the charge; a payout sweeps the available balance of
 currency and records which transactions it paid out (``GET /v1/balance_transactions?
 payout=po_…``). Fees follow Stripe's standard card pricing (2.9 % plus a fixed fee; 3.6 %
 for JPY); refunds carry no fee. Times are the sandbox clock's.
+
+The ``bills`` faults (reconciliation tests, R-REC-2..4) change what is *served*, never what is
+stored: :func:`served_transactions` is the listing as the faults show it — a movement left
+out (``drop``), booked twice under two ids (``duplicate``), booked just after the next UTC
+midnight (``late``), its amount or fee shifted (``amount_delta``, ``fee_delta``: amount,
+fee, ``fee_details`` and ``net`` agree, and so does its source where the listing expands
+it: :func:`shifted_source`) — and :func:`served_payout` a payout stating what its movements
+net to as served.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, fields, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
+from paygate.sandbox.harness.faultspec import BillFaults
+
 from .currencies import THREE_DECIMAL, ZERO_DECIMAL
 from .state import Record
+from .wire import derived_id
 
 __all__ = [
+    "LATE_BOOKING_SECONDS",
     "PAYOUT_ARRIVAL_SECONDS",
     "SETTLEMENT_DELAY_SECONDS",
     "BalanceTransaction",
     "BtType",
     "Payout",
+    "ServedTransaction",
     "balance_wire",
     "processing_fee",
+    "rank",
+    "served_payout",
+    "served_transactions",
+    "shifted_source",
 ]
 
 SETTLEMENT_DELAY_SECONDS = 2 * 24 * 3600
 PAYOUT_ARRIVAL_SECONDS = 24 * 3600
+#: A ``late`` movement (bill fault) is booked this long after the next midnight, UTC: the
+#: day paygate lists Stripe's balance transactions by (Alipay's sandbox does the same).
+LATE_BOOKING_SECONDS = 30
+_DAY_SECONDS = 24 * 3600
 
 BtType = Literal["charge", "refund", "refund_failure", "payout"]
 _REPORTING = {"charge": "charge", "refund": "refund", "refund_failure": "refund_failure", "payout": "payout"}
@@ -149,6 +170,96 @@ class Payout(Record):
             "trace_id": None,
             "type": "bank_account",
         }
+
+
+@dataclass(kw_only=True)
+class ServedTransaction(BalanceTransaction):
+    """A balance transaction as a ``bills`` fault shows it (never stored)."""
+
+    #: minor units added to the source's own amount (the charge's, the refund's)
+    source_delta: int = 0
+    #: the second booking of a ``duplicate`` (its own id, the same source)
+    twin: bool = False
+
+
+def rank(record: Record) -> tuple[int, int, bool]:
+    """Where a balance transaction stands in a listing: Stripe lists by ``created``, newest
+    first; the store's sequence breaks ties, and a duplicate's twin follows its original."""
+    return (record.created, record.seq, isinstance(record, ServedTransaction) and record.twin)
+
+
+def _next_midnight(moment: int) -> int:
+    return (moment // _DAY_SECONDS + 1) * _DAY_SECONDS
+
+
+def served_transactions(
+    transactions: Sequence[BalanceTransaction],
+    faults: BillFaults,
+    reference: Callable[[BalanceTransaction], str],
+) -> list[BalanceTransaction]:
+    """``transactions`` (newest first) as the bill faults show them, newest first.
+
+    ``reference`` names a movement as the faults do (its charge's ``attempt_no``, its
+    refund's ``refund_no``). A ``duplicate`` is a second balance transaction of the same
+    source, amount and time under its own id (a double booking: one object is never listed
+    twice). ``amount_delta`` moves the amount away from zero by N for a refund as for a
+    charge (the refund's own amount grows by N), ``fee_delta`` adds N to the fee; ``net``
+    follows. A payout's own transaction is minus what its movements net to as served."""
+    if not faults.touch_lines:
+        return list(transactions)
+    movements = [bt for bt in transactions if bt.type != "payout"]
+    refs = {bt.id: reference(bt) for bt in movements}
+    served: list[BalanceTransaction] = []
+    booked: set[str] = set()
+    for bt, amount_delta, fee_delta in faults.lines(movements, lambda bt: refs[bt.id]):
+        twin = bt.id in booked
+        booked.add(bt.id)
+        late = refs[bt.id] in faults.late
+        if not (twin or late or amount_delta or fee_delta):
+            served.append(bt)
+            continue
+        shift = _next_midnight(bt.created) + LATE_BOOKING_SECONDS - bt.created if late else 0
+        direction = -1 if bt.type == "refund" else 1
+        values = {f.name: getattr(bt, f.name) for f in fields(bt) if f.init}
+        values.update(
+            id=derived_id("txn", f"{bt.id}/duplicate") if twin else bt.id,
+            created=bt.created + shift,
+            available_on=bt.available_on + shift,
+            amount=bt.amount + direction * amount_delta,
+            fee=bt.fee + fee_delta,
+            source_delta=amount_delta,
+            twin=twin,
+        )
+        served.append(ServedTransaction(**values))
+    nets: dict[str, int] = {}
+    for bt in served:
+        if bt.payout_id is not None:
+            nets[bt.payout_id] = nets.get(bt.payout_id, 0) + bt.net
+    for bt in transactions:
+        if bt.type == "payout":
+            amount = -nets.get(bt.source, 0)
+            served.append(bt if amount == bt.amount else replace(bt, amount=amount))
+    return sorted(served, key=rank, reverse=True)
+
+
+def served_payout(payout: Payout, served: Iterable[BalanceTransaction]) -> Payout:
+    """The payout as served: it pays what its balance transactions net to as served (minus
+    its own ``payout`` transaction there), so ``?payout=`` always sums to zero."""
+    for bt in served:
+        if bt.id == payout.balance_transaction:
+            return payout if -bt.amount == payout.amount else replace(payout, amount=-bt.amount)
+    return payout
+
+
+def shifted_source(source: dict[str, Any], delta: int) -> dict[str, Any]:
+    """A charge's or refund's wire with its amount off by ``delta`` (``amount_delta``): what
+    the listing shows where it expands the source, so the amount paygate reads there and
+    the balance transaction's agree."""
+    if delta:
+        source["amount"] = source["amount"] + delta
+        if source.get("object") == "charge" and source.get("amount_captured"):
+            source["amount_captured"] = source["amount_captured"] + delta
+    return source
 
 
 def balance_wire(transactions: list[BalanceTransaction], at: int) -> dict[str, Any]:

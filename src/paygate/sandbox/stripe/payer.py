@@ -37,6 +37,7 @@ from paygate.sandbox.harness.control import guarded
 from .errors import StripeError
 from .notifications import webhook_attempts
 from .resources import payments
+from .resources.balance import payout_wire
 from .resources.payment_methods import PaymentMethod
 from .resources.payouts import sweep
 from .resources.refunds import REFUND_OUTCOMES, Refund, finish
@@ -166,7 +167,9 @@ def stripe_control_routes(
         if currency is not None and not isinstance(currency, str):
             raise ControlError(400, "bad_currency", "'currency' must be a string")
         created = sweep(account, currency.lower() if currency else None, bool(body.get("include_pending")))
-        return JSONResponse({"object": "list", "data": [p.to_wire() for p in created], "has_more": False})
+        return JSONResponse(
+            {"object": "list", "data": [payout_wire(account, p) for p in created], "has_more": False}
+        )
 
     async def webhooks(request: Request) -> Response:
         if request.method == "GET":

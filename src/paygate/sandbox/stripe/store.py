@@ -148,9 +148,24 @@ def _created_filter(params: Params) -> Callable[[int], bool]:
     return accept
 
 
-def list_response(store: Store, params: Params, url: str, items: list[R], kind_name: str) -> dict[str, Any]:
-    """Stripe's list envelope over ``items`` (newest first), honouring ``limit``,
-    ``starting_after``, ``ending_before`` and ``created``."""
+def _by_seq(record: Record) -> Any:
+    return record.seq
+
+
+def list_response(
+    store: Store,
+    params: Params,
+    url: str,
+    items: list[R],
+    kind_name: str,
+    *,
+    rank: Callable[[Record], Any] = _by_seq,
+    find: Callable[[str], Record | None] | None = None,
+) -> dict[str, Any]:
+    """Stripe's list envelope over ``items`` (newest first by ``rank``: the store's order
+    unless told), honouring ``limit``, ``starting_after``, ``ending_before`` and
+    ``created``. ``find`` resolves a cursor (default: the store), for lists that show
+    objects the store does not hold (bill faults)."""
     limit = params.integer("limit")
     if limit is None:
         limit = 10
@@ -174,7 +189,7 @@ def list_response(store: Store, params: Params, url: str, items: list[R], kind_n
         )
     cursor_name, cursor_id = ("starting_after", after) if after else ("ending_before", before)
     if cursor_id is not None:
-        cursor = store.get(cursor_id)
+        cursor = (find or store.get)(cursor_id)
         if cursor is None:
             raise StripeError(
                 400,
@@ -183,11 +198,12 @@ def list_response(store: Store, params: Params, url: str, items: list[R], kind_n
                 code="resource_missing",
                 param=cursor_name,
             )
+        at = rank(cursor)
         if after:
-            page_pool = [r for r in items if r.seq < cursor.seq]
+            page_pool = [r for r in items if rank(r) < at]
             page, has_more = page_pool[:limit], len(page_pool) > limit
         else:
-            page_pool = [r for r in items if r.seq > cursor.seq]
+            page_pool = [r for r in items if rank(r) > at]
             page, has_more = page_pool[-limit:], len(page_pool) > limit
     else:
         page, has_more = items[:limit], len(items) > limit

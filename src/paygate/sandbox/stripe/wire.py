@@ -18,6 +18,7 @@ is real time (receivers refuse one more than five minutes old).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -34,6 +35,7 @@ __all__ = [
     "as_list",
     "client_secret",
     "decode",
+    "derived_id",
     "dump_json",
     "encode",
     "encode_pairs",
@@ -170,6 +172,17 @@ def _random(length: int) -> str:
 def new_id(prefix: str) -> str:
     """``pi_3MtwBwLkdIwHu7ix28a3tqPa``: a prefix and 24 base-62 characters, like Stripe."""
     return f"{prefix}_{_random(24)}"
+
+
+def derived_id(prefix: str, seed: str) -> str:
+    """An id of Stripe's shape that is always the same for ``seed`` (an object the sandbox
+    shows without storing it, e.g. a duplicated balance transaction, keeps its id)."""
+    number = int.from_bytes(hashlib.sha256(seed.encode()).digest(), "big")
+    chars = []
+    for _ in range(24):
+        number, digit = divmod(number, len(_ALPHABET))
+        chars.append(_ALPHABET[digit])
+    return f"{prefix}_{''.join(chars)}"
 
 
 def client_secret(intent_id: str) -> str:

@@ -1,7 +1,8 @@
 """Payouts: the control API sweeps the available balance to the bank, as an automatic
 payout would. A payout is ``pending`` and becomes ``paid`` ``PAYOUT_ARRIVAL_SECONDS`` (one
 day, times ``time_scale``) later; the transactions it paid out are listed by
-``GET /v1/balance_transactions?payout=po_…``."""
+``GET /v1/balance_transactions?payout=po_…``. Its events, like the API, show the payout as
+served (:func:`.balance.payout_wire`: what its movements net to under the bill faults)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import functools
 from ..bills import PAYOUT_ARRIVAL_SECONDS, BalanceTransaction, Payout
 from ..store import ASYNC, Account
 from ..wire import new_id
+from .balance import payout_wire
 
 __all__ = ["sweep"]
 
@@ -55,7 +57,7 @@ def sweep(account: Account, currency: str | None, include_pending: bool) -> list
         )
         for item in (*items, bt):
             item.payout_id = payout.id
-        account.emit("payout.created", payout, ASYNC)
+        account.emit("payout.created", payout_wire(account, payout), ASYNC)
         account.later(PAYOUT_ARRIVAL_SECONDS, functools.partial(_arrive, account, payout))
         created.append(payout)
     return created
@@ -65,5 +67,5 @@ def _arrive(account: Account, payout: Payout) -> None:
     if payout.status != "pending":
         return
     payout.status = "paid"
-    account.emit("payout.updated", payout, ASYNC, {"status": "pending"})
-    account.emit("payout.paid", payout, ASYNC)
+    account.emit("payout.updated", payout_wire(account, payout), ASYNC, {"status": "pending"})
+    account.emit("payout.paid", payout_wire(account, payout), ASYNC)
