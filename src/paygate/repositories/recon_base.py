@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar, cast
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Table, literal_column
+from sqlalchemy.sql.selectable import NamedFromClause
 
 from paygate.domain.reconciliation import (
     LineKind,
+    LineStatus,
 )
 from paygate.domain.refunds import RefundState
 from paygate.domain.trades import TradeState
@@ -23,7 +25,20 @@ from paygate.models import (
     Trade,
 )
 
-__all__ = ["LINE_COLUMNS", "A", "E", "L", "LeftOver", "MissingItem", "R", "Reconciled", "S", "T", "chunks"]
+__all__ = [
+    "LINE_COLUMNS",
+    "A",
+    "E",
+    "L",
+    "LeftOver",
+    "MissingItem",
+    "R",
+    "Reconciled",
+    "S",
+    "T",
+    "chunks",
+    "open_status",
+]
 
 
 _T = TypeVar("_T")
@@ -105,3 +120,11 @@ class MissingItem:
 def chunks(ids: Sequence[_T], size: int) -> Iterable[Sequence[_T]]:
     for i in range(0, len(ids), size):
         yield ids[i : i + size]
+
+
+def open_status(table: NamedFromClause, status: LineStatus) -> ColumnElement[bool]:
+    """``status = '<status>'`` for a status other than ``matched``, written inline: the
+    planner then sees it satisfies the partial index of a run's open lines
+    (``ix_recon_lines_open``), which a bound parameter would hide from a generic plan."""
+    assert status is not LineStatus.MATCHED
+    return table.c.status == literal_column(f"'{status.value}'")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, literal_column, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from paygate.domain.reconciliation import (
@@ -27,6 +27,7 @@ from paygate.repositories.recon_base import (
     R,
     T,
     chunks,
+    open_status,
 )
 
 __all__ = ["Findings"]
@@ -69,7 +70,7 @@ class Findings:
                 ),
             )
             .outerjoin(T, T.c.id == func.coalesce(R.c.trade_id, trade_of_attempt.c.trade_id))
-            .where(L.c.run_id == run_id, L.c.status == LineStatus.UNMATCHED)
+            .where(L.c.run_id == run_id, open_status(L, LineStatus.UNMATCHED))
             .order_by(L.c.seq)
             .limit(limit)
         )
@@ -156,8 +157,7 @@ class Findings:
                 ~exists().where(  # in a bill, but different (its own discrepancy says how)
                     line.c.attempt_no == func.coalesce(T.c.paid_attempt_no, T.c.attempt_no),
                     line.c.kind == LineKind.PAYMENT,
-                    # inline, so the planner sees the partial index's own condition
-                    line.c.status == literal_column(f"'{LineStatus.DISCREPANCY.value}'"),
+                    open_status(line, LineStatus.DISCREPANCY),  # the partial index's own condition
                     line.c.channel_account_id == account_id,
                 ),
             )

@@ -50,6 +50,7 @@ from paygate.repositories.recon_base import (
     S,
     T,
     chunks,
+    open_status,
 )
 
 __all__ = ["RunsAndMatching"]
@@ -275,7 +276,7 @@ class RunsAndMatching:
         within = [
             r
             for (r,) in await self._session.execute(
-                select(L.c.id).where(L.c.run_id == run_id, L.c.status == LineStatus.DUPLICATE)
+                select(L.c.id).where(L.c.run_id == run_id, open_status(L, LineStatus.DUPLICATE))
             )
         ]
         earlier = L.alias("earlier")
@@ -310,7 +311,7 @@ class RunsAndMatching:
         return matched
 
     def _open(self, run_id: int, kind: LineKind) -> list[Any]:
-        return [L.c.run_id == run_id, L.c.status == LineStatus.UNMATCHED, L.c.kind == kind]
+        return [L.c.run_id == run_id, open_status(L, LineStatus.UNMATCHED), L.c.kind == kind]
 
     def _payments(self, run_id: int) -> Any:
         """A payment line is the trade's kept payment: its paid attempt (this account's),

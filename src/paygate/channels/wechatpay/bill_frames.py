@@ -92,7 +92,7 @@ class TradeBillFrames:
         self,
         stream: Readable,
         *,
-        block_bytes: int = 8 * 1024 * 1024,
+        block_bytes: int = 4 * 1024 * 1024,
         on_bytes: Callable[[bytes], None] | None = None,
         on_end: Callable[[], None] | None = None,
     ) -> None:
