@@ -31,13 +31,13 @@ async def stack(db_url: str, data_dir: Path) -> AsyncIterator[Stack]:
         yield s
 
 
-@pytest.mark.parametrize("channel", ["alipay", "stripe"])
+@pytest.mark.parametrize("channel", ["alipay", "wechatpay", "stripe"])
 async def test_a_payment_booked_after_midnight_waits_for_the_next_bill(
     stack: Stack, monkeypatch: pytest.MonkeyPatch, channel: str
 ) -> None:
     """R-REC-3 (and R-REC-1, R-REC-2): the ``late`` bill fault books a payment just after the
-    next midnight — Alipay's in Beijing time, Stripe's balance transaction in UTC, the day
-    paygate lists them by; ``drop`` leaves one out of every bill."""
+    next midnight — Alipay's and WeChat Pay's in Beijing time, Stripe's balance transaction in
+    UTC, the day paygate lists them by; ``drop`` leaves one out of every bill."""
     on_time = await paid(stack, channel, amount=1000)
     booked_late = await paid(stack, channel, amount=2000)
     never = await paid(stack, channel, amount=3000)

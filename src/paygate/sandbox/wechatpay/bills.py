@@ -19,7 +19,7 @@ import gzip
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from decimal import ROUND_HALF_UP, Decimal
 
 from starlette.responses import Response
@@ -136,8 +136,22 @@ def _trade_prefix(trade: Trade, moment: dt.datetime | None, state: str) -> list[
     ]
 
 
+def booked(moment: dt.datetime | None, ref: str, late: Collection[str]) -> dt.datetime | None:
+    """When a movement is booked: when it happened, or — ``late`` names it (bill faults) —
+    30 s after the midnight (Beijing time) that follows, so the next day's bill holds it."""
+    if moment is None or ref not in late:
+        return moment
+    day = moment.astimezone(CST).date() + dt.timedelta(days=1)
+    return dt.datetime.combine(day, dt.time(), CST) + dt.timedelta(seconds=30)
+
+
 def _payment_row(
-    trade: Trade, bill_type: str, totals: _Totals, delta: int = 0, fee_delta: int = 0
+    trade: Trade,
+    bill_type: str,
+    totals: _Totals,
+    delta: int = 0,
+    fee_delta: int = 0,
+    late: Collection[str] = (),
 ) -> list[str]:
     amount = _yuan(trade.total + delta)
     fee = _fee(amount) + _yuan(fee_delta)
@@ -145,7 +159,8 @@ def _payment_row(
     totals.settled += amount
     totals.ordered += amount
     totals.fees += fee
-    head = [*_trade_prefix(trade, trade.success_time, "SUCCESS"), _money(amount), "0.00"]
+    moment = booked(trade.success_time, trade.out_trade_no, late)
+    head = [*_trade_prefix(trade, moment, "SUCCESS"), _money(amount), "0.00"]
     tail = [trade.description, trade.attach or "", str(fee), FEE_RATE_TEXT, _money(amount)]
     if bill_type == "SUCCESS":
         return [*head, *tail, ""]
@@ -153,7 +168,12 @@ def _payment_row(
 
 
 def _refund_row(
-    refund: Refund, bill_type: str, totals: _Totals, delta: int = 0, fee_delta: int = 0
+    refund: Refund,
+    bill_type: str,
+    totals: _Totals,
+    delta: int = 0,
+    fee_delta: int = 0,
+    late: Collection[str] = (),
 ) -> list[str]:
     trade = refund.trade
     amount = _yuan(refund.refund + delta)
@@ -162,7 +182,11 @@ def _refund_row(
     totals.refunded += amount
     totals.refund_applied += amount
     totals.fees += fee
-    head = [*_trade_prefix(trade, refund.created_at, "REFUND"), "0.00", "0.00"]
+    head = [
+        *_trade_prefix(trade, booked(refund.created_at, refund.out_refund_no, late), "REFUND"),
+        "0.00",
+        "0.00",
+    ]
     if bill_type == "REFUND":
         head += [_time(refund.created_at), _time(refund.success_time)]
     return [
@@ -197,10 +221,10 @@ def render_trade_bill(
     rows: list[list[str]] = []
     if bill_type in ("ALL", "SUCCESS"):
         for t, delta, fee_delta in faults.lines(trades, lambda t: t.out_trade_no):
-            rows.append(_payment_row(t, bill_type, totals, delta, fee_delta))
+            rows.append(_payment_row(t, bill_type, totals, delta, fee_delta, faults.late))
     if bill_type in ("ALL", "REFUND"):
         for r, delta, fee_delta in faults.lines(refunds, lambda r: r.out_refund_no):
-            rows.append(_refund_row(r, bill_type, totals, delta, fee_delta))
+            rows.append(_refund_row(r, bill_type, totals, delta, fee_delta, faults.late))
     lines = [",".join(header)]
     lines += [",".join("`" + value for value in row) for row in rows]
     lines.append(",".join(SUMMARY_HEADER))
@@ -241,23 +265,23 @@ async def tradebill(store: WechatStore, call: Call) -> Reply:
     if tar_type not in (None, "GZIP"):
         raise param_error("压缩类型不正确", location="query", field="tar_type", value=tar_type)
     mchid = call.merchant.mchid
-    trades = [
-        t
-        for t in store.trades.values()
-        if t.mchid == mchid and t.success_time is not None and t.success_time.date() == day
-    ]
+    late = store.harness.faults.bills().late
+
+    def on_day(moment: dt.datetime | None, ref: str) -> bool:
+        at = booked(moment, ref, late)
+        return at is not None and at.astimezone(CST).date() == day
+
+    trades = [t for t in store.trades.values() if t.mchid == mchid and on_day(t.success_time, t.out_trade_no)]
     refunds = [
-        r
-        for r in store.refunds.values()
-        if r.trade.mchid == mchid and r.created_at.astimezone(CST).date() == day
+        r for r in store.refunds.values() if r.trade.mchid == mchid and on_day(r.created_at, r.out_refund_no)
     ]
     if not trades and not refunds:
         raise WechatError(400, "NO_STATEMENT_EXIST", "账单文件不存在")
     ready_at = dt.datetime.combine(day, dt.time(), CST) + BILL_READY_AFTER
     if store.now() < ready_at:
         raise WechatError(400, "STATEMENT_CREATING", "账单生成中，请在次日上午10点以后再下载")
-    trades.sort(key=lambda t: (t.success_time, t.out_trade_no))
-    refunds.sort(key=lambda r: (r.created_at, r.out_refund_no))
+    trades.sort(key=lambda t: (booked(t.success_time, t.out_trade_no, late), t.out_trade_no))
+    refunds.sort(key=lambda r: (booked(r.created_at, r.out_refund_no, late), r.out_refund_no))
     faults = store.harness.faults.bills()
     content = render_trade_bill(trades, refunds, bill_type, faults)
     if faults.damage == "encoding":
