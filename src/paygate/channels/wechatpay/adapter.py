@@ -66,7 +66,6 @@ from paygate.channels.contract import (
     answer_mapping,
 )
 from paygate.channels.wechatpay.bill import BillFormatError
-from paygate.channels.wechatpay.bill_frames import TradeBillFrames
 from paygate.channels.wechatpay.certificates import DEFAULT_REFRESH_INTERVAL
 from paygate.channels.wechatpay.client import WechatPayClient, require_param
 from paygate.channels.wechatpay.notifications import parse_notification
@@ -357,6 +356,8 @@ class WechatPayAdapter:
             media_type="application/gzip" if gz else "text/csv",
         )
         check = _Sha1Check(hash_value)
+        from paygate.channels.wechatpay.bill_frames import TradeBillFrames  # polars: ≈ 0.2 s to import
+
         reader = TradeBillFrames(
             gzip.GzipFile(fileobj=io.BytesIO(content), mode="rb") if gz else io.BytesIO(content),
             on_bytes=check.seen,
