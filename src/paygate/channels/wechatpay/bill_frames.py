@@ -129,8 +129,8 @@ class TradeBillFrames:
                 first = data[: end if end >= 0 else len(data)]
                 header = self._header(first)
                 data = data[end + 1 :] if end >= 0 else b""
-            at = data.find(_SUMMARY)
-            if at >= 0 and (at == 0 or data[at - 1 : at] == b"\n"):
+            at = 0 if data.startswith(_SUMMARY) else data.find(b"\n" + _SUMMARY) + 1  # a line of its own
+            if at > 0 or data.startswith(_SUMMARY):
                 if data[:at].strip():
                     yield self._frame(data[:at], header)
                 self._summary(data[at:] + self._read())
