@@ -283,6 +283,9 @@ class Reconciler:
         lap("parse+stage")
         stages["parse+stage"] = round(stages["parse+stage"] - promote_seconds, 3)
         stages["promote"] = promote_seconds
+        async with self._db.transaction() as uow:  # a day's lines just arrived: plan with them
+            await uow.reconciliation.refresh_statistics()
+        lap("analyze")
         async with self._db.transaction() as uow:
             duplicates = await uow.reconciliation.mark_duplicates(run_id, account.id)
             lap("duplicates")

@@ -271,6 +271,15 @@ class RunsAndMatching:
         if stage is not _TEMP_STAGE:  # the temporary stage goes at commit
             await self._session.execute(delete(stage).where(stage.c.run_id == run_id))
 
+    async def refresh_statistics(self) -> None:
+        """PostgreSQL: ``ANALYZE recon_lines`` once a bill's lines are in (committed). Before
+        autovacuum gets to it, the planner takes a run of a million lines for a handful and
+        joins them to the trades by a million index probes, sorting to disk (3.5 s instead
+        of 1.4 s for the settlement's totals alone)."""
+        connection = await self._session.connection()
+        if connection.dialect.name == "postgresql":
+            await self._session.execute(text("ANALYZE recon_lines"))
+
     # ------------------------------------------------------------------ matching
 
     async def mark_duplicates(self, run_id: int, account_id: int) -> list[int]:
