@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import structlog
 from sqlalchemy.exc import IntegrityError
@@ -51,26 +51,49 @@ log = structlog.get_logger("paygate.db")
 DEFAULT_ATTEMPTS = 5
 
 
+R = TypeVar("R")
+
+
+class _Lazy(Generic[R]):
+    """A repository made the first time a unit of work asks for it, then kept on the unit
+    (a non-data descriptor: the instance attribute it sets is found first from then on)."""
+
+    def __init__(self, make: Callable[[UnitOfWork], R]) -> None:
+        self._make = make
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, uow: UnitOfWork, owner: object = None) -> R:
+        repository = self._make(uow)
+        uow.__dict__[self._name] = repository
+        return repository
+
+
 class UnitOfWork:
     """One session and one transaction, with the repositories that work inside it."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self.rollback_only = False
-        self.trades = TradeRepository(session, self)
-        self.refunds = RefundRepository(session, self)
-        self.inbox = InboxRepository(session, self)
-        self.outbox = OutboxRepository(session)
-        self.apps = AppRepository(session)
-        self.accounts = ChannelAccountRepository(session)
-        self.nonces = NonceRepository(session, self)
-        self.call_logs = CallLogRepository(session)
-        self.operators = OperatorRepository(session)
-        self.jobs = JobRepository(session)
-        self.checkouts = CheckoutRepository(session)
-        self.console_sessions = ConsoleSessionRepository(session)
-        self.console = ConsoleRepository(session)
-        self.reconciliation = ReconciliationRepository(session)
+
+    # The repositories are made when first used: a unit of work on the pay path uses two or
+    # three of the fourteen (building them all was 1.7 % of a pay's CPU).
+    trades = _Lazy(lambda uow: TradeRepository(uow._session, uow))
+    refunds = _Lazy(lambda uow: RefundRepository(uow._session, uow))
+    inbox = _Lazy(lambda uow: InboxRepository(uow._session, uow))
+    outbox = _Lazy(lambda uow: OutboxRepository(uow._session))
+    apps = _Lazy(lambda uow: AppRepository(uow._session))
+    accounts = _Lazy(lambda uow: ChannelAccountRepository(uow._session))
+    nonces = _Lazy(lambda uow: NonceRepository(uow._session, uow))
+    call_logs = _Lazy(lambda uow: CallLogRepository(uow._session))
+    operators = _Lazy(lambda uow: OperatorRepository(uow._session))
+    jobs = _Lazy(lambda uow: JobRepository(uow._session))
+    checkouts = _Lazy(lambda uow: CheckoutRepository(uow._session))
+    console_sessions = _Lazy(lambda uow: ConsoleSessionRepository(uow._session))
+    console = _Lazy(lambda uow: ConsoleRepository(uow._session))
+    reconciliation = _Lazy(lambda uow: ReconciliationRepository(uow._session))
 
     def mark_rollback_only(self) -> None:
         self.rollback_only = True
