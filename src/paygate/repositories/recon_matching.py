@@ -4,7 +4,7 @@ SELECT into ``recon_lines``) and the set-based matching statements."""
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -215,10 +215,13 @@ class RunsAndMatching:
         text_rows = rows.with_columns(pl.col("occurred_at").dt.strftime("%Y-%m-%d %H:%M:%S%.6f+00"))
         data = io.BytesIO()
         text_rows.write_csv(data, include_header=False, null_value=r"\N")
-        data.seek(0)
         driver = await self._copy_target()
+
+        async def block() -> AsyncIterator[bytes]:  # an async source: asyncpg reads a file
+            yield data.getvalue()  # object in its thread pool, which made RSS creep
+
         await driver.copy_to_table(
-            _TEMP_STAGE.name, source=data, columns=list(LINE_COLUMNS), format="csv", null=r"\N"
+            _TEMP_STAGE.name, source=block(), columns=list(LINE_COLUMNS), format="csv", null=r"\N"
         )
 
     async def promote(self, run_id: int) -> None:
