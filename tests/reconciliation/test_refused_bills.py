@@ -43,6 +43,7 @@ async def test_a_spoilt_bill_is_refused_and_changes_nothing(
     assert metrics.ALERTS.labels("bill_refused", channel)._value.get() == refusals + 1
     for model in (BillLineRow, Discrepancy, Settlement):
         assert await count(stack, model) == 0
+    assert not [p for p in (stack.settings.data_dir / "bills").rglob("*") if p.is_file()]  # no file kept
     assert await count(stack, Trade, Trade.trade_no == lost["trade_no"], Trade.state == "succeeded") == 0
 
     stack.sandbox(channel).clear_faults()

@@ -248,10 +248,13 @@ class Reconciler:
             payouts=payouts,
             frames=reader,
         )
-        return await self._process(
+        state = await self._process(
             account, run_id, bill_date, source, again=again, progress=progress,
             stages={"download": round(time.perf_counter() - started, 3)},
         )  # fmt: skip
+        if state is RunState.FAILED:  # refused while read (a streamed bill): keep nothing
+            self._discard_raw(kept)
+        return state
 
     async def _process(
         self,
@@ -330,6 +333,11 @@ class Reconciler:
         metrics.ALERTS.labels("bill_refused", account.channel).inc()
         log.error("alert.bill_refused", channel=account.channel, account=account.id, reason=reason)
         await self._finish(run_id, RunState.FAILED, error=f"the bill was refused: {reason}"[:512])
+
+    @staticmethod
+    def _discard_raw(kept: Kept) -> None:
+        if kept[4]:
+            Path(kept[4]).unlink(missing_ok=True)
 
     def _keep_raw(self, account: ChannelAccount, bill: Bill) -> Kept:
         raw = bill.raw
