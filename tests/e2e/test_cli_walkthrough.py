@@ -40,7 +40,13 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def run(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([PAYGATE, *args], env=env, capture_output=True, text=True, timeout=60, check=check)
+    done = subprocess.run([PAYGATE, *args], env=env, capture_output=True, text=True, timeout=60)
+    if check and done.returncode:  # say what the command said, not only that it failed
+        raise AssertionError(
+            f"paygate {' '.join(args)} exited {done.returncode}\nstdout: {done.stdout[-2000:]}\n"
+            f"stderr: {done.stderr[-4000:]}"
+        )
+    return done
 
 
 def run_json(env: dict[str, str], *args: str) -> Any:
