@@ -238,7 +238,7 @@ class Reconciler:
             await self._refuse(account, run_id, str(exc))
             return RunState.FAILED
         progress("download", 1, 1)
-        kept = self._keep_raw(account, bill)
+        kept, part = self._keep_raw(account, bill)
         reader = bill.reader
         source = BillSource(
             bill.lines,
@@ -248,13 +248,14 @@ class Reconciler:
             payouts=payouts,
             frames=reader,
         )
-        state = await self._process(
-            account, run_id, bill_date, source, again=again, progress=progress,
-            stages={"download": round(time.perf_counter() - started, 3)},
-        )  # fmt: skip
-        if state is RunState.FAILED:  # refused while read (a streamed bill): keep nothing
-            self._discard_raw(kept)
-        return state
+        try:
+            return await self._process(
+                account, run_id, bill_date, source, again=again, progress=progress,
+                stages={"download": round(time.perf_counter() - started, 3)},
+                accepted=lambda: self._accept_raw(part, kept),
+            )  # fmt: skip
+        finally:
+            self._discard_raw(part)  # still there: the bill was not accepted
 
     async def _process(
         self,
@@ -266,7 +267,10 @@ class Reconciler:
         again: bool,
         progress: Progress,
         stages: dict[str, float],
+        accepted: Callable[[], None] = lambda: None,
     ) -> RunState:
+        """The stages after the download; ``accepted`` is called once the bill's lines are
+        read, add up and are staged (a bill refused before that changes nothing)."""
         clock = time.perf_counter()
 
         def lap(name: str) -> None:
@@ -283,6 +287,7 @@ class Reconciler:
         except (BillRefused, ValueError, UnknownChannelStatus) as exc:  # nothing staged is kept
             await self._refuse(account, run_id, str(exc))
             return RunState.FAILED
+        accepted()
         lap("parse+stage")
         stages["parse+stage"] = round(stages["parse+stage"] - promote_seconds, 3)
         stages["promote"] = promote_seconds
@@ -334,21 +339,31 @@ class Reconciler:
         log.error("alert.bill_refused", channel=account.channel, account=account.id, reason=reason)
         await self._finish(run_id, RunState.FAILED, error=f"the bill was refused: {reason}"[:512])
 
-    @staticmethod
-    def _discard_raw(kept: Kept) -> None:
-        if kept[4]:
-            Path(kept[4]).unlink(missing_ok=True)
-
-    def _keep_raw(self, account: ChannelAccount, bill: Bill) -> Kept:
+    def _keep_raw(self, account: ChannelAccount, bill: Bill) -> tuple[Kept, Path | None]:
+        """What the run records of the raw file, and the file written beside its place
+        (``<name>.part``): :meth:`_accept_raw` moves it there once the bill is accepted,
+        :meth:`_discard_raw` removes it otherwise — so a bill refused while it is read (a
+        streamed one) leaves nothing, and a run done again keeps the file it had until the
+        new one is accepted."""
         raw = bill.raw
         if raw is None:
-            return (bill.raw_name or None, None, None, None, None)
+            return (bill.raw_name or None, None, None, None, None), None
         folder = self._data_dir / "bills" / account.channel / str(account.id) / bill.bill_date.isoformat()
         folder.mkdir(parents=True, exist_ok=True)
-        name = Path(raw.name).name or "bill"
-        path = folder / name
-        path.write_bytes(raw.content)
-        return (raw.name, raw.checksum, raw.size, raw.source[:512], str(path))
+        path = folder / (Path(raw.name).name or "bill")
+        part = path.with_name(path.name + ".part")
+        part.write_bytes(raw.content)
+        return (raw.name, raw.checksum, raw.size, raw.source[:512], str(path)), part
+
+    @staticmethod
+    def _accept_raw(part: Path | None, kept: Kept) -> None:
+        if part is not None and kept[4]:
+            part.replace(kept[4])
+
+    @staticmethod
+    def _discard_raw(part: Path | None) -> None:
+        if part is not None:
+            part.unlink(missing_ok=True)
 
     async def _stage(
         self, account: ChannelAccount, run_id: int, source: BillSource, *, again: bool, progress: Progress

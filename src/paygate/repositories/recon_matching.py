@@ -63,6 +63,7 @@ _TEMP_STAGE = Table("recon_stage_run", MetaData(), *(c._copy() for c in S.column
 
 class RunsAndMatching:
     _session: AsyncSession
+    _temp_stage = False  # PostgreSQL: this transaction's stage table exists
 
     # ------------------------------------------------------------------ runs
 
@@ -176,7 +177,7 @@ class RunsAndMatching:
         raw = await connection.get_raw_connection()
         driver = raw.driver_connection
         assert driver is not None
-        if not getattr(self, "_temp_stage", False):
+        if not self._temp_stage:
             await self._session.execute(
                 text(f"CREATE TEMPORARY TABLE {_TEMP_STAGE.name} (LIKE recon_stage) ON COMMIT DROP")
             )
@@ -184,7 +185,7 @@ class RunsAndMatching:
         return driver
 
     def _staged(self) -> Table:
-        return _TEMP_STAGE if getattr(self, "_temp_stage", False) else S
+        return _TEMP_STAGE if self._temp_stage else S
 
     async def stage_frame(self, run_id: int, account_id: int, frame: pl.DataFrame) -> None:
         """Write a frame of normalised lines (the columns of a columnar bill reader) into
@@ -229,7 +230,8 @@ class RunsAndMatching:
         writes each line once, already compared: a line repeating an earlier one of the bill
         (same kind, channel trade number, refund number) is ``duplicate``; a payment that is
         exactly a trade's kept payment is ``matched`` with its trade; the rest ``unmatched``
-        for :meth:`match`. The staged rows are then deleted (same transaction)."""
+        for :meth:`match`. The staged rows are then deleted in the same transaction (on
+        PostgreSQL their temporary table goes at commit)."""
         stage = self._staged()
         n = func.row_number().over(
             partition_by=(stage.c.kind, stage.c.channel_trade_no, func.coalesce(stage.c.refund_no, "")),
