@@ -9,9 +9,13 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import event
 
+from paygate.domain.trades import TradeEvent
 from paygate.kit.crypto import generate_rsa_key, private_key_pem, rsa_sign
-from paygate.models import ChannelNotification, ExtraPayment, OutboxMessage, Trade, TradeLog
+from paygate.models import ChannelNotification, EventDelivery, ExtraPayment, OutboxMessage, Trade, TradeLog
+from paygate.payments.state_changes import NO_FACTS, Source, moves_plainly, record_move
 from tests.support.helpers import buyer, eventually, order_no, rows
 from tests.support.stack import Stack
 
@@ -29,13 +33,14 @@ def sandbox_key(stack: Stack) -> str:
     return str(data["alipay_private_key"])
 
 
-async def pending_trade(stack: Stack, amount: int = 2500) -> tuple[dict[str, Any], Trade]:
+async def pending_trade(stack: Stack, amount: int = 2500, **more: Any) -> tuple[dict[str, Any], Trade]:
     trade = await stack.client.pay(
         out_order_no=order_no("N"),
         pay_type="alipay.jsapi",
         amount=amount,
         subject="Notify",
         extra={"buyer_id": "2088102177846880"},
+        **more,
     )
     [row] = await rows(stack, Trade, Trade.trade_no == trade["trade_no"])
     return trade, row
@@ -180,3 +185,113 @@ async def test_after_pay_hooks_run_once_after_the_committed_change(stack: Stack)
     assert (await post(stack, row, form)).text == "success"
     assert (await post(stack, row, form)).text == "success"
     assert seen == [(trade["trade_no"], "succeeded", 3)]
+
+
+async def stale_read(stack: Stack, attempt_no: str) -> Trade:
+    """The trade as a first notification's fast path reads it: in a unit of its own."""
+    async with stack.container.db.single_statement() as uow:
+        found = await uow.trades.by_attempt(attempt_no)
+    assert found is not None
+    return found[0]
+
+
+def inbox_row(row: Trade, notification_id: str) -> ChannelNotification:
+    return ChannelNotification(
+        channel="alipay",
+        channel_account_id=row.channel_account_id,
+        notification_id=notification_id,
+        kind="payment",
+        outcome="processed",
+        trade_id=row.id,
+        payload={},
+    )
+
+
+async def test_a_move_that_loses_the_version_check_writes_nothing_and_the_notification_is_decided_again(
+    stack: Stack,
+) -> None:
+    """R-PAY-3, R-NTF-2: a first notification reads the trade, then writes its claim, the
+    state change, the log row and the event together under the version it read. A close that
+    lands in between wins; the notification's write is then refused whole — no claim, no log
+    row, no event — and the notification, decided again on fresh data, is a payment after
+    close (R-PAY-5)."""
+    trade, row = await pending_trade(stack)
+    stale = await stale_read(stack, row.attempt_no)
+    assert moves_plainly(stale, TradeEvent.PAID, NO_FACTS)
+    await stack.client.close(trade_no=trade["trade_no"])  # another writer: version + 1
+    async with stack.container.db.single_statement() as uow:
+        written = await record_move(
+            uow, stale, TradeEvent.PAID, source=Source.NOTIFY, also=[inbox_row(row, "raced")]
+        )
+    assert written is False
+    [now] = await rows(stack, Trade, Trade.id == row.id)
+    assert now.state == "closed" and now.paid_amount is None
+    assert await rows(stack, ChannelNotification, ChannelNotification.notification_id == "raced") == []
+    logs = await rows(stack, TradeLog, TradeLog.trade_id == row.id)
+    assert [log.event for log in logs if log.source == "notify"] == []
+    topics = [m.topic for m in await rows(stack, OutboxMessage, OutboxMessage.aggregate == trade["trade_no"])]
+    assert "trade.succeeded" not in topics
+    late = sign_notification(success_params(stack, row, notify_id="raced"), sandbox_key(stack))
+    assert (await post(stack, row, late)).text == "success"
+    assert await state(stack, trade["trade_no"]) == "closed"
+    [extra] = await rows(stack, ExtraPayment, ExtraPayment.trade_id == row.id)
+    assert extra.kind == "paid_after_close"
+
+
+async def test_a_move_whose_claim_collides_writes_nothing(stack: Stack) -> None:
+    """The inbox claim is part of the one write: when the notification was claimed already,
+    the trade does not move, and no log row or event is written without it."""
+    trade, row = await pending_trade(stack)
+    async with stack.container.db.transaction() as uow:
+        assert await uow.inbox.claim(inbox_row(row, "claimed-before"))
+    stale = await stale_read(stack, row.attempt_no)
+    async with stack.container.db.single_statement() as uow:
+        written = await record_move(
+            uow, stale, TradeEvent.PAID, source=Source.NOTIFY, also=[inbox_row(row, "claimed-before")]
+        )
+    assert written is False
+    [now] = await rows(stack, Trade, Trade.id == row.id)
+    assert now.state == "pending" and now.version == row.version
+    assert [log.source for log in await rows(stack, TradeLog, TradeLog.trade_id == row.id)].count(
+        "notify"
+    ) == 0
+    assert await rows(stack, OutboxMessage, OutboxMessage.aggregate == trade["trade_no"]) == []
+
+
+async def test_a_first_notification_is_two_statements_on_postgresql(stack: Stack, backend: str) -> None:
+    """Issue 11: the trade read, then one statement for the claim, the state change, its log
+    row, the event and its delivery — no BEGIN, no COMMIT (each statement is atomic)."""
+    if backend != "postgresql":
+        pytest.skip("round trips are counted on PostgreSQL, where the two-statement path runs")
+    trade, row = await pending_trade(stack, notify_url="http://127.0.0.1:9/paid")
+    form = sign_notification(success_params(stack, row), sandbox_key(stack))
+    await stack.container.call_log.flush()  # the pay's call-log row, written in the background
+    sent: list[str] = []
+    engine = stack.container.engine.sync_engine
+
+    def statement(conn: Any, cursor: Any, text: str, *args: Any) -> None:
+        sent.append(text.split(None, 1)[0].upper())
+
+    def begin(conn: Any) -> None:
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            sent.append("BEGIN")
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "begin", begin)
+    try:
+        assert (await post(stack, row, form)).text == "success"
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "begin", begin)
+    assert sent == ["SELECT", "WITH"]
+    [now] = await rows(stack, Trade, Trade.id == row.id)
+    assert now.state == "succeeded" and now.version == row.version + 1
+    [log] = [
+        log for log in await rows(stack, TradeLog, TradeLog.trade_id == row.id) if log.source == "notify"
+    ]
+    assert (log.from_state, log.to_state, log.event) == ("pending", "succeeded", "paid")
+    [message] = await rows(stack, OutboxMessage, OutboxMessage.aggregate == trade["trade_no"])
+    deliveries = await rows(stack, EventDelivery, EventDelivery.event_id == message.id)
+    assert message.topic == "trade.succeeded"
+    assert [(d.url, d.sequence_key) for d in deliveries] == [("http://127.0.0.1:9/paid", trade["trade_no"])]
+    assert json.loads(message.body)["data"]["state"] == "succeeded"

@@ -35,7 +35,7 @@ from paygate.kit.masking import mask
 from paygate.models import ChannelNotification, Trade
 from paygate.payments.after_commit import AfterCommit
 from paygate.payments.outcomes import STATUS_EVENTS
-from paygate.payments.state_changes import Facts, Source, record_event
+from paygate.payments.state_changes import Facts, Source, moves_plainly, record_event, record_move
 from paygate.payments.trade_view import trade_view
 from paygate.refunds.notifications import RefundNotificationMismatch, apply_refund_notification, refund_of
 from paygate.repositories import Database, UnitOfWork
@@ -83,7 +83,9 @@ class ChannelNotifications:
                 log.warning("notification.unconfirmed", channel=channel, error=type(exc).__name__)
                 return self._gateway.notify_reply(channel, False)
         try:
-            changed = await self._db.run(lambda uow: self._process(uow, account, note))
+            changed = await self._moved_at_once(account, note)
+            if changed is None:
+                changed = await self._db.run(lambda uow: self._process(uow, account, note))
         except (_Mismatch, RefundNotificationMismatch) as exc:
             await self._reject(channel, account_id, str(exc), note.payload)
             return self._gateway.notify_reply(channel, False)
@@ -95,21 +97,57 @@ class ChannelNotifications:
                 await self._after_commit.trade_saved(view, state_changed=True)
         return self._gateway.notify_reply(channel, True)
 
+    async def _moved_at_once(
+        self, account: ChannelAccount, note: Notification
+    ) -> tuple[NotificationKind, dict[str, Any]] | None:
+        """The common case — a first notification that moves its trade to another state — in
+        two round trips on PostgreSQL: the trade read on its own, then its claim in the inbox,
+        the state change, its log row and its event written by one statement under the
+        trade's version check (``record_move``). None when the case is not that plain (a
+        repeat, a refund, a mismatch, a second payment, a refused event …) or when the write
+        lost a race: then :meth:`_process` decides in a transaction, on fresh data."""
+        if note.kind is not NotificationKind.PAYMENT or not note.attempt_no or note.payment_status is None:
+            return None
+        event = STATUS_EVENTS[note.payment_status]
+        if event is None:
+            return None
+        async with self._db.single_statement() as uow:
+            found = await uow.trades.by_attempt(note.attempt_no)
+        if found is None:
+            return None
+        trade, attempt = found
+        facts = self._facts(note)
+        if (
+            attempt.channel_account_id != account.id
+            or attempt.channel != account.channel
+            or not self._amount_matches(trade, note)
+            or not moves_plainly(trade, event, facts)
+        ):
+            return None
+        row = self._inbox_row(account, note)
+        row.trade_id = trade.id
+        async with self._db.single_statement() as uow:
+            moved = await record_move(
+                uow,
+                trade,
+                event,
+                source=Source.NOTIFY,
+                exchange=self._exchange(note),
+                facts=facts,
+                also=[row],
+            )
+        if not moved:
+            return None
+        metrics.NOTIFICATIONS.labels(account.channel, row.outcome.value).inc()
+        return NotificationKind.PAYMENT, trade_view(trade)
+
     async def _process(
         self, uow: UnitOfWork, account: ChannelAccount, note: Notification
     ) -> tuple[NotificationKind, dict[str, Any]] | None:
         """Apply a verified notification; what changed (a trade's or a refund's view), if
         anything did."""
         channel = account.channel
-        row = ChannelNotification(
-            channel=channel,
-            channel_account_id=account.id,
-            notification_id=note.notification_id,
-            kind=note.kind.value,
-            outcome=InboxOutcome.PROCESSED,
-            payload=mask(dict(note.payload)),
-            handled_at=utc_now(),
-        )
+        row = self._inbox_row(account, note)
         if note.kind is NotificationKind.OTHER:
             # verified, but about nothing paygate owns (e.g. a Stripe event of another type):
             # kept and acknowledged, so the channel stops re-sending it
@@ -139,24 +177,43 @@ class ChannelNotifications:
         metrics.NOTIFICATIONS.labels(channel, row.outcome.value).inc()
         if note.payment_status is None:
             return None
-        self._check_amount(trade, note)
+        if not self._amount_matches(trade, note):
+            raise _Mismatch(
+                f"amount {note.amount} does not match the trade's {trade.currency} {trade.amount}"
+            )
         event = STATUS_EVENTS[note.payment_status]
         if event is None:
             return None
         changed = await record_event(
-            uow,
-            trade,
-            event,
-            source=Source.NOTIFY,
-            exchange={"notification": mask(dict(note.payload)), "channel_status": note.channel_status},
-            facts=Facts(
-                note.channel_trade_no,
-                note.amount.minor if note.amount else None,
-                note.occurred_at,
-                attempt_no=note.attempt_no,
-            ),
+            uow, trade, event, source=Source.NOTIFY, exchange=self._exchange(note), facts=self._facts(note)
         )
         return (NotificationKind.PAYMENT, trade_view(trade)) if changed else None
+
+    @staticmethod
+    def _inbox_row(account: ChannelAccount, note: Notification) -> ChannelNotification:
+        """The notification as the inbox keeps it, claimed under its channel identity."""
+        return ChannelNotification(
+            channel=account.channel,
+            channel_account_id=account.id,
+            notification_id=note.notification_id,
+            kind=note.kind.value,
+            outcome=InboxOutcome.PROCESSED,
+            payload=mask(dict(note.payload)),
+            handled_at=utc_now(),
+        )
+
+    @staticmethod
+    def _facts(note: Notification) -> Facts:
+        return Facts(
+            note.channel_trade_no,
+            note.amount.minor if note.amount else None,
+            note.occurred_at,
+            attempt_no=note.attempt_no,
+        )
+
+    @staticmethod
+    def _exchange(note: Notification) -> dict[str, Any]:
+        return {"notification": mask(dict(note.payload)), "channel_status": note.channel_status}
 
     async def _confirm(self, account: ChannelAccount, note: Notification) -> Notification:
         """The channel's own word, read back, in place of what the notification claims."""
@@ -177,13 +234,11 @@ class ChannelNotifications:
         )
 
     @staticmethod
-    def _check_amount(trade: Trade, note: Notification) -> None:
-        if note.amount is None:
-            return
-        if note.amount.currency != trade.currency or note.amount.minor != trade.amount:
-            raise _Mismatch(
-                f"amount {note.amount} does not match the trade's {trade.currency} {trade.amount}"
-            )
+    def _amount_matches(trade: Trade, note: Notification) -> bool:
+        return note.amount is None or (note.amount.currency, note.amount.minor) == (
+            trade.currency,
+            trade.amount,
+        )
 
     async def _reject(
         self, channel: str, account_id: int | None, reason: str, payload: Mapping[str, Any]

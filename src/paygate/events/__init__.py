@@ -8,6 +8,6 @@
 - :mod:`.console` — what operators see and do: list, inspect, re-send.
 """
 
-from paygate.events.recording import event_body, record
+from paygate.events.recording import build, event_body, record
 
-__all__ = ["event_body", "record"]
+__all__ = ["build", "event_body", "record"]

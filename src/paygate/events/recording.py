@@ -14,7 +14,7 @@ from paygate.kit.ids import new_id
 from paygate.models import EventDelivery, OutboxMessage
 from paygate.repositories import UnitOfWork
 
-__all__ = ["event_body", "new_event_id", "record"]
+__all__ = ["build", "event_body", "new_event_id", "record"]
 
 
 def new_event_id(now: datetime | None = None) -> str:
@@ -35,8 +35,7 @@ def event_body(event_id: str, type_: EventType, occurred_at: datetime, data: Map
     )
 
 
-async def record(
-    uow: UnitOfWork,
+def build(
     type_: EventType,
     *,
     aggregate: str,
@@ -44,17 +43,8 @@ async def record(
     data: Mapping[str, Any],
     notify_url: str | None,
     sequence: str | None = None,
-    also: Sequence[object] = (),
-) -> str:
-    """Emit an event in ``uow``'s transaction and return its id (``evt_…``).
-
-    ``aggregate`` names the object (``trade_no``, ``refund_no``); ``data`` is the object as
-    the query API shows it (JSON-ready); ``notify_url`` is where the app is told (the
-    request's, else the app's; ``None``: the app is not notified, the broker still is).
-    Events with the same ``sequence`` (default: the aggregate; a refund may pass its
-    trade's number) reach the app in the order they were recorded. ``also``: rows of the
-    same change written with the event (one statement on PostgreSQL), e.g. its log row.
-    """
+) -> tuple[OutboxMessage, list[EventDelivery]]:
+    """An event's outbox row and its delivery rows, not yet written (see :func:`record`)."""
     now = utc_now()
     event_id = new_event_id(now)
     event = OutboxMessage(
@@ -80,5 +70,31 @@ async def record(
                 created_at=now,
             )
         )
+    return event, deliveries
+
+
+async def record(
+    uow: UnitOfWork,
+    type_: EventType,
+    *,
+    aggregate: str,
+    app_id: str,
+    data: Mapping[str, Any],
+    notify_url: str | None,
+    sequence: str | None = None,
+    also: Sequence[object] = (),
+) -> str:
+    """Emit an event in ``uow``'s transaction and return its id (``evt_…``).
+
+    ``aggregate`` names the object (``trade_no``, ``refund_no``); ``data`` is the object as
+    the query API shows it (JSON-ready); ``notify_url`` is where the app is told (the
+    request's, else the app's; ``None``: the app is not notified, the broker still is).
+    Events with the same ``sequence`` (default: the aggregate; a refund may pass its
+    trade's number) reach the app in the order they were recorded. ``also``: rows of the
+    same change written with the event (one statement on PostgreSQL), e.g. its log row.
+    """
+    event, deliveries = build(
+        type_, aggregate=aggregate, app_id=app_id, data=data, notify_url=notify_url, sequence=sequence
+    )
     await uow.outbox.add(event, deliveries, also)
-    return event_id
+    return event.key

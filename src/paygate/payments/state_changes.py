@@ -12,6 +12,7 @@ with an alert and an outbox message asking for follow-up (R-PAY-5).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -29,10 +30,20 @@ from paygate.kit import metrics
 from paygate.kit.clock import utc_now
 from paygate.kit.masking import mask
 from paygate.models import ExtraPayment, Trade, TradeLog
-from paygate.payments.trade_view import full_trade_view
+from paygate.payments.trade_view import full_trade_view, has_refunds, trade_view
 from paygate.repositories import UnitOfWork
 
-__all__ = ["NO_FACTS", "Facts", "Source", "apply_event", "exchange_json", "log_row", "record_event"]
+__all__ = [
+    "NO_FACTS",
+    "Facts",
+    "Source",
+    "apply_event",
+    "exchange_json",
+    "log_row",
+    "moves_plainly",
+    "record_event",
+    "record_move",
+]
 
 log = structlog.get_logger("paygate.payments")
 
@@ -156,10 +167,65 @@ async def record_event(
         await _announce(uow, trade, _EVENT_TYPE[trade.state], view, also=[row])
     else:
         uow.trades.add_log(row)
+    _count(trade, step)
+    return True
+
+
+def moves_plainly(trade: Trade, event: TradeEvent, facts: Facts) -> bool:
+    """Whether ``event`` simply moves ``trade`` to another state: allowed by the table, a
+    change, not a second payment, and nothing to read to announce it (no refunds)."""
+    if event is TradeEvent.PAID and _another_payment(trade, facts):
+        return False
+    try:
+        step = TRADES.step(trade.state, event)
+    except IllegalTransition:
+        return False
+    return step.changed and not has_refunds(trade)
+
+
+async def record_move(
+    uow: UnitOfWork,
+    trade: Trade,
+    event: TradeEvent,
+    *,
+    source: Source,
+    exchange: dict[str, Any] | None = None,
+    facts: Facts = NO_FACTS,
+    also: Sequence[object] = (),
+) -> bool:
+    """:func:`record_event` for a trade read by an earlier unit of work and an event that
+    :func:`moves_plainly`: the state change, its log row, ``also`` (rows of the same change)
+    and — for a final state — its event and deliveries are written together, under the
+    trade's version check, with one statement on PostgreSQL (run it in
+    ``Database.single_statement``: no BEGIN, no COMMIT). False when nothing was written — a
+    concurrent writer changed the trade since it was read, or a row of ``also`` collided —
+    and the trade object is then stale: decide again on fresh data (:func:`record_event` in
+    a transaction)."""
+    now = utc_now()
+    step = apply_event(trade, event, facts, now)
+    row = log_row(step, event.value, source, exchange, now)
+    row.trade_id = trade.id
+    if step.after in TERMINAL:
+        view = {**trade_view(trade), "refunds": []}
+        outbox, deliveries = events.build(
+            _EVENT_TYPE[step.after],
+            aggregate=trade.trade_no,
+            app_id=trade.app_id,
+            data=view,
+            notify_url=trade.notify_url,
+        )
+        written = await uow.trades.move(trade, [*also, row], outbox, deliveries)
+    else:
+        written = await uow.trades.move(trade, [*also, row])
+    if written:
+        _count(trade, step)
+    return written
+
+
+def _count(trade: Trade, step: Transition[TradeState]) -> None:
     metrics.TRADE_TRANSITIONS.labels(trade.channel, step.after.value).inc()
     if step.after in TERMINAL:
         metrics.TRADE_OUTCOMES.labels(trade.channel, trade.pay_type, step.after.value).inc()
-    return True
 
 
 def _another_payment(trade: Trade, facts: Facts) -> bool:

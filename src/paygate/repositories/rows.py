@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, true
+from sqlalchemy import Table, bindparam, func, insert, inspect, null, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapper, make_transient_to_detached
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.sql.schema import ColumnDefault
 
-__all__ = ["insert_family", "insert_rows", "insert_values"]
+__all__ = ["insert_family", "insert_rows", "insert_values", "update_guarded"]
 
 
 def _row(obj: Any, mapper: Mapper[Any]) -> dict[str, Any]:
@@ -177,6 +178,150 @@ def _family_statement(
     for column in wanted:  # one row each: joined on nothing, explicitly (no cartesian warning)
         source = source.join(column.table, true())
     query = select(head.c[pk.key], *wanted).select_from(source)
+    for cte in ctes:
+        query = query.add_cte(cte)
+    return query
+
+
+async def update_guarded(
+    session: AsyncSession,
+    target: Any,
+    rows: Sequence[Any] = (),
+    parent: Any = None,
+    children: Sequence[Any] = (),
+    fk: str | None = None,
+) -> bool:
+    """Write the changes made to ``target`` — a versioned row read by an earlier unit of work,
+    now detached — under its version check, and only if that wins, INSERT ``rows``,
+    ``parent`` and ``children`` (their ``fk`` set to the parent's new id).
+
+    True when written. False when the version check failed: a concurrent writer changed the
+    row since it was read, and nothing was written. A unique-key collision of an inserted row
+    raises IntegrityError, and nothing was written either.
+
+    On PostgreSQL this is one statement: an ``UPDATE … WHERE id = … AND version = …
+    RETURNING id`` whose result every INSERT (a data-modifying CTE) selects from, so the rows
+    exist exactly when the update happened; it is atomic on its own and costs one round trip
+    (run it in :meth:`Database.single_statement`). Elsewhere it is a flush and INSERTs in the
+    caller's transaction, which the caller rolls back on False."""
+    mapper: Mapper[Any] = target.__mapper__
+    version_column = mapper.version_id_col
+    assert version_column is not None, "update_guarded needs a versioned row"
+    version_key = str(mapper.get_property_by_column(version_column).key)
+    state = inspect(target)
+    changed = [p for p in mapper.column_attrs if state.attrs[p.key].history.has_changes()]
+    if session.get_bind().dialect.name != "postgresql":
+        session.add(target)
+        try:
+            await session.flush([target])
+        except StaleDataError:
+            return False
+        for row in rows:
+            await insert_rows(session, [row], returning_ids=False)
+        if parent is not None:
+            await insert_family(session, parent, [(children, fk, False)])
+        return True
+    expected = getattr(target, version_key)
+    for prop in mapper.column_attrs:  # what the ORM's flush sets besides the changes
+        column = prop.columns[0]
+        if isinstance(column.onupdate, ColumnDefault) and column.onupdate.is_callable and prop not in changed:
+            setattr(target, prop.key, column.onupdate.arg(None))
+            changed.append(prop)
+    set_columns = tuple(p.columns[0] for p in changed if p.columns[0] is not version_column)
+    params: dict[str, Any] = {"g_pk": getattr(target, str(mapper.primary_key[0].key)), "g_expected": expected}
+    params.update(
+        {f"g_{c.key}": getattr(target, str(mapper.get_property_by_column(c).key)) for c in set_columns}
+    )
+    params[f"g_{version_column.key}"] = expected + 1
+    row_mappers = []
+    for i, row in enumerate(rows):
+        rmapper: Mapper[Any] = row.__mapper__
+        row_mappers.append(rmapper)
+        params.update({f"r{i}_{k}": v for k, v in _row(row, rmapper).items()})
+    pmapper: Mapper[Any] | None = None
+    cmapper: Mapper[Any] | None = None
+    fk_column = None
+    if parent is not None:
+        pmapper = parent.__mapper__
+        params.update({f"p_{k}": v for k, v in _row(parent, pmapper).items()})
+        if children:
+            cmapper = children[0].__mapper__
+            fk_column = None if fk is None else cmapper.get_property(fk).columns[0].key
+            for j, child in enumerate(children):
+                if fk is not None:
+                    setattr(child, fk, 0)  # a placeholder until the id is known
+                values = _row(child, cmapper).items()
+                params.update({f"c{j}_{k}": v for k, v in values if k != fk_column})
+    shape = (mapper, set_columns, tuple(row_mappers), pmapper, cmapper, len(children), fk_column)
+    query = _GUARDED_STATEMENTS.get(shape)
+    if query is None:
+        query = _GUARDED_STATEMENTS[shape] = _guarded_statement(*shape)
+    moved, parent_id = (await session.execute(query, params)).one()
+    if not moved:
+        return False
+    setattr(target, version_key, expected + 1)
+    if parent is not None:
+        setattr(parent, str(pmapper.primary_key[0].key), parent_id)  # type: ignore[union-attr]
+        for child in children:
+            if fk is not None:
+                setattr(child, fk, parent_id)
+    return True
+
+
+_GUARDED_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _guarded_statement(
+    mapper: Mapper[Any],
+    set_columns: tuple[Any, ...],
+    row_mappers: tuple[Mapper[Any], ...],
+    pmapper: Mapper[Any] | None,
+    cmapper: Mapper[Any] | None,
+    child_count: int,
+    fk_column: str | None,
+) -> Any:
+    table = mapper.local_table
+    assert isinstance(table, Table)
+    pk = table.primary_key.columns.values()[0]
+    version = mapper.version_id_col
+    assert version is not None
+    values = {c.key: bindparam(f"g_{c.key}", type_=c.type) for c in set_columns}
+    values[version.key] = bindparam(f"g_{version.key}", type_=version.type)
+    moved = (
+        update(table)
+        .where(pk == bindparam("g_pk", type_=pk.type), version == bindparam("g_expected", type_=version.type))
+        .values(values)
+        .returning(pk)
+        .cte("moved")
+    )
+
+    def from_source(target: Mapper[Any], prefix: str, source: Any, own: dict[str, Any]) -> Any:
+        columns = _columns(target)
+        selected = [
+            own[c.key] if c.key in own else bindparam(f"{prefix}{c.key}", type_=c.type) for c in columns
+        ]
+        into = target.local_table
+        assert isinstance(into, Table)
+        return insert(into).from_select([c.key for c in columns], select(*selected).select_from(source))
+
+    ctes = [
+        from_source(rmapper, f"r{i}_", moved, {}).cte(f"row_{i}") for i, rmapper in enumerate(row_mappers)
+    ]
+    outputs: list[Any] = [select(func.count()).select_from(moved).scalar_subquery()]
+    if pmapper is not None:
+        ptable = pmapper.local_table
+        assert isinstance(ptable, Table)
+        ppk = ptable.primary_key.columns.values()[0]
+        head = from_source(pmapper, "p_", moved, {}).returning(ppk).cte("parent_row")
+        ctes.append(head)
+        outputs.append(select(head.c[ppk.key]).scalar_subquery())
+        if cmapper is not None:
+            for j in range(child_count):
+                own = {} if fk_column is None else {fk_column: head.c[ppk.key]}
+                ctes.append(from_source(cmapper, f"c{j}_", head, own).cte(f"child_{j}"))
+    else:
+        outputs.append(null())
+    query = select(*outputs)
     for cte in ctes:
         query = query.add_cte(cte)
     return query

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -11,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from paygate.domain.trades import AttemptStatus, TradeState
-from paygate.models import ChannelAttempt, ExtraPayment, Trade, TradeLog
+from paygate.models import ChannelAttempt, EventDelivery, ExtraPayment, OutboxMessage, Trade, TradeLog
 from paygate.repositories.errors import ConcurrentUpdate
-from paygate.repositories.rows import insert_family
+from paygate.repositories.rows import insert_family, update_guarded
 
 if TYPE_CHECKING:
     from paygate.repositories.unit_of_work import UnitOfWork
@@ -120,6 +121,28 @@ class TradeRepository:
             await self._session.flush([trade])
         except StaleDataError as exc:
             raise ConcurrentUpdate(str(exc)) from exc
+
+    async def move(
+        self,
+        trade: Trade,
+        rows: Sequence[object],
+        event: OutboxMessage | None = None,
+        deliveries: Sequence[EventDelivery] = (),
+    ) -> bool:
+        """Write a change made to a trade read by an earlier unit of work — under its version
+        check — with the rows that go with it (its log row, …) and the event announcing it:
+        on PostgreSQL one statement, atomic on its own (:meth:`Database.single_statement`).
+        False, with nothing written, when a concurrent writer changed the trade since it was
+        read or when one of ``rows`` collides with a unique key (e.g. a notification already
+        claimed): the unit of work is then rollback-only and the caller decides again on
+        fresh data."""
+        try:
+            written = await update_guarded(self._session, trade, rows, event, deliveries, "event_id")
+        except IntegrityError:
+            written = False
+        if not written:
+            self._uow.mark_rollback_only()
+        return written
 
     def add_log(self, row: TradeLog) -> None:
         self._session.add(row)
