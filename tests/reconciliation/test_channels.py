@@ -154,4 +154,12 @@ async def test_a_stripe_payout_holding_faulted_movements(stack: Stack) -> None:
     [duplicate] = [d for d in found if d.kind == "duplicate"]
     [line] = await rows(stack, BillLineRow, BillLineRow.id == duplicate.line_id)
     assert line.attempt_no == attempt["twice"]
+    # what an operator needs to look into it: whose money the bill lists again, and how much
+    assert (duplicate.trade_no, duplicate.attempt_no, duplicate.channel_amount, duplicate.currency) == (
+        twice["trade_no"],
+        attempt["twice"],
+        1500,
+        "USD",
+    )
+    assert duplicate.channel_trade_no == line.channel_trade_no and duplicate.trade_id is not None
     assert refund["state"] == "succeeded"

@@ -48,15 +48,28 @@ class Findings:
         async with self._db.transaction() as uow:
             repo = uow.reconciliation
             left = await repo.left_over(run_id)
-            for line_id in duplicates:
+            repeated = (
+                await repo.left_over(run_id, status=LineStatus.DUPLICATE, limit=len(duplicates))
+                if duplicates
+                else []
+            )
+            for line in repeated:
                 repo.add_discrepancy(
                     self._discrepancy(
                         account,
                         run_id,
                         bill_date,
                         DiscrepancyKind.DUPLICATE,
-                        line_id=line_id,
-                        detail="the bill lists this money again",
+                        line_id=line.line_id,
+                        detail=f"the bill lists this {line.kind.value} again",
+                        trade_id=line.trade_id,
+                        trade_no=line.trade_no,
+                        refund_id=line.refund_id,
+                        refund_no=line.refund_no,
+                        attempt_no=line.attempt_no,
+                        channel_trade_no=line.channel_trade_no,
+                        channel_amount=line.amount,
+                        currency=line.currency,
                     )
                 )
             pending: list[tuple[Discrepancy, str]] = []

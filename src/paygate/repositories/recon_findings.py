@@ -36,8 +36,11 @@ __all__ = ["Findings"]
 class Findings:
     _session: AsyncSession
 
-    async def left_over(self, run_id: int, *, limit: int = 10_000) -> list[LeftOver]:
-        """Unmatched lines with what paygate knows of their attempt, trade and refund."""
+    async def left_over(
+        self, run_id: int, *, status: LineStatus = LineStatus.UNMATCHED, limit: int = 10_000
+    ) -> list[LeftOver]:
+        """The run's lines of ``status`` (unmatched: what the matching left; duplicate: money
+        the bill lists again) with what paygate knows of their attempt, trade and refund."""
         trade_of_attempt = select(A.c.attempt_no, A.c.trade_id, A.c.channel_account_id).subquery("att")
         query = (
             select(
@@ -70,7 +73,7 @@ class Findings:
                 ),
             )
             .outerjoin(T, T.c.id == func.coalesce(R.c.trade_id, trade_of_attempt.c.trade_id))
-            .where(L.c.run_id == run_id, open_status(L, LineStatus.UNMATCHED))
+            .where(L.c.run_id == run_id, open_status(L, status))
             .order_by(L.c.seq)
             .limit(limit)
         )
