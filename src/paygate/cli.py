@@ -377,6 +377,12 @@ def account_add(
     secret: list[str] = typer.Option([], help="secret as name=value or name=@file (repeat)"),
     param: list[str] = typer.Option([], help="non-secret setting as name=value (repeat)"),
     fee_rate_bp: int = typer.Option(0, help="fee rate in basis points (0.6% = 60)"),
+    fee_fixed: int = typer.Option(
+        0, help="fixed fee per payment, in minor units of --fee-currency (Stripe USD: 30)"
+    ),
+    fee_currency: str = typer.Option(
+        "", help="currency of the fee terms (the settlement currency); only its lines are checked"
+    ),
     timeout: float = typer.Option(10.0, help="HTTP timeout towards the channel, seconds"),
     priority: int = typer.Option(0, help="higher is preferred when several accounts serve a channel"),
 ) -> None:
@@ -394,7 +400,12 @@ def account_add(
             gateway_url,
             secrets,
             AccountSettings(
-                fee_rate_bp=fee_rate_bp, timeout_seconds=timeout, priority=priority, params=params
+                fee_rate_bp=fee_rate_bp,
+                fee_fixed=fee_fixed,
+                fee_currency=fee_currency.upper() or None,
+                timeout_seconds=timeout,
+                priority=priority,
+                params=params,
             ),
         )
         return {

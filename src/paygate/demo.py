@@ -56,7 +56,12 @@ async def seed_demo(container: Container, host: SandboxHost) -> dict[str, Any]:
             spec.merchant_id,
             spec.gateway_url,
             spec.secrets,
-            AccountSettings(params=spec.params, fee_rate_bp=spec.fee_rate_bp),
+            AccountSettings(
+                params=spec.params,
+                fee_rate_bp=spec.fee_rate_bp,
+                fee_fixed=spec.fee_fixed,
+                fee_currency=spec.fee_currency,
+            ),
         )
     container.router.forget()
     pay_types = container.registry.pay_type_names

@@ -231,6 +231,34 @@ def test_operators_add_and_list_channel_accounts_without_seeing_secrets(
     assert bad.returncode == 2
 
 
+def test_an_account_states_its_fee_terms(env: dict[str, str]) -> None:
+    """Issue 9 (R-REC-2): a rate plus a fixed fee in the account's settlement currency (Stripe's
+    2.9 % + 30¢); a fixed fee without its currency is refused, nothing stored."""
+    run(env, "migrate")
+    common = [
+        "account",
+        "add",
+        "stripe",
+        "--merchant-id",
+        "acct_1",
+        "--gateway-url",
+        "https://api.stripe.com",
+    ]
+    common += ["--secret", "secret_key=sk_test_1", "--secret", "webhook_secret=whsec_1"]
+    refused = run(env, *common, "--name", "bad", "--fee-fixed", "30", check=False)
+    assert refused.returncode == 2 and "a fixed fee needs its currency" in refused.stderr
+    run_json(
+        env, *common, "--name", "usd", "--fee-rate-bp", "290", "--fee-fixed", "30", "--fee-currency", "usd"
+    )
+    [listed] = run_json(env, "account", "list")
+    assert (listed["name"], listed["fee_rate_bp"], listed["fee_fixed"], listed["fee_currency"]) == (
+        "usd",
+        290,
+        30,
+        "USD",
+    )
+
+
 def test_an_account_with_a_missing_or_misspelt_secret_is_refused_at_once(env: dict[str, str]) -> None:
     """Issue 6 item 4: the adapter's account spec is checked when the account is added."""
     run(env, "migrate")

@@ -117,8 +117,9 @@ async def test_a_stripe_payout_holding_faulted_movements(stack: Stack) -> None:
     """R-REC-4 with the ``bills`` faults (R-REC-2): Stripe's payout pays what its balance
     transactions net to as served, so the payout adds up; the per-trade check shows where it
     differs from paygate — a movement booked twice, an amount paygate does not hold. A fee off
-    by a cent is only in the fees it states (Stripe's fees are not checked per trade); a
-    movement left out is in no payout at all."""
+    by a cent on the movement whose amount is off is in the fees the payout states, and its
+    discrepancy is the amount (fees are checked on matched payments only); a movement left
+    out is in no payout at all."""
     more = await paid_trade(stack, "stripe", 4000)
     twice = await paid_trade(stack, "stripe", 1500)
     gone = await paid_trade(stack, "stripe", 2000)

@@ -26,10 +26,10 @@ def _alerts(channel: str) -> float:
     return metrics.ALERTS.labels("recon_discrepancy", channel)._value.get()
 
 
-#: channel → its fee on 4000 minor units, and whether paygate checks it: Alipay's 0.6 % is the
-#: account's flat rate (``fee_rate_bp``); Stripe's 2.9 % + 30¢ is not a flat rate, so no fee
-#: check runs and a shifted Stripe fee shows only on the line and in the settlement figures
-FEE_ON_4000 = {"alipay": (24, True), "stripe": (146, False)}
+#: channel → its fee on 4000 minor units, which paygate checks (R-REC-2): Alipay's is the
+#: account's flat 0.6 % (``fee_rate_bp``), Stripe's 2.9 % + 30¢ its rate plus its fixed fee
+#: (``fee_fixed``, in the account's ``fee_currency``: USD)
+FEE_ON_4000 = {"alipay": 24, "stripe": 146}
 
 
 @pytest.mark.parametrize("channel", ["alipay", "stripe"])
@@ -48,13 +48,13 @@ async def test_injected_bill_faults_become_open_discrepancies(stack: Stack, chan
         }
     )
     before = _alerts(channel)
-    usual_fee, fee_checked = FEE_ON_4000[channel]
+    usual_fee = FEE_ON_4000[channel]
 
     outcome = await reconcile(stack, channel, bill_day(more, channel))
 
     assert outcome.state is RunState.DONE
     found = by_kind(await discrepancies(stack, outcome.run_id), DiscrepancyState.OPEN)
-    kinds = ["amount_mismatch", "duplicate", "missing_at_channel"] + (["fee_mismatch"] if fee_checked else [])
+    kinds = ["amount_mismatch", "duplicate", "missing_at_channel", "fee_mismatch"]
     assert sorted(found) == sorted(kinds)
     [amount] = found["amount_mismatch"]
     assert (amount.channel_amount, amount.paygate_amount, amount.trade_no) == (1001, 1000, more["trade_no"])
@@ -71,9 +71,13 @@ async def test_injected_bill_faults_become_open_discrepancies(stack: Stack, chan
         stack, BillLineRow, BillLineRow.run_id == outcome.run_id, BillLineRow.attempt_no == attempts["fee"]
     )
     assert (fee_line.status, fee_line.fee) == ("matched", usual_fee + 1)
-    if fee_checked:
-        [fee_row] = found["fee_mismatch"]
-        assert (fee_row.channel_amount, fee_row.paygate_amount) == (usual_fee + 1, usual_fee)
+    [fee_row] = found["fee_mismatch"]
+    assert (fee_row.channel_amount, fee_row.paygate_amount) == (usual_fee + 1, usual_fee)
+    assert (fee_row.line_id, fee_row.trade_id, fee_row.currency) == (
+        fee_line.id,
+        fee_line.trade_id,
+        fee_line.currency,
+    )
     assert _alerts(channel) - before == len(kinds)  # R-OPS-1: one alert per open discrepancy
     async with httpx.AsyncClient() as http:  # and /metrics shows them, read from the database
         scraped = (await http.get(f"{stack.internal_url}/metrics")).text

@@ -16,6 +16,7 @@ from paygate.channels.contract import AccountSpecError, ChannelAccount
 from paygate.channels.registry import ChannelRegistry
 from paygate.kit.crypto import Secret, SecretBox
 from paygate.kit.errors import ErrorCode, RequestError
+from paygate.kit.money import MoneyError, exponent_of
 from paygate.models import ChannelAccountRow
 from paygate.repositories import Database
 
@@ -24,9 +25,13 @@ __all__ = ["AccountSettings", "ChannelAccounts"]
 
 @dataclass(frozen=True)
 class AccountSettings:
-    """A new channel account's non-secret settings."""
+    """A new channel account's non-secret settings. The fee terms — ``fee_rate_bp`` of the
+    amount, rounded half up, plus ``fee_fixed`` minor units of ``fee_currency`` per payment —
+    are what reconciliation checks each payment's fee against (R-REC-2)."""
 
     fee_rate_bp: int = 0
+    fee_fixed: int = 0
+    fee_currency: str | None = None
     timeout_seconds: float = 10.0
     priority: int = 0
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -100,6 +105,8 @@ class ChannelAccounts:
                     "enabled": row.enabled,
                     "priority": row.priority,
                     "fee_rate_bp": row.fee_rate_bp,
+                    "fee_fixed": row.fee_fixed,
+                    "fee_currency": row.fee_currency,
                     "params": dict(row.params or {}),
                     "secrets": sorted(account.secrets),
                     "notify_url": account.notify_url,
@@ -129,6 +136,7 @@ class ChannelAccounts:
         empty = sorted(k for k, v in secrets.items() if not v.strip())
         if empty:
             raise RequestError(f"{channel} account: empty secret {', '.join(map(repr, empty))}")
+        _check_fees(channel, settings)
         sealed = self._box.seal(json.dumps(dict(secrets)), _aad(channel, merchant_id))
         async with self._db.transaction() as uow:
             return await uow.accounts.add(
@@ -140,6 +148,8 @@ class ChannelAccounts:
                     secrets_sealed=sealed,
                     params=dict(settings.params),
                     fee_rate_bp=settings.fee_rate_bp,
+                    fee_fixed=settings.fee_fixed,
+                    fee_currency=settings.fee_currency,
                     timeout_seconds=settings.timeout_seconds,
                     priority=settings.priority,
                     enabled=True,
@@ -165,10 +175,29 @@ class ChannelAccounts:
             notify_url=self.notify_url(row.channel, row.id),
             return_url=row.return_url or self.return_url(row.channel, row.id),
             fee_rate_bp=row.fee_rate_bp,
+            fee_fixed=row.fee_fixed,
+            fee_currency=row.fee_currency,
             timeout_seconds=row.timeout_seconds,
         )
         self._cache[row.id] = account
         return account
+
+
+def _check_fees(channel: str, settings: AccountSettings) -> None:
+    """Fee terms reconciliation can use: no negative part, and a fixed part only with the
+    currency it is counted in (a fixed number of minor units means nothing without one)."""
+    problems = []
+    if settings.fee_rate_bp < 0 or settings.fee_fixed < 0:
+        problems.append("a fee rate or fixed fee below zero")
+    if settings.fee_currency is not None:
+        try:
+            exponent_of(settings.fee_currency)
+        except MoneyError:
+            problems.append(f"unknown fee currency {settings.fee_currency!r}")
+    elif settings.fee_fixed:
+        problems.append("a fixed fee needs its currency (fee_currency)")
+    if problems:
+        raise RequestError(f"{channel} account: " + "; ".join(problems), code=ErrorCode.INVALID_REQUEST)
 
 
 def _aad(channel: str, merchant_id: str) -> str:

@@ -105,6 +105,11 @@ class ChannelAccount:
     notify_url: str = ""
     return_url: str = ""
     fee_rate_bp: int = 0  # basis points (0.6% = 60)
+    #: a fixed fee per payment, in minor units of ``fee_currency`` (Stripe: 2.9 % + 30¢)
+    fee_fixed: int = 0
+    #: the currency the fee terms are stated in (the account's settlement currency); only
+    #: bill lines in it are checked against them. None: every line (a flat rate has no currency)
+    fee_currency: str | None = None
     timeout_seconds: float = 10.0
 
     def secret(self, name: str) -> str:

@@ -42,7 +42,7 @@ class DiscrepancyKind(StrEnum):
     MISSING_AT_CHANNEL = "missing_at_channel"  # money paygate counts that no bill shows
     AMOUNT_MISMATCH = "amount_mismatch"
     STATUS_MISMATCH = "status_mismatch"  # e.g. a refund the bill shows, still processing here
-    FEE_MISMATCH = "fee_mismatch"  # the fee differs from the account's rate
+    FEE_MISMATCH = "fee_mismatch"  # the fee differs from the account's terms
     DUPLICATE = "duplicate"  # the bill lists the same money twice
 
 

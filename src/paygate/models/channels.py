@@ -27,6 +27,8 @@ class ChannelAccountRow(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     return_url: Mapped[str | None] = mapped_column(String(512), nullable=True)
     fee_rate_bp: Mapped[int] = mapped_column(Integer, default=0)
+    fee_fixed: Mapped[int] = mapped_column(Integer, default=0)  # minor units of fee_currency
+    fee_currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
     timeout_seconds: Mapped[float] = mapped_column(Float, default=10.0)
     priority: Mapped[int] = mapped_column(Integer, default=0)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -1,6 +1,6 @@
 """The discrepancies of a run (R-REC-2, R-REC-3, R-OPS-1): what is left of the bill
 classified, settled through a channel query where that can settle it, money missing at the
-channel (deferred near the cut-off), fees off the account's rate, and an alert for every
+channel (deferred near the cut-off), fees off the account's terms, and an alert for every
 discrepancy left open."""
 
 from __future__ import annotations
@@ -147,15 +147,23 @@ class Findings:
         return waiting
 
     async def fees(self, account: ChannelAccount, run_id: int, bill_date: date) -> None:
-        """Fees against the account's rate (only a flat rate can be checked)."""
-        if account.fee_rate_bp <= 0:
+        """R-REC-2/4: each matched payment's fee against the account's terms — its rate of
+        the amount (half up) plus its fixed fee. Checked only where the terms can be exact:
+        an account with terms, and (when the terms name a currency) lines in that currency;
+        refunds carry no fee to check."""
+        if account.fee_rate_bp <= 0 and account.fee_fixed <= 0:
             return
+        terms = f"{account.fee_rate_bp} bp"
+        if account.fee_fixed:
+            terms += f" + {account.fee_fixed}"
+        if account.fee_currency:
+            terms += f" {account.fee_currency}"
         async with self._db.transaction() as uow:
             repo = uow.reconciliation
             for line_id, trade_id, amount, fee, currency in await repo.fee_mismatches(
-                run_id, account.fee_rate_bp
+                run_id, account.fee_rate_bp, account.fee_fixed, account.fee_currency
             ):
-                expected = (amount * account.fee_rate_bp + 5000) // 10000
+                expected = (amount * account.fee_rate_bp + 5000) // 10000 + account.fee_fixed
                 repo.add_discrepancy(
                     self._discrepancy(
                         account,
@@ -167,7 +175,7 @@ class Findings:
                         channel_amount=fee,
                         paygate_amount=expected,
                         currency=currency,
-                        detail=f"fee {fee}, the account's rate ({account.fee_rate_bp} bp) makes {expected}",
+                        detail=f"fee {fee}, the account's terms ({terms}) make {expected}",
                     )
                 )
 

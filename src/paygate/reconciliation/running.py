@@ -13,7 +13,7 @@ so however many workers and operators ask, one process runs it — then:
    state machine: ``ChannelSync`` / ``RefundSync``), match again;
 5. **missing at the channel**: money paygate counted that day that no bill holds — deferred
    when near the cut-off (R-REC-3), open otherwise; earlier deferred items are settled;
-6. **fees** against the account's rate, **settlement** figures per currency (R-REC-4);
+6. **fees** against the account's terms (rate + fixed fee), **settlement** figures per currency (R-REC-4);
 7. the run's counts and stage times; an alert for every open discrepancy.
 """
 

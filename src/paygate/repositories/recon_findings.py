@@ -1,5 +1,5 @@
 """What the matching left: left-over lines with what paygate knows of them, fees off the
-account's rate, money missing at the channel, the run's totals."""
+account's fee terms, money missing at the channel, the run's totals."""
 
 from __future__ import annotations
 
@@ -111,20 +111,26 @@ class Findings:
         for chunk in chunks(sorted(line_ids), 500):
             await self._session.execute(update(L).where(L.c.id.in_(chunk)).values(status=status))
 
-    async def fee_mismatches(self, run_id: int, fee_rate_bp: int) -> list[tuple[int, int, int, int, str]]:
-        """Matched payment lines whose fee is not the account's rate of their amount,
-        rounded half up (integer arithmetic on every backend): ``(line, trade, amount, fee,
-        currency)``."""
+    async def fee_mismatches(
+        self, run_id: int, fee_rate_bp: int, fee_fixed: int = 0, currency: str | None = None
+    ) -> list[tuple[int, int, int, int, str]]:
+        """Matched payment lines whose fee is not the account's terms for their amount — the
+        rate of the amount rounded half up, plus the fixed fee — in one set-based query
+        (integer arithmetic on every backend): ``(line, trade, amount, fee, currency)``. With
+        ``currency``, only the lines in that currency (the one the terms are stated in)."""
         scaled = L.c.amount * fee_rate_bp + 5000
-        expected_times_10000 = scaled - scaled % 10000
+        rate_part_times_10000 = scaled - scaled % 10000
+        conditions = [
+            L.c.run_id == run_id,
+            L.c.status == LineStatus.MATCHED,
+            L.c.kind == LineKind.PAYMENT,
+            L.c.fee.is_not(None),
+            (L.c.fee - fee_fixed) * 10000 != rate_part_times_10000,
+        ]
+        if currency is not None:
+            conditions.append(L.c.currency == currency)
         rows = await self._session.execute(
-            select(L.c.id, L.c.trade_id, L.c.amount, L.c.fee, L.c.currency).where(
-                L.c.run_id == run_id,
-                L.c.status == LineStatus.MATCHED,
-                L.c.kind == LineKind.PAYMENT,
-                L.c.fee.is_not(None),
-                L.c.fee * 10000 != expected_times_10000,
-            )
+            select(L.c.id, L.c.trade_id, L.c.amount, L.c.fee, L.c.currency).where(*conditions)
         )
         return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
