@@ -124,7 +124,8 @@ class ChannelNotifications:
             or not moves_plainly(trade, event, facts)
         ):
             return None
-        row = self._inbox_row(account, note)
+        payload = mask(dict(note.payload))  # once: the inbox row and the log row keep the same
+        row = self._inbox_row(account, note, payload)
         row.trade_id = trade.id
         async with self._db.single_statement() as uow:
             moved = await record_move(
@@ -132,7 +133,7 @@ class ChannelNotifications:
                 trade,
                 event,
                 source=Source.NOTIFY,
-                exchange=self._exchange(note),
+                exchange=self._exchange(note, payload),
                 facts=facts,
                 also=[row],
             )
@@ -147,7 +148,8 @@ class ChannelNotifications:
         """Apply a verified notification; what changed (a trade's or a refund's view), if
         anything did."""
         channel = account.channel
-        row = self._inbox_row(account, note)
+        payload = mask(dict(note.payload))
+        row = self._inbox_row(account, note, payload)
         if note.kind is NotificationKind.OTHER:
             # verified, but about nothing paygate owns (e.g. a Stripe event of another type):
             # kept and acknowledged, so the channel stops re-sending it
@@ -185,12 +187,19 @@ class ChannelNotifications:
         if event is None:
             return None
         changed = await record_event(
-            uow, trade, event, source=Source.NOTIFY, exchange=self._exchange(note), facts=self._facts(note)
+            uow,
+            trade,
+            event,
+            source=Source.NOTIFY,
+            exchange=self._exchange(note, payload),
+            facts=self._facts(note),
         )
         return (NotificationKind.PAYMENT, trade_view(trade)) if changed else None
 
     @staticmethod
-    def _inbox_row(account: ChannelAccount, note: Notification) -> ChannelNotification:
+    def _inbox_row(
+        account: ChannelAccount, note: Notification, payload: dict[str, Any]
+    ) -> ChannelNotification:
         """The notification as the inbox keeps it, claimed under its channel identity."""
         return ChannelNotification(
             channel=account.channel,
@@ -198,7 +207,7 @@ class ChannelNotifications:
             notification_id=note.notification_id,
             kind=note.kind.value,
             outcome=InboxOutcome.PROCESSED,
-            payload=mask(dict(note.payload)),
+            payload=payload,
             handled_at=utc_now(),
         )
 
@@ -212,8 +221,9 @@ class ChannelNotifications:
         )
 
     @staticmethod
-    def _exchange(note: Notification) -> dict[str, Any]:
-        return {"notification": mask(dict(note.payload)), "channel_status": note.channel_status}
+    def _exchange(note: Notification, payload: dict[str, Any]) -> dict[str, Any]:
+        """What the trade log keeps of the notification (``payload``: masked)."""
+        return {"notification": payload, "channel_status": note.channel_status}
 
     async def _confirm(self, account: ChannelAccount, note: Notification) -> Notification:
         """The channel's own word, read back, in place of what the notification claims."""

@@ -208,8 +208,8 @@ async def update_guarded(
     version_column = mapper.version_id_col
     assert version_column is not None, "update_guarded needs a versioned row"
     version_key = str(mapper.get_property_by_column(version_column).key)
-    state = inspect(target)
-    changed = [p for p in mapper.column_attrs if state.attrs[p.key].history.has_changes()]
+    modified = inspect(target).committed_state  # the loaded value of each attribute set since
+    changed = [p for p in mapper.column_attrs if p.key in modified]
     if session.get_bind().dialect.name != "postgresql":
         session.add(target)
         try:
