@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import shutil
 import socket
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterator
@@ -166,10 +167,27 @@ async def db_url(backend: str, migrated: dict[str, str]) -> AsyncIterator[str]:
     yield url
 
 
+@pytest.fixture(scope="session")
+def key_files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What a new data directory holds once paygate and its sandboxes first started —
+    paygate's platform key, each sandbox's keys and identities — made once per test process
+    by the code that makes them for any new data directory. Generating and checking those
+    five RSA keys was about half of every stack's start."""
+    from paygate.demo import sandbox_host
+    from paygate.kit.keys import platform_private_key
+    from tests.support.stack import stack_settings
+
+    path = tmp_path_factory.mktemp("key-files")
+    platform_private_key(path)
+    sandbox_host(stack_settings("sqlite+aiosqlite:///:memory:", path))
+    return path
+
+
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Path:
+def data_dir(tmp_path: Path, key_files: Path) -> Path:
+    """A data directory of the test's own, holding the key files (copied, not shared)."""
     path = tmp_path / "var"
-    path.mkdir()
+    shutil.copytree(key_files, path)
     return path
 
 
