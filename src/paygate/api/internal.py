@@ -292,7 +292,7 @@ def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None
             app_.context.app_id,
             body.channel,
             parse_bill_date(body.bill_date),
-            after=body.after,
+            after=None if body.after is None else int(body.after),  # the validator made it a number
             limit=body.limit,
         )
         return ok_response(request, page)
