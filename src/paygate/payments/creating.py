@@ -89,8 +89,10 @@ class PaymentCreator:
             if not held:  # another process is creating this order right now
                 return await self._after_collision(app, cmd, pay_type, may_send=False)
             prepared = await self._prepare_unless_repeat(app, cmd, pay_type)
-            inserted = None if prepared is None else await self._insert(app, cmd, pay_type, *prepared)
-            view = None if inserted is None else await self._call_create(*inserted, *prepared)
+            view = None
+            if prepared is not None:
+                inserted = await self._insert(app, cmd, pay_type, *prepared)
+                view = None if inserted is None else await self._call_create(*inserted, *prepared)
             if view is None:
                 return await self._after_collision(app, cmd, pay_type, may_send=True)
             return view
