@@ -211,6 +211,8 @@ class Cashier:
                 raise ConflictError(
                     "out_order_no was already used with a different amount or currency",
                     code=ErrorCode.ORDER_MISMATCH,
+                    # the order's trade, once the payer picked a pay type (null before)
+                    details={"trade_no": existing_trade["trade_no"] if existing_trade else None},
                 )
             row = existing
         metrics.CASHIER_CHECKOUTS.labels("opened" if inserted else "repeated").inc()
@@ -219,8 +221,9 @@ class Cashier:
 
     def _answer(self, row: Checkout, trade: TradeView | None) -> dict[str, Any]:
         action = {"type": "redirect", "method": "GET", "url": self.url(row.token)}
-        if trade is not None:  # the payer already picked a pay type: the trade as it is
-            return {**trade, "action": action}
+        if trade is not None:  # the payer already picked a pay type: the trade as it is,
+            # in /gopay's shape (a query's view also lists the refunds)
+            return {**{k: v for k, v in trade.items() if k != "refunds"}, "action": action}
         return {
             "trade_no": None,
             "app_id": row.app_id,
