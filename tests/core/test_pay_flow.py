@@ -4,6 +4,7 @@ notification → paygate (R-PAY-1..4, R-PAY-7..9, R-NTF-1/2, R-LOG-1..3, R-API-3
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import pytest
 
@@ -194,6 +195,10 @@ async def test_barcode_pays_synchronously(stack: Stack) -> None:
     )
     assert trade["state"] == "succeeded"
     assert trade["action"]["type"] == "none"
+    # the channel's payment time (whole seconds, Beijing time) in the same shape as paygate's own
+    shape = "%Y-%m-%dT%H:%M:%S.%fZ"
+    for field in ("paid_at", "created_at", "expire_at"):
+        assert datetime.strptime(trade[field], shape), (field, trade[field])
 
 
 async def test_every_call_is_in_the_call_log_masked(stack: Stack) -> None:

@@ -28,7 +28,7 @@ from paygate.channels.gateway import ChannelGateway
 from paygate.domain.apps import AppContext
 from paygate.domain.trades import TradeState
 from paygate.kit import metrics
-from paygate.kit.clock import utc_now
+from paygate.kit.clock import iso_utc, utc_now
 from paygate.kit.errors import ConflictError, ErrorCode, NotFoundError, PaygateError, RequestError
 from paygate.kit.ids import new_attempt_no
 from paygate.kit.money import CURRENCY_EXPONENTS, MAX_AMOUNT_MINOR, Money
@@ -127,8 +127,7 @@ class CheckoutStatus:
     next_url: str | None
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
+_iso = iso_utc
 
 
 class Cashier:
