@@ -250,9 +250,10 @@ class PaygateClient:
         return await self.request("/query/refund", payload)
 
     async def query_bill(
-        self, channel: str, bill_date: str, *, after: int | None = None, limit: int = 100
+        self, channel: str, bill_date: str, *, after: str | int | None = None, limit: int = 100
     ) -> dict[str, Any]:
-        """``/query/bill``: this app's lines of the channel's bills of ``bill_date`` (a page)."""
+        """``/query/bill``: this app's lines of the channel's bills of ``bill_date`` (a page;
+        ``after``: the ``next`` of the previous one)."""
         payload: dict[str, Any] = {"channel": channel, "bill_date": bill_date, "limit": limit}
         if after is not None:
             payload["after"] = after

@@ -67,7 +67,10 @@ def envelope(response: httpx.Response) -> dict[str, Any]:
     ("body", "code"),
     [
         (b"not json", "INVALID_JSON"),
+        (b'{"out_order_no":"\xff"}', "INVALID_JSON"),  # not UTF-8
+        (b"", "INVALID_JSON"),
         (b"[]", "INVALID_REQUEST"),
+        (json.dumps({k: v for k, v in GOOD.items() if k != "amount"}).encode(), "INVALID_REQUEST"),
         (json.dumps({**GOOD, "amount": 0}).encode(), "INVALID_AMOUNT"),
         (json.dumps({**GOOD, "amount": -5}).encode(), "INVALID_AMOUNT"),
         (json.dumps({**GOOD, "amount": 10**13}).encode(), "INVALID_AMOUNT"),
@@ -88,6 +91,17 @@ async def test_bad_pay_input_is_refused_with_a_stable_code(stack: Stack, body: b
     assert 400 <= response.status_code < 500
     assert envelope(response)["error"] == code
     assert await count(stack, Trade) == 0
+
+
+async def test_a_body_that_is_not_utf8_is_judged_after_the_signature(stack: Stack) -> None:
+    """docs/api.md, steps 3-7 before the body: bytes that are not UTF-8 from a caller whose
+    signature fails get that caller's 401; from a signed caller, a signed INVALID_JSON."""
+    raw = b'{"out_order_no":"\xff"}'
+    r = await send(stack, raw, secret="wrong-secret")
+    assert r.status_code == 401 and envelope(r)["error"] == "BAD_SIGNATURE"
+    r = await send(stack, raw)
+    assert r.status_code == 400 and envelope(r)["error"] == "INVALID_JSON"
+    assert r.headers.get(signing.HEADER_SIGNATURE)  # answered as the authenticated app
 
 
 async def test_oversized_and_wrong_media_type(stack: Stack) -> None:
@@ -257,7 +271,7 @@ NUL_CASES: dict[str, tuple[type[BaseModel], dict[str, Any], list[tuple[str, Any]
     "/query/bill": (
         BillQueryRequest,
         {"channel": "alipay", "bill_date": "2026-06-05"},
-        [("channel", f"alipay{NUL}"), ("bill_date", f"2026-06-0{NUL}")],
+        [("channel", f"alipay{NUL}"), ("bill_date", f"2026-06-0{NUL}"), ("after", f"1{NUL}")],
     ),
     "/query/settle": (
         SettleQueryRequest,

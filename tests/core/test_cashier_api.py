@@ -39,6 +39,7 @@ async def test_cashier_checkout_is_paid_through_the_payment_services(stack: Stac
     with pytest.raises(PaygateAPIError) as refused:
         await open_checkout(stack, amount=1300, out_order_no=checkout["out_order_no"])
     assert refused.value.error == "ORDER_MISMATCH"
+    assert refused.value.data == {"trade_no": None}  # docs/api.md: {"trade_no"}; no trade yet
     assert await count(stack, Checkout) == 1
 
     async with httpx.AsyncClient(timeout=10) as http:
@@ -58,6 +59,13 @@ async def test_cashier_checkout_is_paid_through_the_payment_services(stack: Stac
         assert trade["metadata"] == {"cart": "7"}
         assert (await http.get(f"{url}/status")).json()["state"] == "pending"
         assert (await buyer(stack, "wechatpay", qr)).status_code == 200
+        # once the payer picked, a repeat answers with the trade in /gopay's shape (no refunds
+        # list), and another amount's refusal names the trade
+        again = await open_checkout(stack, out_order_no=checkout["out_order_no"])
+        assert again["trade_no"] == trade["trade_no"] and "refunds" not in again
+        with pytest.raises(PaygateAPIError) as refused:
+            await open_checkout(stack, amount=1300, out_order_no=checkout["out_order_no"])
+        assert refused.value.data == {"trade_no": trade["trade_no"]}
 
         async def done() -> dict[str, Any] | None:
             s: dict[str, Any] = (await http.get(f"{url}/status")).json()

@@ -4,6 +4,7 @@ notification → paygate (R-PAY-1..4, R-PAY-7..9, R-NTF-1/2, R-LOG-1..3, R-API-3
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import pytest
 
@@ -88,6 +89,36 @@ async def test_pay_is_idempotent_on_the_order_number(stack: Stack) -> None:
     assert await count(stack, Trade, Trade.out_order_no == order) == 1
 
 
+async def test_a_repeat_is_answered_as_one_before_the_channels_own_checks(stack: Stack) -> None:
+    """R-PAY-7, docs/api.md "Checks run in this order": idempotency (7) comes before the
+    channel account (8) and the channel's validation hook (9). A repeat that leaves out an
+    input the first request carried (a barcode's ``auth_code``) or breaks a channel rule in a
+    field it differs in gets the trade back, and another currency is ORDER_MISMATCH — not
+    CHANNEL_VALIDATION; a new order missing the input is still refused."""
+    order = order_no()
+    code = {"auth_code": "286000000000000001"}
+    first = await stack.client.pay(
+        out_order_no=order, pay_type="alipay.barcode", amount=1200, subject="Shop", extra=code
+    )
+    assert first["state"] == "succeeded"
+    again = await stack.client.pay(
+        out_order_no=order, pay_type="alipay.barcode", amount=1200, subject="Shop", description="x" * 200
+    )
+    assert again["trade_no"] == first["trade_no"] and again["state"] == "succeeded"
+    with pytest.raises(PaygateAPIError) as err:
+        await stack.client.pay(
+            out_order_no=order, pay_type="alipay.barcode", amount=1200, currency="USD", subject="Shop"
+        )
+    assert err.value.error == "ORDER_MISMATCH" and err.value.http_status == 409
+    assert err.value.data == {"trade_no": first["trade_no"]}
+    with pytest.raises(PaygateAPIError) as err:
+        await stack.client.pay(
+            out_order_no=order_no(), pay_type="alipay.barcode", amount=1200, subject="Shop"
+        )
+    assert err.value.error == "CHANNEL_VALIDATION" and err.value.http_status == 400
+    assert await count(stack, Trade, Trade.out_order_no == order) == 1
+
+
 async def test_concurrent_identical_requests_create_exactly_one_trade(stack: Stack) -> None:
     order = order_no()
 
@@ -164,6 +195,10 @@ async def test_barcode_pays_synchronously(stack: Stack) -> None:
     )
     assert trade["state"] == "succeeded"
     assert trade["action"]["type"] == "none"
+    # the channel's payment time (whole seconds, Beijing time) in the same shape as paygate's own
+    shape = "%Y-%m-%dT%H:%M:%S.%fZ"
+    for field in ("paid_at", "created_at", "expire_at"):
+        assert datetime.strptime(trade[field], shape), (field, trade[field])
 
 
 async def test_every_call_is_in_the_call_log_masked(stack: Stack) -> None:

@@ -34,9 +34,12 @@ async def test_query_bill_and_settle_show_the_apps_reconciled_day(stack: Stack) 
     [run] = first["runs"]
     assert run["run_id"] == outcome.run_id and run["state"] == "done" and run["lines"] == 4
     assert len(first["items"]) == 2 and first["next"]
+    # the page cursor goes back as it came (a string, docs/api.md); the same number is accepted too
+    assert isinstance(first["next"], str)
     second = await stack.client.request(
-        "/query/bill", {"channel": "alipay", "bill_date": str(day), "after": int(first["next"]), "limit": 2}
+        "/query/bill", {"channel": "alipay", "bill_date": str(day), "after": first["next"], "limit": 2}
     )
+    assert second == await stack.client.query_bill("alipay", str(day), after=int(first["next"]), limit=2)
     items = first["items"] + second["items"]
     assert second["next"] is None and len(second["items"]) == 2
     assert sorted(i["trade_no"] for i in items if i["kind"] == "payment") == sorted(
@@ -62,6 +65,10 @@ async def test_query_bill_refuses_bad_input_with_stable_codes(stack: Stack) -> N
         ({"channel": "alipay", "bill_date": "2999-01-01"}, "INVALID_BILL_DATE"),
         ({"channel": "alipay", "bill_date": "yesterday"}, "INVALID_REQUEST"),
         ({"channel": "alipay", "bill_date": "2026-01-01", "limit": 0}, "INVALID_REQUEST"),
+        ({"channel": "alipay", "bill_date": "2026-01-01", "after": "12a"}, "INVALID_REQUEST"),
+        ({"channel": "alipay", "bill_date": "2026-01-01", "after": "-1"}, "INVALID_REQUEST"),
+        ({"channel": "alipay", "bill_date": "2026-01-01", "after": -1}, "INVALID_REQUEST"),
+        ({"channel": "alipay", "bill_date": "2026-01-01", "after": 1.5}, "INVALID_REQUEST"),
     ]
     for body, code in cases:
         with pytest.raises(PaygateAPIError) as caught:

@@ -100,8 +100,10 @@ def _validation_code(exc: RequestValidationError) -> tuple[ErrorCode, str]:
     first = errors[0] if errors else {}
     if first.get("type") == "json_invalid":
         return ErrorCode.INVALID_JSON, "the body is not valid JSON"
+    if first.get("type") == "missing" and tuple(first.get("loc", ())) == ("body",):
+        return ErrorCode.INVALID_JSON, "the body is empty: send a JSON object"
     field = ".".join(str(p) for p in first.get("loc", ())[1:])
-    if field == "amount":
+    if field == "amount" and first.get("type") != "missing":  # a missing field is INVALID_REQUEST
         return ErrorCode.INVALID_AMOUNT, f"amount: {first.get('msg')}"
     return ErrorCode.INVALID_REQUEST, f"{field or 'body'}: {first.get('msg', 'invalid')}"
 
@@ -111,10 +113,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _paygate(request: Request, exc: PaygateError) -> Response:
         return error_response(request, exc)
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
-        # FastAPI decodes the body before dependencies run: authenticate first, so an
-        # unauthenticated caller learns nothing about bodies (checks keep their order)
+    async def refused_caller(request: Request) -> Response | None:
+        """FastAPI decodes the body before dependencies run: authenticate first, so an
+        unauthenticated caller learns nothing about bodies (checks keep their order) and the
+        answer about the body is signed and uses up the nonce, like any other."""
         if request.url.path.startswith("/operator/"):
             if getattr(request.state, "operator", None) is None:
                 try:
@@ -126,12 +128,24 @@ def install_error_handlers(app: FastAPI) -> None:
                 await authenticated(request)
             except PaygateError as auth_error:
                 return error_response(request, auth_error)
+        return None
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        refused = await refused_caller(request)
+        if refused is not None:
+            return refused
         code, message = _validation_code(exc)
         fields = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg")} for e in exc.errors()[:10]]
         return code_response(request, code, message, {"fields": fields})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400:  # FastAPI could not decode the body (e.g. not UTF-8)
+            refused = await refused_caller(request)
+            if refused is not None:
+                return refused
+            return code_response(request, ErrorCode.INVALID_JSON, "the body is not valid JSON in UTF-8")
         code = {404: ErrorCode.NOT_FOUND_ROUTE, 405: ErrorCode.METHOD_NOT_ALLOWED}.get(
             exc.status_code, ErrorCode.INVALID_REQUEST
         )
@@ -292,7 +306,7 @@ def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None
             app_.context.app_id,
             body.channel,
             parse_bill_date(body.bill_date),
-            after=body.after,
+            after=None if body.after is None else int(body.after),  # the validator made it a number
             limit=body.limit,
         )
         return ok_response(request, page)

@@ -245,8 +245,23 @@ class BillQueryRequest(RequestModel):
 
     channel: str = Field(min_length=1, max_length=32, description="alipay | wechatpay | stripe")
     bill_date: str = Field(pattern=_DAY, description="The bill's day, YYYY-MM-DD (the channel's time zone).")
-    after: StrictInt | None = Field(default=None, ge=0, description="The `next` of the previous page.")
+    after: StrictInt | str | None = Field(
+        default=None,
+        description="The `next` of the previous page, as given (a string of digits), or that number.",
+    )
     limit: StrictInt = Field(default=100, ge=1, le=500)
+
+    @field_validator("after")
+    @classmethod
+    def _cursor(cls, value: int | str | None) -> int | None:
+        """A page cursor: the ``next`` string of the previous page, or the same number."""
+        if isinstance(value, str):
+            if not value.isascii() or not value.isdigit() or len(value) > 18:
+                raise PydanticCustomError("cursor", "must be the `next` of the previous page")
+            value = int(value)
+        if value is not None and value < 0:
+            raise PydanticCustomError("cursor", "must be the `next` of the previous page")
+        return value
 
 
 class SettleQueryRequest(RequestModel):

@@ -28,7 +28,7 @@ from paygate.channels.gateway import ChannelGateway
 from paygate.domain.apps import AppContext
 from paygate.domain.trades import TradeState
 from paygate.kit import metrics
-from paygate.kit.clock import utc_now
+from paygate.kit.clock import iso_utc, utc_now
 from paygate.kit.errors import ConflictError, ErrorCode, NotFoundError, PaygateError, RequestError
 from paygate.kit.ids import new_attempt_no
 from paygate.kit.money import CURRENCY_EXPONENTS, MAX_AMOUNT_MINOR, Money
@@ -127,8 +127,7 @@ class CheckoutStatus:
     next_url: str | None
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
+_iso = iso_utc
 
 
 class Cashier:
@@ -211,6 +210,8 @@ class Cashier:
                 raise ConflictError(
                     "out_order_no was already used with a different amount or currency",
                     code=ErrorCode.ORDER_MISMATCH,
+                    # the order's trade, once the payer picked a pay type (null before)
+                    details={"trade_no": existing_trade["trade_no"] if existing_trade else None},
                 )
             row = existing
         metrics.CASHIER_CHECKOUTS.labels("opened" if inserted else "repeated").inc()
@@ -219,8 +220,9 @@ class Cashier:
 
     def _answer(self, row: Checkout, trade: TradeView | None) -> dict[str, Any]:
         action = {"type": "redirect", "method": "GET", "url": self.url(row.token)}
-        if trade is not None:  # the payer already picked a pay type: the trade as it is
-            return {**trade, "action": action}
+        if trade is not None:  # the payer already picked a pay type: the trade as it is,
+            # in /gopay's shape (a query's view also lists the refunds)
+            return {**{k: v for k, v in trade.items() if k != "refunds"}, "action": action}
         return {
             "trade_no": None,
             "app_id": row.app_id,

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from paygate.domain.events import DeliveryState, EventType
-from paygate.kit.clock import utc_now
+from paygate.kit.clock import iso_utc, utc_now
 from paygate.kit.errors import ConflictError, ErrorCode, NotFoundError, RequestError
 from paygate.models import DeliveryAttempt, EventDelivery, OutboxMessage
 from paygate.repositories import Database, UnitOfWork
@@ -23,8 +23,7 @@ EVENT_ID: Final = re.compile(r"evt_[0-9]{26}")
 MAX_LIMIT: Final = 500
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+_iso = iso_utc
 
 
 def _delivery(d: EventDelivery) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from paygate.domain.events import DeliveryState, EventType
-from paygate.kit.clock import utc_now
+from paygate.kit.clock import iso_utc, utc_now
 from paygate.kit.ids import new_id
 from paygate.models import EventDelivery, OutboxMessage
 from paygate.repositories import UnitOfWork
@@ -22,14 +22,10 @@ def new_event_id(now: datetime | None = None) -> str:
     return new_id("evt_", now)
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def event_body(event_id: str, type_: EventType, occurred_at: datetime, data: Mapping[str, Any]) -> str:
     """The JSON every receiver gets: ``{"id", "type", "timestamp", "data"}`` (compact)."""
     return json.dumps(
-        {"id": event_id, "type": type_.value, "timestamp": _iso(occurred_at), "data": dict(data)},
+        {"id": event_id, "type": type_.value, "timestamp": iso_utc(occurred_at), "data": dict(data)},
         ensure_ascii=False,
         separators=(",", ":"),
     )

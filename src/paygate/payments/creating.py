@@ -79,8 +79,8 @@ class PaymentCreator:
             # nothing leaves the process before the one transaction that writes the trade
             # with its pay data, so the unique index alone decides; the lock is taken only
             # when the order exists (a repeat may send it a new attempt)
-            account, request = await self._prepare(app, cmd, pay_type)
-            view = await self._pay_locally(app, cmd, pay_type, account, request)
+            prepared = await self._prepare_unless_repeat(app, cmd, pay_type)
+            view = None if prepared is None else await self._pay_locally(app, cmd, pay_type, *prepared)
             if view is not None:
                 return view
             async with self._locks.hold(lock) as held:
@@ -88,9 +88,11 @@ class PaymentCreator:
         async with self._locks.hold(lock) as held:
             if not held:  # another process is creating this order right now
                 return await self._after_collision(app, cmd, pay_type, may_send=False)
-            account, request = await self._prepare(app, cmd, pay_type)
-            inserted = await self._insert(app, cmd, pay_type, account, request)
-            view = None if inserted is None else await self._call_create(*inserted, account, request)
+            prepared = await self._prepare_unless_repeat(app, cmd, pay_type)
+            view = None
+            if prepared is not None:
+                inserted = await self._insert(app, cmd, pay_type, *prepared)
+                view = None if inserted is None else await self._call_create(*inserted, *prepared)
             if view is None:
                 return await self._after_collision(app, cmd, pay_type, may_send=True)
             return view
@@ -111,6 +113,24 @@ class PaymentCreator:
         if not 1 <= expire <= self._max_expire:
             raise RequestError(f"expire_minutes must be between 1 and {self._max_expire}")
         return pay_type
+
+    async def _prepare_unless_repeat(
+        self, app: AppContext, cmd: PayCommand, pay_type: PayType
+    ) -> tuple[ChannelAccount, CreatePayment] | None:
+        """:meth:`_prepare` — unless it refuses the request (no channel account, the channel's
+        own validation) for an order that already has its trade: then None, and the order's
+        repeat is answered as one (docs/api.md: idempotency comes before those checks). A
+        repeat ignores the fields it differs in; another amount or currency is
+        ORDER_MISMATCH; another pay type is a new attempt, which is checked again."""
+        try:
+            return await self._prepare(app, cmd, pay_type)
+        except (RequestError, UpstreamError) as exc:
+            if exc.code not in (ErrorCode.CHANNEL_VALIDATION, ErrorCode.NO_CHANNEL_ACCOUNT):
+                raise
+            async with self._db.reading() as uow:
+                if await uow.trades.by_order(app.app_id, cmd.out_order_no) is None:
+                    raise
+            return None
 
     async def _prepare(
         self, app: AppContext, cmd: PayCommand, pay_type: PayType

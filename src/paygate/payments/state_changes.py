@@ -27,7 +27,7 @@ from paygate.domain.machine import IllegalTransition, Transition
 from paygate.domain.refunds import RefundKind
 from paygate.domain.trades import TERMINAL, TRADES, TradeEvent, TradeState
 from paygate.kit import metrics
-from paygate.kit.clock import utc_now
+from paygate.kit.clock import iso_utc, utc_now
 from paygate.kit.masking import mask
 from paygate.models import ExtraPayment, Trade, TradeLog
 from paygate.payments.trade_view import full_trade_view, has_refunds, trade_view
@@ -286,7 +286,7 @@ async def _record_extra_payment(
         "channel": extra.channel,
         "channel_trade_no": facts.channel_trade_no,
         "kept_channel_trade_no": trade.channel_trade_no,
-        "paid_at": facts.paid_at.isoformat().replace("+00:00", "Z") if facts.paid_at else None,
+        "paid_at": iso_utc(facts.paid_at),
     }
     await _announce(uow, trade, type_, {**await full_trade_view(uow, trade), "extra_payment": extra_payment})
     metrics.ALERTS.labels(kind.value, trade.channel).inc()

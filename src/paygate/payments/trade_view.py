@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
+from paygate.kit.clock import iso_utc
 from paygate.models import Refund, Trade
 from paygate.repositories import UnitOfWork
 
@@ -25,9 +25,7 @@ TradeView = dict[str, Any]
 RefundView = dict[str, Any]
 
 
-def _iso(value: Any) -> str | None:
-    # UTC always: a channel's own time (Alipay's is +08:00) is converted, not shown as given
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value is not None else None
+_iso = iso_utc  # UTC always, six fractional digits: a channel's own time is converted
 
 
 def trade_view(trade: Trade, action: dict[str, Any] | None = None) -> TradeView:

@@ -13,12 +13,12 @@ import csv
 import io
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from paygate.domain.operators import Permission
 from paygate.domain.reconciliation import DiscrepancyKind, DiscrepancyState, LineKind, LineStatus, Resolution
-from paygate.kit.clock import utc_now
+from paygate.kit.clock import iso_utc, utc_now
 from paygate.kit.errors import AuthError, ConflictError, ErrorCode, NotFoundError, RequestError
 from paygate.models import BillLineRow, Discrepancy, OperatorAction, ReconRun, Settlement
 from paygate.operators.directory import OperatorIdentity
@@ -46,8 +46,7 @@ def parse_bill_date(text: str, *, today: date | None = None) -> date:
     return day
 
 
-def _time(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
+_time = iso_utc
 
 
 def run_view(run: ReconRun) -> dict[str, Any]:
