@@ -259,11 +259,11 @@ async def test_a_move_whose_claim_collides_writes_nothing(stack: Stack) -> None:
     assert await rows(stack, OutboxMessage, OutboxMessage.aggregate == trade["trade_no"]) == []
 
 
-async def test_a_first_notification_is_two_statements_on_postgresql(stack: Stack, backend: str) -> None:
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+async def test_a_first_notification_is_two_statements_on_postgresql(stack: Stack) -> None:
     """Issue 11: the trade read, then one statement for the claim, the state change, its log
-    row, the event and its delivery — no BEGIN, no COMMIT (each statement is atomic)."""
-    if backend != "postgresql":
-        pytest.skip("round trips are counted on PostgreSQL, where the two-statement path runs")
+    row, the event and its delivery — no BEGIN, no COMMIT (each statement is atomic). Counted
+    on PostgreSQL, where the statements are folded (elsewhere they run in a transaction)."""
     trade, row = await pending_trade(stack, notify_url="http://127.0.0.1:9/paid")
     form = sign_notification(success_params(stack, row), sandbox_key(stack))
     await stack.container.call_log.flush()  # the pay's call-log row, written in the background
