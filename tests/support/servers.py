@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import socket
+import time
 from collections.abc import AsyncIterator
 
 import uvicorn
@@ -25,23 +27,43 @@ _RESERVED: dict[int, socket.socket] = {}
 def _listen_range() -> tuple[int, int]:
     """Ports for test listeners: below the kernel's ephemeral range, so that no outgoing
     connection (a database client, httpx, a subprocess's) is ever given one of them while a
-    released port waits for the subprocess that binds it."""
+    released port waits for the subprocess that binds it — and, under pytest-xdist, this
+    worker's own slice of them: a port one worker released for its subprocess can never be
+    handed to another worker before that subprocess binds it."""
     try:
         with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
             low = int(f.read().split()[0])
     except (OSError, ValueError, IndexError):
         low = 32768
-    return max(1025, low - 12000), low - 1
+    first, last = max(1025, low - 12000), low - 1
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    if not worker.startswith("gw") or not worker[2:].isdigit() or count <= 1:
+        return first, last
+    size = (last - first + 1) // count
+    start = first + int(worker[2:]) % count * size
+    return start, start + size - 1
+
+
+#: Ports :func:`release_port` let go, and when: not handed out again for a while, so that the
+#: subprocess they were released for finds them free (this process's own free_port included)
+_RELEASED: dict[int, float] = {}
+_RELEASE_HOLD_SECONDS = 300.0
 
 
 def free_port() -> int:
     """A loopback port nobody else can take meanwhile: it stays bound (not listening) until
     :func:`serve_asgi` serves on that very socket, or :func:`release_port` frees it for a
-    subprocess to bind. Chosen at random below the ephemeral range (:func:`_listen_range`)."""
+    subprocess to bind. Chosen at random below the ephemeral range, in this xdist worker's
+    slice (:func:`_listen_range`), never one released for a subprocess in the last minutes."""
     low, high = _listen_range()
+    now = time.monotonic()
     for _ in range(200):
-        sock = socket.socket()  # no SO_REUSEADDR: nothing else can bind the port while it is held
         port = random.randint(low, high)
+        released = _RELEASED.get(port)
+        if released is not None and now - released < _RELEASE_HOLD_SECONDS:
+            continue
+        sock = socket.socket()  # no SO_REUSEADDR: nothing else can bind the port while it is held
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -57,6 +79,7 @@ def release_port(port: int) -> int:
     sock = _RESERVED.pop(port, None)
     if sock is not None:
         sock.close()
+    _RELEASED[port] = time.monotonic()
     return port
 
 
