@@ -28,7 +28,7 @@ from paygate.reconciliation.classifying import classify
 from paygate.reconciliation.resolving import AutoResolver
 from paygate.reconciliation.windows import BillWindow
 from paygate.repositories import Database
-from paygate.repositories.reconciliation import MissingItem
+from paygate.repositories.reconciliation import LeftOver, MissingItem
 
 __all__ = ["Findings"]
 
@@ -55,44 +55,28 @@ class Findings:
             )
             for line in repeated:
                 repo.add_discrepancy(
-                    self._discrepancy(
+                    self._of_line(
                         account,
                         run_id,
                         bill_date,
                         DiscrepancyKind.DUPLICATE,
-                        line_id=line.line_id,
+                        line,
                         detail=f"the bill lists this {line.kind.value} again",
-                        trade_id=line.trade_id,
-                        trade_no=line.trade_no,
-                        refund_id=line.refund_id,
-                        refund_no=line.refund_no,
-                        attempt_no=line.attempt_no,
-                        channel_trade_no=line.channel_trade_no,
-                        channel_amount=line.amount,
-                        currency=line.currency,
                     )
                 )
             pending: list[tuple[Discrepancy, str]] = []
             for line in left:
                 finding = classify(line)
-                row = self._discrepancy(
+                row = self._of_line(
                     account,
                     run_id,
                     bill_date,
                     finding.kind,
-                    line_id=line.line_id,
+                    line,
                     detail=finding.detail,
-                    trade_id=line.trade_id,
-                    trade_no=line.trade_no,
-                    refund_id=line.refund_id,
-                    refund_no=line.refund_no,
-                    attempt_no=line.attempt_no,
-                    channel_trade_no=line.channel_trade_no,
-                    channel_amount=line.amount,
                     paygate_amount=line.refund_amount
                     if line.kind is not LineKind.PAYMENT
                     else line.trade_paid_amount,
-                    currency=line.currency,
                 )
                 repo.add_discrepancy(row)
                 if finding.ask:
@@ -217,6 +201,35 @@ class Findings:
             state=DiscrepancyState.OPEN,
             created_at=utc_now(),
             **{"detail": "", **fields},
+        )
+
+    @classmethod
+    def _of_line(
+        cls,
+        account: ChannelAccount,
+        run_id: int,
+        bill_date: date,
+        kind: DiscrepancyKind,
+        line: LeftOver,
+        **fields: Any,
+    ) -> Discrepancy:
+        """A discrepancy about a bill line, with what paygate knows of it (trade, refund,
+        attempt, the channel's number and amount)."""
+        return cls._discrepancy(
+            account,
+            run_id,
+            bill_date,
+            kind,
+            line_id=line.line_id,
+            trade_id=line.trade_id,
+            trade_no=line.trade_no,
+            refund_id=line.refund_id,
+            refund_no=line.refund_no,
+            attempt_no=line.attempt_no,
+            channel_trade_no=line.channel_trade_no,
+            channel_amount=line.amount,
+            currency=line.currency,
+            **fields,
         )
 
     def _missing(
