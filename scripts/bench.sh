@@ -33,7 +33,7 @@
 #   BENCH_WARMUP=2 BENCH_PORT=18078 BENCH_DB=paygate_bench BENCH_FLOOR=<first shared/bench/floor.sh above>
 #   BENCH_KEEP=1 (keep the work dir)  BENCH_SKIP_FLOOR=1 (A/B experiments only: no floor, so no
 #   gopay_vs_floor; the official figure always runs the floor)  BENCH_PROFILE=1 (after the measured runs: py-spy on one
-#   worker during an extra, unmeasured gopay, query and notify run each, and the per-stage CPU
+#   worker during an extra, unmeasured gopay, query, cached query and notify run each, and the per-stage CPU
 #   split of scripts/bench/profile_stages.py; installs py-spy in .venv; printed on stderr)
 #   BENCH_EXISTING=N (the scale shape: N succeeded trades COPY-seeded before the runs)
 set -euo pipefail
@@ -271,6 +271,7 @@ spy() {
 if [[ ${BENCH_PROFILE:-0} == 1 ]]; then
   spy gopay wrk_phase gopay_prof gopay "${run_id}p" "$((secs + 1))"
   spy query wrk_phase query_prof query "${run_id}y" "$((secs + 1))"
+  BENCH_TRADES=$work/trades_hot.txt spy query_cached wrk_phase query_cached_prof query "${run_id}k" "$((secs + 1))"
   say "profile: CPU per stage of a /gopay (sequential, in-process; profile_stages.py)"
   timeout 300 "$bin/python" "$here/profile_stages.py" 400 >&2 || true
 fi

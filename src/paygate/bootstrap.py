@@ -47,6 +47,7 @@ from paygate.kit.failpoints import Failpoints
 from paygate.kit.invalidation import InvalidationBus, RedisInvalidationBus
 from paygate.kit.keys import platform_private_key, platform_public_key
 from paygate.kit.locks import LockProvider, NullLocks, RedisLocks
+from paygate.kit.redis_batch import RedisBatcher
 from paygate.kit.shutdown import DEFAULT_STEP_SECONDS, stop_within
 from paygate.operators.directory import OperatorDirectory
 from paygate.payments.after_commit import AfterCommit
@@ -235,7 +236,7 @@ def build_container(settings: Settings) -> Container:
 
         redis = aioredis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
         locks = RedisLocks(redis)
-        nonces = RedisNonces(redis, settings.sign_window_seconds, fallback=nonces)
+        nonces = RedisNonces(RedisBatcher(redis), settings.sign_window_seconds, fallback=nonces)
     platform_key = platform_private_key(settings.data_dir, production=settings.env == "production")
     authenticator = AppAuthenticator(db, box, nonces, platform_key, settings.sign_window_seconds)
     app_listeners: list[Callable[[str], None]] = [authenticator.forget]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
 from redis.exceptions import RedisError
 
 from paygate.kit.clock import utc_now
+from paygate.kit.redis_batch import RedisBatcher
 from paygate.repositories import Database
 
 __all__ = ["DatabaseNonces", "NonceStore", "RedisNonces"]
@@ -26,9 +27,11 @@ class NonceStore(Protocol):
 
 class RedisNonces:
     """``SET NX EX`` in Redis; while Redis cannot be reached, the database keeps the nonces
-    (replay protection never lapses) and ``degraded_since`` says so."""
+    (replay protection never lapses) and ``degraded_since`` says so. The commands go through
+    a :class:`~paygate.kit.redis_batch.RedisBatcher`: the nonces of requests arriving
+    together reach Redis in one round trip, each still answered on its own."""
 
-    def __init__(self, redis: Any, window_seconds: int, fallback: NonceStore) -> None:
+    def __init__(self, redis: RedisBatcher, window_seconds: int, fallback: NonceStore) -> None:
         self._redis = redis
         self._ttl = window_seconds * 2
         self._fallback = fallback
@@ -37,7 +40,7 @@ class RedisNonces:
     async def remember(self, app_id: str, nonce: str) -> bool:
         key = f"paygate:nonce:{app_id}:{nonce}"
         try:
-            fresh = bool(await self._redis.set(key, "1", nx=True, ex=self._ttl))
+            fresh = bool(await self._redis.execute("SET", key, "1", "EX", self._ttl, "NX"))
         except RedisError as exc:
             if self.degraded_since is None:
                 self.degraded_since = time.monotonic()

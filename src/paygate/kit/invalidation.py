@@ -19,6 +19,8 @@ from typing import Any
 import structlog
 from redis.exceptions import RedisError
 
+from paygate.kit.redis_batch import RedisBatcher
+
 __all__ = ["InvalidationBus", "RedisInvalidationBus"]
 
 log = structlog.get_logger("paygate.cache")
@@ -45,6 +47,7 @@ class InvalidationBus:
 class RedisInvalidationBus(InvalidationBus):
     def __init__(self, redis: Any, channel: str = "paygate:invalidate") -> None:
         self._redis = redis
+        self._batch = RedisBatcher(redis)  # invalidations committed together: one round trip
         self._channel = channel
         self._listeners: list[Listener] = []
         self._task: asyncio.Task[None] | None = None
@@ -58,7 +61,7 @@ class RedisInvalidationBus(InvalidationBus):
 
     async def _publish(self, key: str) -> None:
         try:
-            await self._redis.publish(self._channel, key)
+            await self._batch.execute("PUBLISH", self._channel, key)
         except RedisError as exc:
             log.warning("cache.invalidation_not_published", error=type(exc).__name__)
 
