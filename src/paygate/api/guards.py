@@ -93,7 +93,12 @@ class SourceAllowList:
 
 
 async def authenticated(request: Request) -> AuthenticatedApp:
-    """Size, media type and signature checks, in that order, before the body is parsed."""
+    """Size, media type and signature checks, in that order, before the body is parsed.
+    A request the fast lane already authenticated (and handed on) is not authenticated twice:
+    its nonce is spent once."""
+    known: AuthenticatedApp | None = getattr(request.state, "paygate_app", None)
+    if known is not None:
+        return known
     request.state.started = time.perf_counter()
     services = request.app.state.services
     limit: int = services.limits.max_body_bytes

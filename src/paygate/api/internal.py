@@ -10,11 +10,14 @@ from typing import Annotated, Any
 import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from paygate.api.console import ConsoleServices, mount_console
+from paygate.api.fast_lane import Endpoint, FastLane, LaneRoute
 from paygate.api.guards import SourceAllowList, authenticated
 from paygate.api.operator import OperatorAuth, operator_router
 from paygate.api.operator_events import operator_events_router
@@ -181,11 +184,6 @@ def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None
     app.state.services = services
     app.state.operator_auth = OperatorAuth(services.operators)
     install_error_handlers(app)
-    app.add_middleware(
-        SourceAllowList,
-        networks=services.limits.internal_allow,
-        trusted_proxies=services.limits.trusted_proxies,
-    )
 
     @app.post(
         "/gopay",
@@ -352,4 +350,25 @@ def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None
         mount_console(app, services.console)
     if services.reconciliation is not None:
         app.include_router(operator_reconciliation_router(app.state.operator_auth, services.reconciliation))
+
+    # the signed POST endpoints, called directly when the request is plain (api/fast_lane.py)
+    declared = {
+        r.path: r for r in app.router.routes if isinstance(r, APIRoute) and "POST" in (r.methods or ())
+    }
+    lanes: dict[str, tuple[type[BaseModel], Endpoint]] = {
+        "/gopay": (PayRequest, gopay),
+        "/query/trade": (QueryRequest, query_trade),
+        "/close": (TradeRefRequest, close),
+        "/refund": (RefundRequest, refund),
+        "/query/refund": (RefundQueryRequest, query_refund),
+        "/query/bill": (BillQueryRequest, query_bill),
+        "/query/settle": (SettleQueryRequest, query_settle),
+    }
+    routes = {path: LaneRoute(model, call, declared.get(path)) for path, (model, call) in lanes.items()}
+    app.add_middleware(FastLane, routes=routes)
+    app.add_middleware(  # added last, so it runs first: refused sources reach nothing else
+        SourceAllowList,
+        networks=services.limits.internal_allow,
+        trusted_proxies=services.limits.trusted_proxies,
+    )
     return app

@@ -7,6 +7,12 @@ from prometheus_client import Counter, Gauge, Histogram
 
 API_REQUESTS = Counter("paygate_api_requests_total", "API calls", ["endpoint", "errno"])
 API_LATENCY = Histogram("paygate_api_latency_seconds", "API latency", ["endpoint"])
+API_FAST_LANE = Counter(
+    "paygate_api_fast_lane_total",
+    "Signed POSTs answered by the fast lane (served) or handed to the routed path (routed: "
+    "no Content-Length, or a body the model refuses)",
+    ["outcome"],
+)
 TRADE_TRANSITIONS = Counter("paygate_trade_transitions_total", "Trade state changes", ["channel", "to_state"])
 REFUND_TRANSITIONS = Counter(
     "paygate_refund_transitions_total", "Refund state changes", ["channel", "to_state"]
