@@ -209,3 +209,9 @@ async def test_every_call_is_in_the_call_log_masked(stack: Stack) -> None:
     assert {entry.endpoint for entry in logs} == {"/gopay", "/query/trade"}
     assert all(entry.app_id == "demo" and entry.errno == 0 for entry in logs)
     assert stack.credentials["secret"] not in repr([(e.request, e.response) for e in logs])
+    # what was asked and answered, as JSON (PostgreSQL writes the rows with COPY, elsewhere INSERT)
+    by_endpoint = {entry.endpoint: entry for entry in logs}
+    assert by_endpoint["/gopay"].request["amount"] == 100
+    assert by_endpoint["/query/trade"].request["trade_no"] == trade["trade_no"]
+    assert by_endpoint["/query/trade"].response["data"]["state"] == "pending"
+    assert all(e.http_method == "POST" and e.http_status == 200 and e.created_at is not None for e in logs)

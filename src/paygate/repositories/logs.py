@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import JSON, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from paygate.kit.clock import utc_now
 from paygate.models import CallLog, ChannelNotification
 
 if TYPE_CHECKING:
@@ -25,9 +27,39 @@ class CallLogRepository:
         self._session = session
 
     async def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        """One executemany of Core INSERTs (the ORM's bulk path costs more than the write)."""
-        if rows:
+        """PostgreSQL: one binary COPY of the rows (asyncpg encodes them in C — a call-log row
+        per API call, so this is on every request's bill of CPU); elsewhere one executemany
+        of Core INSERTs (the ORM's bulk path costs more than the write)."""
+        if not rows:
+            return
+        connection = await self._session.connection()
+        if connection.dialect.name != "postgresql":
             await self._session.execute(insert(_CALL_LOG), list(rows))
+            return
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert driver is not None
+        now = utc_now()
+        records = [
+            tuple(
+                _json(row.get(name))
+                if name in _JSON_COLUMNS
+                else row.get(name, now if name == "created_at" else None)
+                for name in _COPY_COLUMNS
+            )
+            for row in rows
+        ]
+        await driver.copy_records_to_table(_CALL_LOG.name, records=records, columns=_COPY_COLUMNS)
+
+
+#: every column but the generated id, in COPY order
+_COPY_COLUMNS = [c.name for c in _CALL_LOG.columns if c.name != "id"]
+_JSON_COLUMNS = frozenset(c.name for c in _CALL_LOG.columns if isinstance(c.type, JSON))
+
+
+def _json(value: Any) -> str:
+    """As SQLAlchemy's JSON type writes it (``none_as_null`` is off: ``None`` is JSON null)."""
+    return json.dumps(value)
 
 
 class InboxRepository:
