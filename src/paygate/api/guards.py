@@ -112,12 +112,13 @@ async def authenticated(request: Request) -> AuthenticatedApp:
         ctype = request.headers.get("content-type", "")
         if not ctype.split(";")[0].strip().lower() == "application/json":
             raise RequestError(code=ErrorCode.UNSUPPORTED_MEDIA_TYPE)
-    path = request.scope.get("raw_path", request.url.path.encode()).decode("latin-1")
-    query = request.scope.get("query_string", b"").decode("latin-1")
+    scope = request.scope
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path is not None else request.url.path
+    query = scope.get("query_string", b"").decode("latin-1")
     target = f"{path}?{query}" if query else path
-    app: AuthenticatedApp = await services.authenticator.authenticate(
-        request.method, target, {k.lower(): v for k, v in request.headers.items()}, body
-    )
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+    app: AuthenticatedApp = await services.authenticator.authenticate(request.method, target, headers, body)
     request.state.paygate_app = app
     try:
         request.state.request_json = json.loads(body) if body else None

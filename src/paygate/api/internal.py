@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from paygate.api.console import ConsoleServices, mount_console
 from paygate.api.fast_lane import Endpoint, FastLane, LaneRoute
+from paygate.api.framework import APP_OPTIONS
 from paygate.api.guards import SourceAllowList, authenticated
 from paygate.api.operator import OperatorAuth, operator_router
 from paygate.api.operator_events import operator_events_router
@@ -180,6 +181,7 @@ def create_internal_app(services: InternalServices, *, lifespan: Lifespan | None
         "every answer is `{errno, msg, data}`.",
         lifespan=run,
         responses=_ERRORS,
+        **APP_OPTIONS,
     )
     app.state.services = services
     app.state.operator_auth = OperatorAuth(services.operators)

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from paygate.api.cashier import cashier_router
+from paygate.api.framework import APP_OPTIONS
 from paygate.api.internal import Lifespan
 from paygate.callbacks.notifications import ChannelNotifications
 from paygate.callbacks.returns import PayerReturns
@@ -53,7 +54,7 @@ def create_public_app(services: PublicServices, *, lifespan: Lifespan | None = N
             if lifespan:
                 await lifespan[1]()
 
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, lifespan=run)
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, lifespan=run, **APP_OPTIONS)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:

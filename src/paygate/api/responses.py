@@ -30,7 +30,7 @@ def _finish(request: Request, status: int, payload: dict[str, Any]) -> Response:
         headers = services.authenticator.sign_response(app, body)
     started = getattr(request.state, "started", None)
     duration_ms = int((time.perf_counter() - started) * 1000) if started else 0
-    endpoint = request.url.path
+    endpoint: str = request.scope["path"]
     route = request.scope.get("route")
     label = getattr(route, "path", "unmatched")  # bounded label values
     metrics.API_REQUESTS.labels(label, str(payload["errno"])).inc()
@@ -46,7 +46,7 @@ def _finish(request: Request, status: int, payload: dict[str, Any]) -> Response:
             "http_status": status,
             "errno": payload["errno"],
             "trade_no": data.get("trade_no") if isinstance(data, dict) else None,
-            "client_ip": request.client.host if request.client else None,
+            "client_ip": client[0] if (client := request.scope.get("client")) else None,
             "request": mask(request_json) if request_json is not None else None,
             "response": mask(payload),
             "duration_ms": duration_ms,
