@@ -296,3 +296,33 @@ async def test_a_first_notification_is_two_statements_on_postgresql(stack: Stack
     assert message.topic == "trade.succeeded"
     assert [(d.url, d.sequence_key) for d in deliveries] == [("http://127.0.0.1:9/paid", trade["trade_no"])]
     assert json.loads(message.body)["data"]["state"] == "succeeded"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_the_public_listener_refuses_what_is_not_a_notification_address(stack: Stack) -> None:
+    """The notify address is /notify/<configured channel>/<account number>: anything else is a
+    plain 404 and reaches no channel code; an oversized body is 413; a GET is refused (R-SEC-2)."""
+    trade, row = await pending_trade(stack)
+    form = sign_notification(success_params(stack, row), sandbox_key(stack))
+    account = row.channel_account_id
+    async with httpx.AsyncClient(base_url=stack.public_url) as http:
+        for path in (
+            "/notify/nopay/1",
+            "/notify/alipay/abc",
+            "/notify/alipay/",
+            "/notify/alipay//1",
+            f"/notify/alipay/{account}/more",
+            "/notify/alipay",
+        ):
+            refused = await http.post(path, data=form)
+            assert (refused.status_code, refused.text) == (404, "not found"), path
+        too_large = await http.post(
+            f"/notify/alipay/{account}", content=b"x" * (stack.settings.max_body_bytes + 1)
+        )
+        assert (too_large.status_code, too_large.text) == (413, "too large")
+        got = await http.get(f"/notify/alipay/{account}")
+        assert got.status_code == 405
+        assert await state(stack, trade["trade_no"]) == "pending"  # none of them moved it
+        accepted = await http.post(f"/notify/alipay/{account}", data=form)
+    assert (accepted.status_code, accepted.text) == (200, "success")
+    assert await state(stack, trade["trade_no"]) == "succeeded"

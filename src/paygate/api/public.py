@@ -12,6 +12,7 @@ import structlog
 from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from paygate.api.cashier import cashier_router
 from paygate.api.framework import APP_OPTIONS
@@ -43,6 +44,38 @@ def _account(channel: str, account_id: str, services: PublicServices) -> int | N
     return int(account_id)
 
 
+async def _notified(services: PublicServices, channel: str, account_id: str, request: Request) -> Response:
+    account = _account(channel, account_id, services)
+    if account is None:
+        return PlainTextResponse("not found", status_code=404)
+    body = await request.body()
+    if len(body) > services.max_body_bytes:
+        return PlainTextResponse("too large", status_code=413)
+    reply = await services.notifications.handle(channel, account, dict(request.headers), body)
+    return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)
+
+
+class NotifyLane:
+    """``POST /notify/{channel}/{account_id}`` answered without FastAPI's route table and
+    dependency solving (issue 11: a notification is the public listener's hot path). The path
+    is matched as the declared route matches it (two non-empty segments) and handled by the
+    same function; anything else, and any exception (to the app's last-resort handler), goes
+    the routed way."""
+
+    def __init__(self, app: ASGIApp, services: PublicServices) -> None:
+        self.app = app
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"].startswith("/notify/"):
+            parts = scope["path"].split("/")
+            if len(parts) == 4 and parts[2] and parts[3]:
+                response = await _notified(self.services, parts[2], parts[3], Request(scope, receive))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_public_app(services: PublicServices, *, lifespan: Lifespan | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def run(_: FastAPI) -> AsyncIterator[None]:
@@ -69,14 +102,7 @@ def create_public_app(services: PublicServices, *, lifespan: Lifespan | None = N
 
     @app.post("/notify/{channel}/{account_id}")
     async def notify(channel: str, account_id: str, request: Request) -> Response:
-        account = _account(channel, account_id, services)
-        if account is None:
-            return PlainTextResponse("not found", status_code=404)
-        body = await request.body()
-        if len(body) > services.max_body_bytes:
-            return PlainTextResponse("too large", status_code=413)
-        reply = await services.notifications.handle(channel, account, dict(request.headers), body)
-        return Response(reply.body, status_code=reply.status_code, media_type=reply.media_type)
+        return await _notified(services, channel, account_id, request)
 
     @app.api_route("/return/{channel}/{account_id}", methods=["GET", "POST"])
     async def channel_return(channel: str, account_id: str, request: Request) -> Response:
@@ -108,4 +134,5 @@ def create_public_app(services: PublicServices, *, lifespan: Lifespan | None = N
 
     if services.cashier is not None:
         app.include_router(cashier_router(services.cashier))
+    app.add_middleware(NotifyLane, services=services)
     return app

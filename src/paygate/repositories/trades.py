@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -23,6 +23,19 @@ __all__ = ["TradeRepository"]
 
 _OPEN = (TradeState.CREATED, TradeState.PENDING, TradeState.UNKNOWN)
 
+#: the hot reads (every query, every notification), built once: a statement is immutable, and
+#: building it again per call — the column comparisons, the join — cost more than SQLAlchemy's
+#: compiled-statement cache saves (issue 11's profiles)
+_BY_NO = select(Trade).where(Trade.trade_no == bindparam("trade_no"))
+_BY_ORDER = select(Trade).where(
+    Trade.app_id == bindparam("app_id"), Trade.out_order_no == bindparam("out_order_no")
+)
+_BY_ATTEMPT = (
+    select(Trade, ChannelAttempt)
+    .join(ChannelAttempt, ChannelAttempt.trade_id == Trade.id)
+    .where(ChannelAttempt.attempt_no == bindparam("attempt_no"))
+)
+
 
 class TradeRepository:
     def __init__(self, session: AsyncSession, uow: UnitOfWork) -> None:
@@ -32,13 +45,11 @@ class TradeRepository:
     # ------------------------------------------------------------------ reads
 
     async def by_no(self, trade_no: str) -> Trade | None:
-        rows = await self._session.execute(select(Trade).where(Trade.trade_no == trade_no))
+        rows = await self._session.execute(_BY_NO, {"trade_no": trade_no})
         return rows.scalar_one_or_none()
 
     async def by_order(self, app_id: str, out_order_no: str) -> Trade | None:
-        rows = await self._session.execute(
-            select(Trade).where(Trade.app_id == app_id, Trade.out_order_no == out_order_no)
-        )
+        rows = await self._session.execute(_BY_ORDER, {"app_id": app_id, "out_order_no": out_order_no})
         return rows.scalar_one_or_none()
 
     async def by_id(self, trade_id: int) -> Trade | None:
@@ -46,11 +57,7 @@ class TradeRepository:
 
     async def by_attempt(self, attempt_no: str) -> tuple[Trade, ChannelAttempt] | None:
         """The trade an attempt number (the channel's merchant order number) belongs to."""
-        rows = await self._session.execute(
-            select(Trade, ChannelAttempt)
-            .join(ChannelAttempt, ChannelAttempt.trade_id == Trade.id)
-            .where(ChannelAttempt.attempt_no == attempt_no)
-        )
+        rows = await self._session.execute(_BY_ATTEMPT, {"attempt_no": attempt_no})
         row = rows.first()
         return None if row is None else (row[0], row[1])
 
