@@ -132,3 +132,27 @@ class _Remembering(NonceStore):
         fresh = (app_id, nonce) not in self.seen
         self.seen.add((app_id, nonce))
         return fresh
+
+
+def test_a_flush_left_behind_by_a_closed_loop_does_not_hold_the_next_loops_commands() -> None:
+    """A process whose event loop ended with a command queued (a flush scheduled, never run)
+    and which then runs another loop — a CLI command after another, a test after another —
+    must not wait for that flush for ever."""
+    require_service(6379, "Redis")
+    batch = RedisBatcher(None)
+    gone = asyncio.new_event_loop()
+    orphan = gone.create_future()
+    batch._queue.append((("PING",), {}, orphan))
+    batch._scheduled_on = gone  # as execute() left it before the loop closed
+    gone.close()
+
+    async def next_loop() -> Any:
+        client = aioredis.from_url(REDIS_URL)
+        batch._redis = client
+        try:
+            return await asyncio.wait_for(batch.execute("PING"), 5)
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(next_loop()) is True
+    assert not orphan.done()  # nobody is left to answer it: it is dropped, not sent

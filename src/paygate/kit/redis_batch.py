@@ -24,7 +24,9 @@ class RedisBatcher:
         self._redis = redis
         self._max = max_batch
         self._queue: list[tuple[tuple[Any, ...], dict[str, Any], asyncio.Future[Any]]] = []
-        self._scheduled = False
+        #: the loop a flush is scheduled on: a flush left behind by a loop that closed before
+        #: running it must not hold the next loop's commands back
+        self._scheduled_on: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def execute(self, *args: Any, **options: Any) -> Any:
@@ -32,16 +34,19 @@ class RedisBatcher:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._queue.append((args, options, future))
-        if not self._scheduled:
-            self._scheduled = True
+        if self._scheduled_on is not loop:
+            self._scheduled_on = loop
             loop.call_soon(self._flush)
         return await future
 
     def _flush(self) -> None:
-        self._scheduled = False
+        loop = asyncio.get_running_loop()
+        self._scheduled_on = None
         queue, self._queue = self._queue, []
+        # a command of a loop that is gone has no caller left to answer
+        queue = [entry for entry in queue if entry[2].get_loop() is loop and not entry[2].done()]
         for start in range(0, len(queue), self._max):
-            task = asyncio.get_running_loop().create_task(self._send(queue[start : start + self._max]))
+            task = loop.create_task(self._send(queue[start : start + self._max]))
             self._tasks.add(task)  # keep a reference until it is done
             task.add_done_callback(self._tasks.discard)
 
