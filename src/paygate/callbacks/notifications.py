@@ -111,33 +111,32 @@ class ChannelNotifications:
         event = STATUS_EVENTS[note.payment_status]
         if event is None:
             return None
-        async with self._db.standalone_statements() as statement:
-            async with statement() as uow:
-                found = await uow.trades.by_attempt(note.attempt_no)
-            if found is None:
-                return None
-            trade, attempt = found
-            facts = self._facts(note)
-            if (
-                attempt.channel_account_id != account.id
-                or attempt.channel != account.channel
-                or not self._amount_matches(trade, note)
-                or not moves_plainly(trade, event, facts)
-            ):
-                return None
-            payload = mask(dict(note.payload))  # once: the inbox row and the log row keep the same
-            row = self._inbox_row(account, note, payload)
-            row.trade_id = trade.id
-            async with statement() as uow:
-                moved = await record_move(
-                    uow,
-                    trade,
-                    event,
-                    source=Source.NOTIFY,
-                    exchange=self._exchange(note, payload),
-                    facts=facts,
-                    also=[row],
-                )
+        async with self._db.single_statement() as uow:
+            found = await uow.trades.by_attempt(note.attempt_no)
+        if found is None:
+            return None
+        trade, attempt = found
+        facts = self._facts(note)
+        if (
+            attempt.channel_account_id != account.id
+            or attempt.channel != account.channel
+            or not self._amount_matches(trade, note)
+            or not moves_plainly(trade, event, facts)
+        ):
+            return None
+        payload = mask(dict(note.payload))  # once: the inbox row and the log row keep the same
+        row = self._inbox_row(account, note, payload)
+        row.trade_id = trade.id
+        async with self._db.single_statement() as uow:
+            moved = await record_move(
+                uow,
+                trade,
+                event,
+                source=Source.NOTIFY,
+                exchange=self._exchange(note, payload),
+                facts=facts,
+                also=[row],
+            )
         if not moved:
             return None
         metrics.NOTIFICATIONS.labels(account.channel, row.outcome.value).inc()

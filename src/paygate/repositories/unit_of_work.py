@@ -42,17 +42,13 @@ from paygate.repositories.reconciliation import ReconciliationRepository
 from paygate.repositories.refunds import RefundRepository
 from paygate.repositories.trades import TradeRepository
 
-__all__ = ["ConcurrentUpdate", "Database", "StatementUnits", "UnitOfWork"]
+__all__ = ["ConcurrentUpdate", "Database", "UnitOfWork"]
 
 T = TypeVar("T")
 log = structlog.get_logger("paygate.db")
 
 #: How often :meth:`Database.run` re-runs a unit of work that lost a version race.
 DEFAULT_ATTEMPTS = 5
-
-#: What :meth:`Database.standalone_statements` yields: each call opens a unit of work for one
-#: statement.
-StatementUnits = Callable[[], contextlib.AbstractAsyncContextManager["UnitOfWork"]]
 
 
 R = TypeVar("R")
@@ -177,25 +173,6 @@ class Database:
             return
         async with self._sessions(bind=self._autocommit) as session:
             yield UnitOfWork(session)
-
-    @contextlib.asynccontextmanager
-    async def standalone_statements(self) -> AsyncIterator[StatementUnits]:
-        """Several statements none of which must agree with another (a read, then a write
-        guarded by its own version check), each in a :meth:`single_statement` unit of work
-        from the factory this yields. On PostgreSQL they share one autocommit session — one
-        pool checkout and one session for all of them, each statement still its own
-        transaction; elsewhere each is a transaction of its own, as before."""
-        if not self._autocommit:
-            yield self.single_statement
-            return
-        async with self._sessions(bind=self._autocommit) as session:
-            uow = UnitOfWork(session)
-
-            @contextlib.asynccontextmanager
-            async def shared() -> AsyncIterator[UnitOfWork]:
-                yield uow
-
-            yield shared
 
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[UnitOfWork]:
