@@ -30,7 +30,6 @@ authentication refusal is answered here and counted in neither).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -98,15 +97,14 @@ class FastLane:
         except PaygateError as refused:
             await error_response(request, refused)(scope, receive, send)
             return
-        body = await request.body()
+        raw = request.state.request_json  # the body as the guard parsed it
         try:
-            raw = json.loads(body)
             command = lane.model.model_validate(raw) if isinstance(raw, dict) else None
-        except (ValueError, ValidationError):  # not JSON / not UTF-8 / not valid for the model
+        except ValidationError:
             command = None
         if command is None:  # FastAPI answers it, with the codes its validation errors map to
             self._routed.inc()
-            await self.app(scope, _replaying(body, receive), send)
+            await self.app(scope, _replaying(await request.body(), receive), send)
             return
         self._served.inc()
         try:

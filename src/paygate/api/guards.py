@@ -7,6 +7,7 @@ import ipaddress
 import json
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -14,7 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from paygate.auth.apps import AuthenticatedApp
 from paygate.kit.errors import ErrorCode, RequestError
 
-__all__ = ["SourceAllowList", "authenticated"]
+__all__ = ["NotJson", "SourceAllowList", "authenticated"]
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -92,6 +93,13 @@ class SourceAllowList:
         await self.app(scope, receive, send)
 
 
+@dataclass(frozen=True)
+class NotJson:
+    """What ``request.state.request_json`` holds for a body that is not JSON: its length."""
+
+    length: int
+
+
 async def authenticated(request: Request) -> AuthenticatedApp:
     """Size, media type and signature checks, in that order, before the body is parsed.
     A request the fast lane already authenticated (and handed on) is not authenticated twice:
@@ -120,8 +128,8 @@ async def authenticated(request: Request) -> AuthenticatedApp:
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
     app: AuthenticatedApp = await services.authenticator.authenticate(request.method, target, headers, body)
     request.state.paygate_app = app
-    try:
+    try:  # parsed once: the fast lane validates it, the call log keeps it
         request.state.request_json = json.loads(body) if body else None
-    except ValueError:
-        request.state.request_json = {"_raw_length": len(body)}
+    except ValueError:  # not JSON, or not UTF-8
+        request.state.request_json = NotJson(len(body))
     return app

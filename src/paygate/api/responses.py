@@ -9,6 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from paygate.api.guards import NotJson
 from paygate.auth.apps import AuthenticatedApp
 from paygate.kit import metrics
 from paygate.kit.errors import ErrorCode, PaygateError
@@ -47,12 +48,18 @@ def _finish(request: Request, status: int, payload: dict[str, Any]) -> Response:
             "errno": payload["errno"],
             "trade_no": data.get("trade_no") if isinstance(data, dict) else None,
             "client_ip": client[0] if (client := request.scope.get("client")) else None,
-            "request": mask(request_json) if request_json is not None else None,
+            "request": _logged_request(request_json),
             "response": mask(payload),
             "duration_ms": duration_ms,
         }
     )
     return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def _logged_request(request_json: Any) -> Any:
+    if isinstance(request_json, NotJson):
+        return {"_raw_length": request_json.length}
+    return None if request_json is None else mask(request_json)
 
 
 def ok_response(request: Request, data: dict[str, Any]) -> Response:
